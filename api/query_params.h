@@ -1,0 +1,29 @@
+// Parsing of the query parameters shared by list endpoints. Errors are kMalformed with the path
+// "?name", which the API answers as 400 invalid_query.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "api/http_types.h"
+#include "core/status.h"
+
+namespace batchd::api {
+
+// `limit`: an integer in [1, max]; `fallback` when absent.
+Result<int> ParseLimit(const HttpRequest& request, int fallback, int max);
+
+// `cursor`: the decimal id from a previous page's next_cursor; nullopt when absent.
+Result<std::optional<int64_t>> ParseCursor(const HttpRequest& request);
+
+// `name` as a strict positive decimal integer (path ids such as a session id).
+std::optional<int64_t> ParsePositiveId(const std::string& text);
+
+// Decodes %XX escapes (and '+' as space when `plus_is_space`); invalid escapes stay as they are.
+std::string PercentDecode(const std::string& text, bool plus_is_space);
+
+// Splits "a=1&b=x%20y" into a decoded map.
+std::map<std::string, std::string> ParseQueryString(const std::string& query);
+
+}  // namespace batchd::api

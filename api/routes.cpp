@@ -1,0 +1,164 @@
+#include "api/routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/error_response.h"
+#include "api/json_views.h"
+#include "api/query_params.h"
+#include "core/batch_expansion.h"
+#include "core/batch_spec.h"
+
+namespace batchd::api {
+namespace {
+
+constexpr int kMaxPageSize = 1000;
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+// Answers `respond` from a store callback: the value rendered by `render`, or the error.
+template <typename T, typename Render>
+storage::Callback<T> Answer(Responder respond, Render render) {
+  return [respond = std::move(respond), render](Result<T> r) {
+    respond(r.ok() ? render(*r) : ErrorResponse(r.status()));
+  };
+}
+
+template <typename T, typename ToJson>
+nlohmann::json PageJson(const storage::Page<T>& page, ToJson to_json) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const T& item : page.items) items.push_back(to_json(item));
+  return {{"items", std::move(items)},
+          {"next_cursor", page.next_cursor ? nlohmann::json(std::to_string(*page.next_cursor))
+                                           : nlohmann::json()}};
+}
+
+storage::NewBatch ToNewBatch(const BatchSpec& spec) {
+  const BatchShape shape = BatchShape::Of(spec);
+  return storage::NewBatch{
+      .name = spec.name,
+      .priority = spec.priority,
+      .runs = spec.runs,
+      .max_running = spec.max_running,
+      .max_attempts = spec.max_attempts,
+      .spec_json = BatchSpecToJson(spec).dump(),
+      .group_lengths = shape.group_lengths,
+      .session_count = shape.SessionCount().value_or(0),  // validated: it does not overflow
+  };
+}
+
+// Parsing and validating a body of up to --max-body-bytes is CPU work: it goes to `cpu`, and
+// from there to the writer; the HTTP thread returns at once.
+void SubmitBatch(storage::Store& store, WorkerPool& cpu, const ApiOptions& options,
+                 HttpRequest& request, Responder respond) {
+  auto body = std::make_shared<std::string>(std::move(request.body));
+  const bool queued = cpu.Submit([&store, options, body, respond] {
+    Result<BatchSpec> spec = ParseBatchSpec(*body, {options.max_sessions_per_batch});
+    if (!spec.ok()) {
+      const bool too_many = spec.status().code() == StatusCode::kLimitExceeded;
+      respond(ErrorResponse(spec.status(), too_many ? "too_many_sessions" : ""));
+      return;
+    }
+    store.CreateBatch(
+        ToNewBatch(*spec),
+        Answer<storage::BatchCreated>(respond, [](const storage::BatchCreated& c) {
+          HttpResponse r = JsonResponse(
+              201, {{"id", c.public_id}, {"sessions", c.sessions}, {"enqueue_ms", c.enqueue_ms}});
+          r.headers.emplace_back("Location", "/api/v1/batches/" + c.public_id);
+          return r;
+        }));
+  });
+  if (!queued) {
+    respond(ErrorResponse(Status::Unavailable("too many submissions waiting; retry later")));
+  }
+}
+
+void ListBatches(storage::Store& store, HttpRequest& request, Responder respond) {
+  storage::BatchListQuery q;
+  Result<int> limit = ParseLimit(request, 50, kMaxPageSize);
+  if (!limit.ok()) return respond(ErrorResponse(limit.status()));
+  q.limit = *limit;
+  Result<std::optional<int64_t>> cursor = ParseCursor(request);
+  if (!cursor.ok()) return respond(ErrorResponse(cursor.status()));
+  q.before_id = *cursor;
+  if (auto it = request.query.find("state"); it != request.query.end()) {
+    q.state = storage::ParseBatchState(it->second);
+    if (!q.state) {
+      return respond(ErrorResponse(
+          Status::Malformed("state must be a batch state, got '" + it->second + "'", "?state")));
+    }
+  }
+  store.ListBatches(q, Answer<storage::Page<storage::BatchRecord>>(
+                           respond, [](const storage::Page<storage::BatchRecord>& page) {
+                             return JsonResponse(200, PageJson(page, BatchJson));
+                           }));
+}
+
+void GetBatch(storage::Store& store, HttpRequest& request, Responder respond) {
+  store.GetBatch(request.path_params.at("id"),
+                 Answer<storage::BatchRecord>(respond, [](const storage::BatchRecord& b) {
+                   return JsonResponse(200, BatchJson(b));
+                 }));
+}
+
+void ListSessions(storage::Store& store, HttpRequest& request, Responder respond) {
+  storage::SessionListQuery q;
+  q.batch_public_id = request.path_params.at("id");
+  Result<int> limit = ParseLimit(request, 100, kMaxPageSize);
+  if (!limit.ok()) return respond(ErrorResponse(limit.status()));
+  q.limit = *limit;
+  Result<std::optional<int64_t>> cursor = ParseCursor(request);
+  if (!cursor.ok()) return respond(ErrorResponse(cursor.status()));
+  q.after_id = *cursor;
+  if (auto it = request.query.find("state"); it != request.query.end()) {
+    q.state = storage::ParseSessionState(it->second);
+    if (!q.state) {
+      return respond(ErrorResponse(
+          Status::Malformed("state must be a session state, got '" + it->second + "'", "?state")));
+    }
+  }
+  store.ListSessions(std::move(q), Answer<storage::Page<storage::SessionRecord>>(
+                                       respond, [](const storage::Page<storage::SessionRecord>& p) {
+                                         return JsonResponse(200, PageJson(p, SessionSummaryJson));
+                                       }));
+}
+
+void GetSession(storage::Store& store, HttpRequest& request, Responder respond) {
+  const std::string& text = request.path_params.at("id");
+  std::optional<int64_t> id = ParsePositiveId(text);
+  if (!id) return respond(ErrorResponse(Status::NotFound("no session with id " + text)));
+  store.GetSession(*id,
+                   Answer<storage::SessionDetail>(respond, [](const storage::SessionDetail& d) {
+                     Result<nlohmann::json> body = SessionDetailJson(d);
+                     return body.ok() ? JsonResponse(200, *body) : ErrorResponse(body.status());
+                   }));
+}
+
+}  // namespace
+
+void RegisterRoutes(Router& router, storage::Store& store, WorkerPool& cpu,
+                    const ApiOptions& options) {
+  router.Add("GET", "/healthz", [&store](HttpRequest&, Responder respond) {
+    const storage::StoreStats stats = store.Stats();
+    respond(JsonResponse(200, {{"status", "ok"},
+                               {"writer_queue", stats.writer_queue_depth},
+                               {"reader_queue", stats.reader_queue_depth}}));
+  });
+  router.Add("POST", "/api/v1/batches", [&store, &cpu, options](HttpRequest& r, Responder done) {
+    SubmitBatch(store, cpu, options, r, std::move(done));
+  });
+  router.Add("GET", "/api/v1/batches",
+             [&store](HttpRequest& r, Responder done) { ListBatches(store, r, std::move(done)); });
+  router.Add("GET", "/api/v1/batches/{id}",
+             [&store](HttpRequest& r, Responder done) { GetBatch(store, r, std::move(done)); });
+  router.Add("GET", "/api/v1/batches/{id}/sessions",
+             [&store](HttpRequest& r, Responder done) { ListSessions(store, r, std::move(done)); });
+  router.Add("GET", "/api/v1/sessions/{id}",
+             [&store](HttpRequest& r, Responder done) { GetSession(store, r, std::move(done)); });
+}
+
+}  // namespace batchd::api

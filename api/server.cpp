@@ -1,0 +1,128 @@
+#include "api/server.h"
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+#include "api/http_session.h"
+
+namespace batchd::api {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Accepts connections, each onto its own strand, and hands them to an HttpSession.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& ioc, std::shared_ptr<ServerState> state)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)), state_(std::move(state)) {}
+
+  Status Open(const tcp::endpoint& endpoint) {
+    boost::system::error_code ec;
+    const std::string where =
+        endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return Status::IoError("cannot listen on " + where + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Run() { DoAccept(); }
+
+  void Stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(ioc_), boost::beast::bind_front_handler(
+                                                       &Listener::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+    } else {
+      std::make_shared<HttpSession>(std::move(socket), state_)->Run();
+    }
+    DoAccept();
+  }
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<ServerState> state_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const ServerOptions& options, const Router& router)
+      : ioc(options.threads), state(std::make_shared<ServerState>(router, options)) {}
+
+  net::io_context ioc;
+  std::shared_ptr<ServerState> state;
+  std::shared_ptr<Listener> listener;
+  std::vector<std::thread> threads;
+  bool stopped = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, const Router& router) {
+  auto impl = std::make_unique<Impl>(options, router);
+  boost::system::error_code ec;
+  const net::ip::address address = net::ip::make_address(options.host, ec);
+  if (ec) return Status::InvalidArgument("not an IP address: " + options.host, "--listen");
+  impl->listener = std::make_shared<Listener>(impl->ioc, impl->state);
+  RETURN_IF_ERROR(impl->listener->Open(tcp::endpoint(address, options.port)));
+  impl->listener->Run();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->listener->port(); }
+
+void Server::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->state->stopping = true;
+  impl_->listener->Stop();
+  const auto deadline = std::chrono::steady_clock::now() + impl_->state->options.shutdown_grace;
+  while (impl_->state->requests_in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (impl_->state->requests_in_flight > 0) {
+    spdlog::warn("stopping with {} request(s) unanswered after {} s",
+                 impl_->state->requests_in_flight.load(),
+                 impl_->state->options.shutdown_grace.count());
+  }
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace batchd::api

@@ -1,0 +1,47 @@
+// The HTTP server: a listener and one session per connection on an io_context, dispatching
+// every request to a Router. Beast stays behind this header (see http_session.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/router.h"
+#include "core/status.h"
+
+namespace batchd::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: the kernel picks a free port (see Server::port())
+  int threads = 2;
+  uint64_t max_body_bytes = 8 << 20;  // larger bodies are answered 413 body_too_large
+  uint32_t max_header_bytes = 16 << 10;
+  std::chrono::seconds idle_timeout{60};    // a keep-alive connection with no request is closed
+  std::chrono::seconds shutdown_grace{10};  // how long Stop() waits for requests in flight
+};
+
+class Server {
+ public:
+  // Binds, listens and starts the threads. kIoError naming the address if it cannot bind.
+  // `router` must stay valid until the Server is destroyed.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, const Router& router);
+  ~Server();  // Stop()s
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually bound.
+  uint16_t port() const;
+
+  // Stops accepting, lets requests in flight be answered (up to shutdown_grace; responses
+  // then carry Connection: close), closes the connections and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace batchd::api

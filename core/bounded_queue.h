@@ -1,0 +1,86 @@
+// A multi-producer, multi-consumer FIFO with a fixed capacity, used wherever work is handed
+// between threads. Producers never block: TryPush refuses when full, so callers turn a full
+// queue into back-pressure (HTTP 503) instead of unbounded memory.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace batchd {
+
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {}
+  BoundedQueue(const BoundedQueue&) = delete;
+  BoundedQueue& operator=(const BoundedQueue&) = delete;
+
+  // Appends `item` unless the queue is full or closed; on refusal `item` is left untouched.
+  bool TryPush(T& item) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || items_.size() >= capacity_) return false;
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+    return true;
+  }
+
+  // Appends even past capacity. For consumers putting back work they already took (a sliced
+  // job yielding its turn), which must never be refused. Works after Close() too, so that
+  // consumers can still finish what they hold.
+  void PushBack(T item) {
+    {
+      std::lock_guard lock(mu_);
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+  }
+
+  // Waits for at least one item and takes up to `max_items`. Returns an empty vector only when
+  // the queue is closed and drained.
+  std::vector<T> PopBatch(size_t max_items) {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    std::vector<T> out;
+    while (!items_.empty() && out.size() < max_items) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return out;
+  }
+
+  // Waits for one item; nullopt when closed and drained.
+  std::optional<T> Pop() {
+    std::vector<T> one = PopBatch(1);
+    if (one.empty()) return std::nullopt;
+    return std::move(one.front());
+  }
+
+  // Refuses further TryPush; consumers drain what is left, then Pop returns nullopt.
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<T> items_;  // guarded by mu_
+  bool closed_ = false;  // guarded by mu_
+};
+
+}  // namespace batchd

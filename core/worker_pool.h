@@ -1,0 +1,50 @@
+// A fixed number of threads running queued tasks, for CPU work that must stay off the HTTP
+// threads (parsing and validating a submitted batch, say). The queue is bounded: when it is
+// full, Submit refuses and the caller answers "busy" instead of letting memory grow.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bounded_queue.h"
+
+namespace batchd {
+
+class WorkerPool {
+ public:
+  using Task = std::function<void()>;
+
+  WorkerPool(int threads, size_t queue_limit) : queue_(queue_limit) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        while (std::optional<Task> task = queue_.Pop()) (*task)();
+      });
+    }
+  }
+  ~WorkerPool() { Stop(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // False (task not run, not kept) when the queue is full or the pool stopped. Tasks must not
+  // throw.
+  bool Submit(Task task) { return queue_.TryPush(task); }
+
+  size_t QueueDepth() const { return queue_.size(); }
+
+  // Runs what is queued, then joins. Idempotent.
+  void Stop() {
+    queue_.Close();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    threads_.clear();
+  }
+
+ private:
+  BoundedQueue<Task> queue_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace batchd

@@ -1,0 +1,34 @@
+// The daemon's data directory: created if missing, locked so that two daemons never share one
+// database, and home of batchd.db and batchd.port.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "core/status.h"
+
+namespace batchd::daemon {
+
+class DataDir {
+ public:
+  // Creates `path` if needed and takes an exclusive lock on path/batchd.lock (released when the
+  // process ends, however it ends). kFailedPrecondition if another process holds the lock;
+  // kIoError if the directory cannot be created or written.
+  static Result<DataDir> Open(const std::filesystem::path& path);
+  DataDir(DataDir&&) noexcept;
+  ~DataDir();
+
+  std::filesystem::path DatabasePath() const { return path_ / "batchd.db"; }
+  std::filesystem::path PortFilePath() const { return path_ / "batchd.port"; }
+
+  // Writes the port atomically (temp file + rename), so a reader never sees a partial number.
+  Status WritePortFile(uint16_t port) const;
+  void RemovePortFile() const;
+
+ private:
+  DataDir(std::filesystem::path path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
+  std::filesystem::path path_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace batchd::daemon

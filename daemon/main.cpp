@@ -1,0 +1,62 @@
+// batchd: the persistent batch job orchestrator. `batchd --help` lists the subcommands.
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/serve.h"
+#include "daemon/serve_config.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: batchd <command> [options]\n\n"
+    "commands:\n"
+    "  serve     run the daemon (batchd serve --help for its options)\n\n"
+    "  --help    show this text\n"
+    "  --version print the version\n";
+
+// Blocks the stop signals before any thread exists, so every thread inherits the mask and
+// only RunServe's sigwait receives them.
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a client closing early is an error code, not a death
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "batchd " << BATCHD_VERSION << "\n";
+    return 0;
+  }
+  if (args[0] != "serve") {
+    std::cerr << "batchd: unknown command '" << args[0] << "'\n\n" << kUsage;
+    return 2;
+  }
+  batchd::Result<batchd::daemon::ServeConfig> config =
+      batchd::daemon::ParseServeArgs({args.begin() + 1, args.end()});
+  if (!config.ok()) {
+    std::cerr << "batchd serve: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (config->help) {
+    std::cout << batchd::daemon::ServeHelp();
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  BlockStopSignals();
+  return batchd::daemon::RunServe(*config);
+}

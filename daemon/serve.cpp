@@ -1,0 +1,83 @@
+#include "daemon/serve.h"
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "api/routes.h"
+#include "api/server.h"
+#include "core/worker_pool.h"
+#include "daemon/data_dir.h"
+#include "storage/store.h"
+
+namespace batchd::daemon {
+namespace {
+
+// Parsing and validating submitted batches: CPU work that must stay off the HTTP threads.
+constexpr int kValidationThreads = 2;
+constexpr size_t kValidationQueueLimit = 256;
+
+int WaitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int RunServe(const ServeConfig& config) {
+  Result<DataDir> dir = DataDir::Open(config.data_dir);
+  if (!dir.ok()) {
+    spdlog::critical("{}", dir.status().message());
+    return 1;
+  }
+  storage::SqliteStoreOptions store_options;
+  store_options.db_path = dir->DatabasePath();
+  store_options.insert_slice_rows = config.insert_slice_rows;
+  Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);
+  if (!store.ok()) {
+    spdlog::critical("{}", store.status().message());
+    return 1;
+  }
+
+  WorkerPool validation(kValidationThreads, kValidationQueueLimit);
+  api::Router router;
+  api::RegisterRoutes(router, **store, validation,
+                      {.max_sessions_per_batch = config.max_sessions_per_batch});
+
+  api::ServerOptions server_options;
+  server_options.host = config.host;
+  server_options.port = config.port;
+  server_options.threads = config.http_threads;
+  server_options.max_body_bytes = config.max_body_bytes;
+  Result<std::unique_ptr<api::Server>> server = api::Server::Start(server_options, router);
+  if (!server.ok()) {
+    spdlog::critical("{}", server.status().message());
+    return 1;
+  }
+  if (Status s = dir->WritePortFile((*server)->port()); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
+  spdlog::info("batchd listening on {}:{} with database {}", config.host, (*server)->port(),
+               dir->DatabasePath().string());
+
+  const int sig = WaitForStopSignal();
+  spdlog::info("received {}, stopping", strsignal(sig));
+  dir->RemovePortFile();
+  // Order matters: stop taking requests and answer those in flight (they still need the
+  // validation pool and the store), then drain the pool, then let the store finish its queued
+  // writes and close the database. The server object (its io_context) outlives the store, so
+  // late store callbacks still have somewhere to post.
+  (*server)->Stop();
+  validation.Stop();
+  (*store)->Close();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace batchd::daemon

@@ -1,0 +1,155 @@
+#include "daemon/serve_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+
+namespace batchd::daemon {
+namespace {
+
+struct Option {
+  const char* flag;  // "--listen"
+  const char* env;   // "BATCHD_LISTEN"
+  const char* value_name;
+  const char* help;
+  std::function<Status(ServeConfig&, const std::string&)> apply;
+};
+
+Result<uint64_t> ParseCount(const std::string& text, const char* what, uint64_t min, uint64_t max) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v < min || v > max) {
+    return Status::InvalidArgument(std::string(what) + " must be an integer from " +
+                                       std::to_string(min) + " to " + std::to_string(max) +
+                                       ", got '" + text + "'",
+                                   what);
+  }
+  return v;
+}
+
+Status ParseListen(ServeConfig& c, const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("--listen must be HOST:PORT, got '" + text + "'", "--listen");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:8080
+  }
+  ASSIGN_OR_RETURN(uint64_t port, ParseCount(text.substr(colon + 1), "--listen port", 0, 65535));
+  c.host = host;
+  c.port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = {
+      {"--listen", "BATCHD_LISTEN", "HOST:PORT",
+       "address to serve on (default 127.0.0.1:8080); port 0 picks a free port, written to "
+       "DATA_DIR/batchd.port",
+       ParseListen},
+      {"--data-dir", "BATCHD_DATA_DIR", "DIR",
+       "where the SQLite database batchd.db lives (default ./var, created if missing)",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty()) return Status::InvalidArgument("--data-dir is empty", "--data-dir");
+         c.data_dir = v;
+         return Status::Ok();
+       }},
+      {"--log-level", "BATCHD_LOG_LEVEL", "LEVEL",
+       "trace, debug, info (default), warn, error or off",
+       [](ServeConfig& c, const std::string& v) {
+         static const std::vector<std::string> kLevels = {"trace", "debug", "info",
+                                                          "warn",  "error", "off"};
+         if (std::find(kLevels.begin(), kLevels.end(), v) == kLevels.end()) {
+           return Status::InvalidArgument(
+               "--log-level must be one of trace, debug, info, "
+               "warn, error, off; got '" +
+                   v + "'",
+               "--log-level");
+         }
+         c.log_level = v;
+         return Status::Ok();
+       }},
+      {"--max-sessions-per-batch", "BATCHD_MAX_SESSIONS_PER_BATCH", "N",
+       "refuse batches expanding to more sessions (default 10000000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_sessions_per_batch,
+                          ParseCount(v, "--max-sessions-per-batch", 1, INT64_MAX));
+         return Status::Ok();
+       }},
+      {"--max-body-bytes", "BATCHD_MAX_BODY_BYTES", "N",
+       "refuse request bodies larger than this (default 8388608)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_body_bytes, ParseCount(v, "--max-body-bytes", 1, 1ull << 32));
+         return Status::Ok();
+       }},
+      {"--http-threads", "BATCHD_HTTP_THREADS", "N", "threads serving HTTP (default 2)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-threads", 1, 256));
+         c.http_threads = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--insert-slice-rows", "BATCHD_INSERT_SLICE_ROWS", "N",
+       "sessions written per transaction when storing a batch (default 65536)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.insert_slice_rows, ParseCount(v, "--insert-slice-rows", 1, 1 << 24));
+         return Status::Ok();
+       }},
+  };
+  return kOptions;
+}
+
+}  // namespace
+
+Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
+                                   const char* (*getenv)(const char*)) {
+  if (getenv == nullptr) getenv = [](const char* name) -> const char* { return std::getenv(name); };
+  ServeConfig config;
+  for (const Option& o : Options()) {
+    if (const char* v = getenv(o.env)) {
+      Status s = o.apply(config, v);
+      if (!s.ok()) return Status::InvalidArgument(s.message() + " (from " + o.env + ")", o.env);
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      config.help = true;
+      continue;
+    }
+    const size_t eq = arg.find('=');
+    const std::string flag = arg.substr(0, eq);
+    auto it = std::find_if(Options().begin(), Options().end(),
+                           [&](const Option& o) { return flag == o.flag; });
+    if (it == Options().end()) {
+      return Status::InvalidArgument("unknown option '" + arg + "' (see batchd serve --help)", arg);
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return Status::InvalidArgument(flag + " needs a value", flag);
+    }
+    RETURN_IF_ERROR(it->apply(config, value));
+  }
+  return config;
+}
+
+std::string ServeHelp() {
+  std::string out =
+      "usage: batchd serve [options]\n\n"
+      "Runs the daemon until SIGINT or SIGTERM. Every option can also be set by the\n"
+      "environment variable shown; the flag wins.\n\n";
+  for (const Option& o : Options()) {
+    std::string left = std::string("  ") + o.flag + " " + o.value_name;
+    out += left + std::string(left.size() < 34 ? 34 - left.size() : 1, ' ') + "[" + o.env +
+           "]\n      " + o.help + "\n";
+  }
+  return out;
+}
+
+}  // namespace batchd::daemon

@@ -1,0 +1,34 @@
+// `batchd serve` configuration: every setting is a flag and an environment variable
+// (BATCHD_<NAME>); a flag wins over the variable, the variable over the default.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace batchd::daemon {
+
+struct ServeConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::filesystem::path data_dir = "var";
+  std::string log_level = "info";
+  uint64_t max_sessions_per_batch = 10'000'000;
+  uint64_t max_body_bytes = 8 << 20;
+  int http_threads = 2;
+  uint64_t insert_slice_rows = 65536;
+  bool help = false;  // --help was given: print ServeHelp() and exit 0
+};
+
+// Parses the arguments after "serve". `getenv` is injectable for tests.
+// kInvalidArgument naming the flag (or variable) on a bad value or an unknown flag.
+Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
+                                   const char* (*getenv)(const char*) = nullptr);
+
+// The text of `batchd serve --help`.
+std::string ServeHelp();
+
+}  // namespace batchd::daemon

@@ -1,0 +1,166 @@
+#include "storage/batch_insert_job.h"
+
+#include <algorithm>
+#include <random>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
+#include <spdlog/spdlog.h>
+
+#include "storage/spec_codec.h"
+
+namespace batchd::storage {
+namespace {
+
+// Rows per INSERT statement: large enough to amortize the statement's per-execution cost,
+// small enough to stay far below SQLITE_MAX_VARIABLE_NUMBER (3 variables per row).
+constexpr uint64_t kRowsPerStatement = 256;
+
+std::string MultiRowInsertSql(uint64_t rows) {
+  std::string sql = "INSERT INTO session (id, batch_id, ordinal) VALUES ";
+  for (uint64_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?)" : ",(?,?,?)";
+  return sql;
+}
+
+// 64 random bits as 16 hex digits: unguessable enough for a public id, short enough to type.
+std::string NewPublicId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t bits = rng();
+  std::string id(16, '0');
+  for (char& c : id) {
+    c = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+  return id;
+}
+
+std::string JoinShape(const std::vector<uint64_t>& lengths) {
+  std::string s;
+  for (uint64_t n : lengths) s += (s.empty() ? "" : ",") + std::to_string(n);
+  return s;
+}
+
+int64_t NowUnixMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, Callback<BatchCreated> done)
+    : batch_(std::move(batch)),
+      slice_rows_(std::max<uint64_t>(slice_rows, 1)),
+      done_(std::move(done)),
+      public_id_(NewPublicId()),
+      created_at_ms_(NowUnixMs()) {}
+
+Result<WriteJob::Progress> BatchInsertJob::Step(SQLite::Database& db) {
+  if (batch_id_ == 0) {
+    started_ = std::chrono::steady_clock::now();
+    InsertBatchRow(db);
+  }
+  const uint64_t n = std::min(slice_rows_, batch_.session_count - inserted_);
+  InsertSessions(db, n);
+  inserted_ += n;
+  const bool last = inserted_ == batch_.session_count;
+  SQLite::Statement count(db, last ? "UPDATE batch SET n_uninitialized = n_uninitialized + ?, "
+                                     "state = 'queued' WHERE id = ?"
+                                   : "UPDATE batch SET n_uninitialized = n_uninitialized + ? "
+                                     "WHERE id = ?");
+  count.bind(1, static_cast<int64_t>(n));
+  count.bind(2, batch_id_);
+  count.exec();
+  return last ? Progress::kDone : Progress::kMore;
+}
+
+void BatchInsertJob::InsertBatchRow(SQLite::Database& db) {
+  // Reserve a contiguous id range, so the batch's sessions are one rowid range.
+  SQLite::Statement reserve(db,
+                            "UPDATE meta SET value = value + ? WHERE key = 'next_session_id' "
+                            "RETURNING value - ?");
+  reserve.bind(1, static_cast<int64_t>(batch_.session_count));
+  reserve.bind(2, static_cast<int64_t>(batch_.session_count));
+  if (!reserve.executeStep()) throw std::runtime_error("meta.next_session_id is missing");
+  first_session_id_ = reserve.getColumn(0).getInt64();
+
+  SQLite::Statement insert(db,
+                           "INSERT INTO batch (public_id, name, priority, runs, max_running, "
+                           "max_attempts, spec, shape, session_count, first_session_id, state, "
+                           "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'enqueuing',?)");
+  const std::string spec = CompressSpec(batch_.spec_json);
+  insert.bind(1, public_id_);
+  insert.bind(2, batch_.name);
+  insert.bind(3, batch_.priority);
+  insert.bind(4, batch_.runs);
+  if (batch_.max_running) insert.bind(5, *batch_.max_running);
+  insert.bind(6, batch_.max_attempts);
+  insert.bind(7, spec.data(), static_cast<int>(spec.size()));
+  insert.bind(8, JoinShape(batch_.group_lengths));
+  insert.bind(9, static_cast<int64_t>(batch_.session_count));
+  insert.bind(10, first_session_id_);
+  insert.bind(11, created_at_ms_);
+  insert.exec();
+  batch_id_ = db.getLastInsertRowid();
+}
+
+void BatchInsertJob::InsertSessions(SQLite::Database& db, uint64_t count) {
+  auto bind_rows = [&](SQLite::Statement& stmt, uint64_t rows, uint64_t ordinal) {
+    int param = 1;
+    for (uint64_t r = 0; r < rows; ++r, ++ordinal) {
+      stmt.bind(param++, first_session_id_ + static_cast<int64_t>(ordinal));
+      stmt.bind(param++, batch_id_);
+      stmt.bind(param++, static_cast<int64_t>(ordinal));
+    }
+    stmt.exec();
+    stmt.reset();
+  };
+  uint64_t ordinal = inserted_;
+  const uint64_t end = inserted_ + count;
+  if (end - ordinal >= kRowsPerStatement && !insert_rows_) {
+    insert_rows_ = std::make_unique<SQLite::Statement>(db, MultiRowInsertSql(kRowsPerStatement));
+  }
+  for (; end - ordinal >= kRowsPerStatement; ordinal += kRowsPerStatement) {
+    bind_rows(*insert_rows_, kRowsPerStatement, ordinal);
+  }
+  if (ordinal < end) {
+    SQLite::Statement tail(db, MultiRowInsertSql(end - ordinal));
+    bind_rows(tail, end - ordinal, ordinal);
+  }
+}
+
+void BatchInsertJob::Complete() {
+  insert_rows_.reset();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+          .count();
+  done_(BatchCreated{batch_id_, public_id_, batch_.session_count, ms});
+}
+
+void BatchInsertJob::Fail(SQLite::Database& db, const Status& status) {
+  insert_rows_.reset();
+  if (batch_id_ != 0) {
+    // Undo the slices that did commit. Match on the public id too: if the first step itself
+    // was rolled back, batch_id_ may since have been given to another batch.
+    try {
+      SQLite::Transaction txn(db);
+      SQLite::Statement drop_batch(db, "DELETE FROM batch WHERE id = ? AND public_id = ?");
+      drop_batch.bind(1, batch_id_);
+      drop_batch.bind(2, public_id_);
+      if (drop_batch.exec() > 0) {
+        SQLite::Statement drop_sessions(db, "DELETE FROM session WHERE id >= ? AND id < ?");
+        drop_sessions.bind(1, first_session_id_);
+        drop_sessions.bind(2, first_session_id_ + static_cast<int64_t>(batch_.session_count));
+        drop_sessions.exec();
+      }
+      txn.commit();
+    } catch (const std::exception& e) {
+      // The batch is still `enqueuing`, so it is invisible to the scheduler and the next open
+      // removes it.
+      spdlog::error("could not remove half-inserted batch {}: {}", public_id_, e.what());
+    }
+  }
+  done_(status);
+}
+
+}  // namespace batchd::storage

@@ -1,0 +1,150 @@
+#include "storage/batch_queries.h"
+
+#include <charconv>
+
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "storage/spec_codec.h"
+
+namespace batchd::storage {
+namespace {
+
+// Columns of `batch` in the order ReadBatch expects them; `b` is the table alias.
+constexpr const char* kBatchColumns =
+    "b.id, b.public_id, b.name, b.priority, b.runs, b.max_running, b.max_attempts, b.state, "
+    "b.session_count, b.first_session_id, b.shape, b.n_uninitialized, b.n_in_progress, "
+    "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at";
+
+std::vector<uint64_t> SplitShape(const std::string& text) {
+  std::vector<uint64_t> out;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    uint64_t v = 0;
+    p = std::from_chars(p, end, v).ptr;
+    out.push_back(v);
+    if (p < end) ++p;  // the comma
+  }
+  return out;
+}
+
+// Reads the kBatchColumns starting at column `first`.
+BatchRecord ReadBatch(SQLite::Statement& s, int first = 0) {
+  auto col = [&](int i) { return s.getColumn(first + i); };
+  BatchRecord b;
+  b.id = col(0).getInt64();
+  b.public_id = col(1).getString();
+  b.name = col(2).getString();
+  b.priority = col(3).getInt64();
+  b.runs = col(4).getInt64();
+  if (!col(5).isNull()) b.max_running = col(5).getInt64();
+  b.max_attempts = col(6).getInt64();
+  b.state = ParseBatchState(col(7).getString()).value_or(BatchState::kQueued);
+  b.session_count = static_cast<uint64_t>(col(8).getInt64());
+  b.first_session_id = col(9).getInt64();
+  b.group_lengths = SplitShape(col(10).getString());
+  b.counts = {col(11).getInt64(), col(12).getInt64(), col(13).getInt64(), col(14).getInt64(),
+              col(15).getInt64()};
+  b.created_at_ms = col(16).getInt64();
+  if (!col(17).isNull()) b.finished_at_ms = col(17).getInt64();
+  return b;
+}
+
+SessionRecord ReadSession(SQLite::Statement& s, const std::string& batch_public_id) {
+  SessionRecord r;
+  r.id = s.getColumn(0).getInt64();
+  r.batch_id = s.getColumn(1).getInt64();
+  r.ordinal = static_cast<uint64_t>(s.getColumn(2).getInt64());
+  r.state = static_cast<SessionState>(s.getColumn(3).getInt());
+  r.attempts = s.getColumn(4).getInt64();
+  r.batch_public_id = batch_public_id;
+  return r;
+}
+
+template <typename F>
+auto Guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SQLite::Exception& e) {
+    return Status::IoError(std::string(what) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<Page<BatchRecord>> QueryBatches(SQLite::Database& db, const BatchListQuery& query) {
+  return Guarded("listing batches", [&]() -> Result<Page<BatchRecord>> {
+    std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.id < ?";
+    if (query.state) sql += " AND b.state = ?";
+    sql += " ORDER BY b.id DESC LIMIT ?";
+    SQLite::Statement s(db, sql);
+    int p = 1;
+    s.bind(p++, query.before_id.value_or(INT64_MAX));
+    if (query.state) s.bind(p++, BatchStateName(*query.state));
+    s.bind(p++, query.limit + 1);  // one extra row tells whether there is a next page
+    Page<BatchRecord> page;
+    while (s.executeStep()) page.items.push_back(ReadBatch(s));
+    if (page.items.size() > static_cast<size_t>(query.limit)) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  });
+}
+
+Result<BatchRecord> QueryBatch(SQLite::Database& db, std::string_view public_id) {
+  return Guarded("reading batch", [&]() -> Result<BatchRecord> {
+    SQLite::Statement s(
+        db, std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.public_id = ?");
+    s.bind(1, std::string(public_id));
+    if (!s.executeStep()) return Status::NotFound("no batch with id " + std::string(public_id));
+    return ReadBatch(s);
+  });
+}
+
+Result<Page<SessionRecord>> QuerySessions(SQLite::Database& db, const SessionListQuery& query) {
+  ASSIGN_OR_RETURN(BatchRecord batch, QueryBatch(db, query.batch_public_id));
+  return Guarded("listing sessions", [&]() -> Result<Page<SessionRecord>> {
+    std::string sql =
+        "SELECT id, batch_id, ordinal, state, attempts FROM session WHERE id > ? AND id < ?";
+    if (query.state) sql += " AND state = ?";
+    sql += " ORDER BY id LIMIT ?";
+    SQLite::Statement s(db, sql);
+    int p = 1;
+    s.bind(p++, std::max(query.after_id.value_or(0), batch.first_session_id - 1));
+    s.bind(p++, batch.first_session_id + static_cast<int64_t>(batch.session_count));
+    if (query.state) s.bind(p++, static_cast<int>(*query.state));
+    s.bind(p++, query.limit + 1);
+    Page<SessionRecord> page;
+    while (s.executeStep()) page.items.push_back(ReadSession(s, batch.public_id));
+    if (page.items.size() > static_cast<size_t>(query.limit)) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  });
+}
+
+Result<SessionDetail> QuerySession(SQLite::Database& db, int64_t session_id) {
+  return Guarded("reading session", [&]() -> Result<SessionDetail> {
+    SQLite::Statement s(db, std::string("SELECT s.id, s.batch_id, s.ordinal, s.state, "
+                                        "s.attempts, b.spec, ") +
+                                kBatchColumns +
+                                " FROM session s JOIN batch b ON b.id = s.batch_id "
+                                "WHERE s.id = ? AND b.state != 'enqueuing'");
+    s.bind(1, session_id);
+    if (!s.executeStep())
+      return Status::NotFound("no session with id " + std::to_string(session_id));
+    SessionDetail d;
+    d.batch = ReadBatch(s, 6);
+    d.session = ReadSession(s, d.batch.public_id);
+    const SQLite::Column spec = s.getColumn(5);
+    ASSIGN_OR_RETURN(d.spec_json,
+                     DecompressSpec(std::string_view(static_cast<const char*>(spec.getBlob()),
+                                                     static_cast<size_t>(spec.getBytes()))));
+    return d;
+  });
+}
+
+}  // namespace batchd::storage

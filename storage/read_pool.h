@@ -1,0 +1,45 @@
+// A fixed set of reader threads, each owning a read-only WAL connection. Queries never wait for
+// the writer (WAL readers see the last committed state) and never run on the caller's thread.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+
+#include "core/bounded_queue.h"
+#include "core/status.h"
+
+namespace batchd::storage {
+
+class ReadPool {
+ public:
+  using Query = std::function<void(SQLite::Database&)>;
+
+  // Opens `threads` read-only connections to `path` (the database must exist).
+  static Result<std::unique_ptr<ReadPool>> Open(const std::filesystem::path& path, int threads,
+                                                size_t queue_limit);
+  ~ReadPool();  // Stop()s
+  ReadPool(const ReadPool&) = delete;
+  ReadPool& operator=(const ReadPool&) = delete;
+
+  // Queues `query` to run on one of the connections. kUnavailable (query not run) when the
+  // queue is full or the pool is stopping. `query` must catch its own exceptions.
+  Status Submit(Query query);
+
+  size_t QueueDepth() const { return queue_.size(); }
+
+  // Runs what is queued, joins the threads, closes the connections. Idempotent.
+  void Stop();
+
+ private:
+  explicit ReadPool(size_t queue_limit) : queue_(queue_limit) {}
+
+  BoundedQueue<Query> queue_;
+  std::vector<std::thread> threads_;  // each owns one connection
+};
+
+}  // namespace batchd::storage

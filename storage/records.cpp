@@ -1,0 +1,38 @@
+#include "storage/records.h"
+
+#include <array>
+
+namespace batchd::storage {
+namespace {
+
+constexpr std::array<const char*, kSessionStateCount> kSessionStateNames = {
+    "uninitialized", "in_progress", "completed", "error", "canceled"};
+
+constexpr std::array<const char*, 7> kBatchStateNames = {"enqueuing", "queued", "running", "paused",
+                                                         "completed", "failed", "canceled"};
+
+}  // namespace
+
+const char* SessionStateName(SessionState state) {
+  return kSessionStateNames[static_cast<size_t>(state)];
+}
+
+std::optional<SessionState> ParseSessionState(std::string_view name) {
+  for (size_t i = 0; i < kSessionStateNames.size(); ++i) {
+    if (name == kSessionStateNames[i]) return static_cast<SessionState>(i);
+  }
+  return std::nullopt;
+}
+
+const char* BatchStateName(BatchState state) {
+  return kBatchStateNames[static_cast<size_t>(state)];
+}
+
+std::optional<BatchState> ParseBatchState(std::string_view name) {
+  for (size_t i = 0; i < kBatchStateNames.size(); ++i) {
+    if (name == kBatchStateNames[i]) return static_cast<BatchState>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace batchd::storage

@@ -1,0 +1,76 @@
+// The state store behind the API and (later) the scheduler. SqliteStore is the embedded
+// implementation; the interface is written so a PostgreSQL store could stand behind it.
+//
+// Threading contract: every method returns at once and never touches the database on the
+// caller's thread. The work runs on a storage thread (the single writer for mutations, a
+// reader pool for queries) and `done` is invoked exactly once, on that storage thread, with
+// the result. `done` must not block; an API layer posts it back to its own executor.
+// When a queue is full or the store is closing, `done` receives kUnavailable at once (on the
+// caller's thread).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "storage/records.h"
+
+namespace batchd::storage {
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+// Point-in-time figures for health checks and metrics.
+struct StoreStats {
+  size_t writer_queue_depth = 0;
+  size_t reader_queue_depth = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores the batch and all its sessions as `uninitialized`. The batch is `enqueuing` (hidden
+  // from the scheduler) until its last session is in, then `queued`. Large batches are written
+  // in bounded slices so other writes interleave. If the daemon dies mid-way, the partial batch
+  // is removed at the next open. Fails with kInternal/kIoError on SQLite errors.
+  virtual void CreateBatch(NewBatch batch, Callback<BatchCreated> done) = 0;
+
+  virtual void ListBatches(BatchListQuery query, Callback<Page<BatchRecord>> done) = 0;
+
+  // kNotFound if no batch has this public id.
+  virtual void GetBatch(std::string public_id, Callback<BatchRecord> done) = 0;
+
+  // kNotFound if the batch does not exist.
+  virtual void ListSessions(SessionListQuery query, Callback<Page<SessionRecord>> done) = 0;
+
+  // kNotFound if no session has this id (or its batch is still enqueuing).
+  virtual void GetSession(int64_t session_id, Callback<SessionDetail> done) = 0;
+
+  virtual StoreStats Stats() const = 0;
+
+  // Stops accepting work, finishes what is queued, joins the threads and closes the database.
+  // Idempotent; the destructor calls it.
+  virtual void Close() = 0;
+};
+
+struct SqliteStoreOptions {
+  std::filesystem::path db_path;
+  int reader_threads = 2;
+  // Rows per write transaction when inserting a batch's sessions: bounds how long one batch
+  // keeps other writes waiting.
+  uint64_t insert_slice_rows = 65536;
+  size_t writer_queue_limit = 4096;
+  size_t reader_queue_limit = 4096;
+};
+
+// Opens (creating if needed) the database, applies migrations, removes batches a crash left
+// half-inserted, and starts the writer and reader threads.
+// kFailedPrecondition if the database was written by a newer batchd; kIoError if it cannot be
+// opened or written.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
+
+}  // namespace batchd::storage

@@ -1,0 +1,87 @@
+#include "storage/writer.h"
+
+#include <SQLiteCpp/Exception.h>
+#include <spdlog/spdlog.h>
+
+namespace batchd::storage {
+namespace {
+
+// Runs one job's step inside a savepoint so that a failing job leaves its round-mates' work
+// intact.
+Result<WriteJob::Progress> StepInSavepoint(SQLite::Database& db, WriteJob& job) {
+  db.exec("SAVEPOINT job");
+  Result<WriteJob::Progress> r = Status::Internal("step did not run");
+  try {
+    r = job.Step(db);
+  } catch (const SQLite::Exception& e) {
+    r = Status::IoError(std::string("sqlite: ") + e.what());
+  } catch (const std::exception& e) {
+    r = Status::Internal(e.what());
+  }
+  if (!r.ok()) db.exec("ROLLBACK TO job");
+  db.exec("RELEASE job");
+  return r;
+}
+
+}  // namespace
+
+Writer::Writer(std::unique_ptr<SQLite::Database> db, WriterOptions options)
+    : db_(std::move(db)), options_(options), queue_(options.queue_limit) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Writer::~Writer() { Stop(); }
+
+Status Writer::Submit(std::unique_ptr<WriteJob>& job) {
+  if (!queue_.TryPush(job)) {
+    return Status::Unavailable("the database writer is busy or stopping; retry later");
+  }
+  return Status::Ok();
+}
+
+void Writer::Stop() {
+  queue_.Close();
+  if (thread_.joinable()) thread_.join();
+  db_.reset();
+}
+
+void Writer::Run() {
+  for (;;) {
+    std::vector<std::unique_ptr<WriteJob>> round = queue_.PopBatch(options_.max_jobs_per_commit);
+    if (round.empty()) return;  // closed and drained
+    RunRound(round);
+  }
+}
+
+void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
+  std::vector<Result<WriteJob::Progress>> results;
+  results.reserve(round.size());
+  Status commit_status;
+  try {
+    db_->exec("BEGIN IMMEDIATE");
+    for (auto& job : round) results.push_back(StepInSavepoint(*db_, *job));
+    db_->exec("COMMIT");
+  } catch (const SQLite::Exception& e) {
+    commit_status = Status::IoError(std::string("commit failed: ") + e.what());
+    spdlog::error("writer: {}", commit_status.message());
+    try {
+      db_->exec("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+      // SQLite had already rolled the transaction back.
+    }
+  }
+  for (size_t i = 0; i < round.size(); ++i) {
+    std::unique_ptr<WriteJob>& job = round[i];
+    // A failed commit fails every job of the round (results may be short if BEGIN failed).
+    const Status failure = !commit_status.ok() ? commit_status : results[i].status();
+    if (!failure.ok()) {
+      job->Fail(*db_, failure);
+    } else if (*results[i] == WriteJob::Progress::kDone) {
+      job->Complete();
+    } else {
+      queue_.PushBack(std::move(job));  // yield: other writers go before our next slice
+    }
+  }
+}
+
+}  // namespace batchd::storage

@@ -1,0 +1,73 @@
+// The single writer: one thread, one read-write connection, one bounded queue of jobs.
+//
+// SQLite allows one writer at a time; funnelling every write through one thread turns lock
+// contention (SQLITE_BUSY) into queueing, and lets the writer group-commit: it takes every job
+// that is waiting, runs each inside its own savepoint of ONE transaction, and commits once.
+// A job too big for one transaction (a million-session batch) runs in steps: each step is one
+// slice in one round, and between its steps other jobs get their turn, so no write ever waits
+// behind more than one slice.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <SQLiteCpp/Database.h>
+
+#include "core/bounded_queue.h"
+#include "core/status.h"
+
+namespace batchd::storage {
+
+class WriteJob {
+ public:
+  virtual ~WriteJob() = default;
+
+  enum class Progress { kDone, kMore };
+
+  // Does the next piece of work inside the writer's open transaction (within a savepoint).
+  // On error (a Status or an exception) only this step is rolled back. kMore asks for another
+  // step after the transaction commits and other queued jobs have had a turn.
+  virtual Result<Progress> Step(SQLite::Database& db) = 0;
+
+  // Exactly one of these is called, once, on the writer thread, outside any transaction:
+  // Complete after the transaction holding the last step committed; Fail when a step failed,
+  // its transaction could not commit, or the writer stopped before the job finished. Fail may
+  // write to `db` to undo the job's earlier committed steps.
+  virtual void Complete() = 0;
+  virtual void Fail(SQLite::Database& db, const Status& status) = 0;
+};
+
+struct WriterOptions {
+  size_t queue_limit = 4096;
+  size_t max_jobs_per_commit = 512;
+};
+
+class Writer {
+ public:
+  // Takes ownership of the read-write connection and starts the thread.
+  Writer(std::unique_ptr<SQLite::Database> db, WriterOptions options);
+  ~Writer();  // Stop()s
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues `job`. kUnavailable (job untouched, not run) when the queue is full or stopping.
+  Status Submit(std::unique_ptr<WriteJob>& job);
+
+  size_t QueueDepth() const { return queue_.size(); }
+
+  // Refuses new jobs, runs every queued job (including all remaining steps of sliced ones) to
+  // the end, then joins the thread and closes the connection. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+  void RunRound(std::vector<std::unique_ptr<WriteJob>>& round);
+
+  std::unique_ptr<SQLite::Database> db_;  // used only by thread_
+  const WriterOptions options_;
+  BoundedQueue<std::unique_ptr<WriteJob>> queue_;
+  std::thread thread_;
+};
+
+}  // namespace batchd::storage
