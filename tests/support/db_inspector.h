@@ -1,0 +1,58 @@
+// Read-only views of a daemon's SQLite database, to check what the HTTP API cannot show: that a
+// rejected request changed nothing, and that the per-batch counters equal the session rows.
+// Each call opens its own read-only connection and closes it before returning (the database is
+// in WAL mode, so this works while the daemon writes, and never blocks it).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <string>
+
+#include "core/status.h"
+
+namespace batchd::testing {
+
+// Enough of the database to tell whether anything was written.
+struct DbFingerprint {
+  int64_t batch_rows = 0;
+  int64_t session_rows = 0;
+  std::map<std::string, int64_t> meta;             // the whole meta table
+  std::map<std::string, int64_t> sqlite_sequence;  // AUTOINCREMENT high-water marks
+  int64_t max_batch_id = 0;
+  int64_t max_session_id = 0;
+
+  friend bool operator==(const DbFingerprint&, const DbFingerprint&) = default;
+  std::string ToString() const;
+  friend void PrintTo(const DbFingerprint& f, std::ostream* os) { *os << f.ToString(); }
+};
+
+Result<DbFingerprint> FingerprintDb(const std::filesystem::path& db_path);
+
+// Session counts per state, in the schema's state order (0 uninitialized .. 4 canceled).
+struct StateCounts {
+  int64_t uninitialized = 0;
+  int64_t in_progress = 0;
+  int64_t completed = 0;
+  int64_t error = 0;
+  int64_t canceled = 0;
+
+  friend bool operator==(const StateCounts&, const StateCounts&) = default;
+  std::string ToString() const;
+  friend void PrintTo(const StateCounts& c, std::ostream* os) { *os << c.ToString(); }
+};
+
+// For one batch: what its row claims and what its session rows say.
+struct BatchCounterAudit {
+  int64_t session_count = 0;       // batch.session_count
+  StateCounts counters;            // batch.n_* columns
+  StateCounts rows;                // SELECT state, COUNT(*) FROM session ... GROUP BY state
+  int64_t unknown_state_rows = 0;  // session rows whose state is outside 0..4
+};
+
+// Keyed by the batch's public id (what the API shows).
+Result<std::map<std::string, BatchCounterAudit>> AuditBatchCounters(
+    const std::filesystem::path& db_path);
+
+}  // namespace batchd::testing
