@@ -7,7 +7,8 @@
 #include <SQLiteCpp/Transaction.h>
 #include <spdlog/spdlog.h>
 
-#include "storage/spec_codec.h"
+#include "core/clock.h"
+#include "storage/json_blob.h"
 
 namespace batchd::storage {
 namespace {
@@ -37,13 +38,11 @@ std::string NewPublicId() {
 
 std::string JoinShape(const std::vector<uint64_t>& lengths) {
   std::string s;
-  for (uint64_t n : lengths) s += (s.empty() ? "" : ",") + std::to_string(n);
+  for (uint64_t n : lengths) {
+    if (!s.empty()) s.push_back(',');
+    s.append(std::to_string(n));
+  }
   return s;
-}
-
-int64_t NowUnixMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -53,7 +52,7 @@ BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, Callback<Bat
       slice_rows_(std::max<uint64_t>(slice_rows, 1)),
       done_(std::move(done)),
       public_id_(NewPublicId()),
-      created_at_ms_(NowUnixMs()) {}
+      created_at_ms_(UnixMillis()) {}
 
 Result<WriteJob::Progress> BatchInsertJob::Step(SQLite::Database& db) {
   if (batch_id_ == 0) {
@@ -88,7 +87,7 @@ void BatchInsertJob::InsertBatchRow(SQLite::Database& db) {
                            "INSERT INTO batch (public_id, name, priority, runs, max_running, "
                            "max_attempts, spec, shape, session_count, first_session_id, state, "
                            "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'enqueuing',?)");
-  const std::string spec = CompressSpec(batch_.spec_json);
+  const std::string spec = CompressJson(batch_.spec_json);
   insert.bind(1, public_id_);
   insert.bind(2, batch_.name);
   insert.bind(3, batch_.priority);
