@@ -70,6 +70,11 @@ class BoundedQueue {
     ready_.notify_all();
   }
 
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
   size_t size() const {
     std::lock_guard lock(mu_);
     return items_.size();

@@ -5,7 +5,7 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 
-#include "storage/spec_codec.h"
+#include "storage/json_blob.h"
 
 namespace batchd::storage {
 namespace {
@@ -141,9 +141,63 @@ Result<SessionDetail> QuerySession(SQLite::Database& db, int64_t session_id) {
     d.session = ReadSession(s, d.batch.public_id);
     const SQLite::Column spec = s.getColumn(5);
     ASSIGN_OR_RETURN(d.spec_json,
-                     DecompressSpec(std::string_view(static_cast<const char*>(spec.getBlob()),
+                     DecompressJson(std::string_view(static_cast<const char*>(spec.getBlob()),
                                                      static_cast<size_t>(spec.getBytes()))));
+    ASSIGN_OR_RETURN(d.execution, LoadExecution(db, session_id));
     return d;
+  });
+}
+
+Result<std::optional<ExecutionRecord>> LoadExecution(SQLite::Database& db, int64_t session_id) {
+  return Guarded("reading session state", [&]() -> Result<std::optional<ExecutionRecord>> {
+    SQLite::Statement s(db,
+                        "SELECT state, chunks_done, chunks_total, result, error_kind, "
+                        "error_message FROM session_state WHERE session_id = ?");
+    s.bind(1, session_id);
+    if (!s.executeStep()) return std::optional<ExecutionRecord>();
+    ExecutionRecord e;
+    const SQLite::Column state = s.getColumn(0);
+    if (!state.isNull()) {
+      ASSIGN_OR_RETURN(e.state_json,
+                       DecompressJson(std::string_view(static_cast<const char*>(state.getBlob()),
+                                                       static_cast<size_t>(state.getBytes()))));
+    }
+    e.chunks_done = s.getColumn(1).getInt64();
+    e.chunks_total = s.getColumn(2).getInt64();
+    if (!s.getColumn(3).isNull()) e.result_json = s.getColumn(3).getString();
+    if (!s.getColumn(4).isNull()) e.error_kind = s.getColumn(4).getString();
+    if (!s.getColumn(5).isNull()) e.error_message = s.getColumn(5).getString();
+    return std::optional<ExecutionRecord>(std::move(e));
+  });
+}
+
+Result<std::string> QueryBatchSpec(SQLite::Database& db, int64_t batch_id) {
+  return Guarded("reading batch spec", [&]() -> Result<std::string> {
+    SQLite::Statement s(db, "SELECT spec FROM batch WHERE id = ?");
+    s.bind(1, batch_id);
+    if (!s.executeStep()) return Status::NotFound("no batch " + std::to_string(batch_id));
+    const SQLite::Column spec = s.getColumn(0);
+    return DecompressJson(std::string_view(static_cast<const char*>(spec.getBlob()),
+                                           static_cast<size_t>(spec.getBytes())));
+  });
+}
+
+Result<QueueStatus> QueryQueueStatus(SQLite::Database& db) {
+  return Guarded("reading queue status", [&]() -> Result<QueueStatus> {
+    QueueStatus q;
+    SQLite::Statement s(
+        db,
+        "SELECT coalesce(sum(n_uninitialized), 0), coalesce(sum(n_in_progress), 0), "
+        "coalesce(sum(n_completed), 0), coalesce(sum(n_error), 0), "
+        "coalesce(sum(n_canceled), 0), "
+        "coalesce(sum(state IN ('queued', 'running', 'paused')), 0) "
+        "FROM batch WHERE state != 'enqueuing'");
+    s.executeStep();
+    q.counts = {s.getColumn(0).getInt64(), s.getColumn(1).getInt64(), s.getColumn(2).getInt64(),
+                s.getColumn(3).getInt64(), s.getColumn(4).getInt64()};
+    q.batches_active = s.getColumn(5).getInt64();
+    q.paused = db.execAndGet("SELECT value FROM meta WHERE key = 'queue_paused'").getInt64() != 0;
+    return q;
   });
 }
 

@@ -21,4 +21,11 @@ Result<Page<SessionRecord>> QuerySessions(SQLite::Database& db, const SessionLis
 // Sessions of a batch still `enqueuing` are reported missing.
 Result<SessionDetail> QuerySession(SQLite::Database& db, int64_t session_id);
 
+// The session_state row of a session, decompressed; nullopt if it was never dequeued.
+Result<std::optional<ExecutionRecord>> LoadExecution(SQLite::Database& db, int64_t session_id);
+
+Result<std::string> QueryBatchSpec(SQLite::Database& db, int64_t batch_id);
+
+Result<QueueStatus> QueryQueueStatus(SQLite::Database& db);
+
 }  // namespace batchd::storage

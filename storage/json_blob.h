@@ -1,5 +1,6 @@
-// How a batch's spec is kept in batch.spec: its canonical JSON text, zstd-compressed. Specs with
-// long item lists compress 5-20x, and they are read only to materialize or show a session.
+// How JSON documents are kept in BLOB columns (batch.spec, session_state.state): the text,
+// zstd-compressed. Specs with long item lists compress 5-20x, and both are read only to
+// materialize or show a session.
 #pragma once
 
 #include <string>
@@ -9,9 +10,9 @@
 
 namespace batchd::storage {
 
-std::string CompressSpec(std::string_view json_text);
+std::string CompressJson(std::string_view json_text);
 
-// kIoError naming the batch's column if the blob is not a valid zstd frame.
-Result<std::string> DecompressSpec(std::string_view blob);
+// kIoError if the blob is not a zstd frame of known size (a corrupt row).
+Result<std::string> DecompressJson(std::string_view blob);
 
 }  // namespace batchd::storage

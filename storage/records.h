@@ -85,11 +85,66 @@ struct SessionRecord {
   int64_t attempts = 0;
 };
 
+// What session_state holds once a session has been dequeued.
+struct ExecutionRecord {
+  std::string state_json;  // the execution state, decompressed
+  int64_t chunks_done = 0;
+  int64_t chunks_total = 0;
+  std::optional<std::string> result_json;
+  std::optional<std::string> error_kind;  // "transient", "permanent", "canceled"
+  std::optional<std::string> error_message;
+};
+
 // A session together with what is needed to derive its index and values.
 struct SessionDetail {
   SessionRecord session;
   BatchRecord batch;
-  std::string spec_json;  // the batch's canonical JSON, decompressed
+  std::string spec_json;                     // the batch's canonical JSON, decompressed
+  std::optional<ExecutionRecord> execution;  // nullopt until the session is first dequeued
+};
+
+// A session the scheduler has just moved to in_progress.
+struct ClaimedSession {
+  int64_t id = 0;
+  int64_t batch_id = 0;
+  std::string batch_public_id;
+  uint64_t ordinal = 0;
+  int64_t attempts = 0;  // including this start
+  int64_t max_attempts = 3;
+  // Set when the session ran before (retry, crash recovery): its state is reused as is.
+  std::optional<ExecutionRecord> execution;
+};
+
+struct ClaimResult {
+  std::vector<ClaimedSession> sessions;
+  // The earliest time a session waiting out a retry backoff becomes claimable, if any.
+  std::optional<int64_t> next_due_ms;
+};
+
+// How a claimed session left in_progress. Applied only if it is still in_progress, so a
+// duplicate or late outcome never counts twice.
+struct SessionOutcome {
+  enum class Target {
+    kCompleted,  // -> completed
+    kError,      // -> error, with error_kind/error_message
+    kCanceled,   // -> canceled
+    kRequeue,    // -> uninitialized, claimable from not_before_ms (retry backoff, shutdown)
+  };
+  int64_t session_id = 0;
+  int64_t batch_id = 0;
+  Target target = Target::kCompleted;
+  std::optional<std::string> result_json;
+  std::string error_kind;
+  std::string error_message;
+  int64_t not_before_ms = 0;  // kRequeue only
+  int64_t finished_at_ms = 0;
+};
+
+// Totals over every batch (from the counters, never COUNT(*)).
+struct QueueStatus {
+  SessionCounts counts;
+  bool paused = false;
+  int64_t batches_active = 0;  // queued, running or paused
 };
 
 // One page of a keyset-paginated listing. `next_cursor` is the id to pass as `after` to get

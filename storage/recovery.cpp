@@ -1,5 +1,7 @@
 #include "storage/recovery.h"
 
+#include "storage/batch_counters.h"
+
 #include <array>
 #include <vector>
 
@@ -37,6 +39,39 @@ Result<RecoveryReport> RemoveHalfInsertedBatches(SQLite::Database& db) {
     return report;
   } catch (const SQLite::Exception& e) {
     return Status::IoError(std::string("removing half-inserted batches: ") + e.what());
+  }
+}
+
+Result<int64_t> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms) {
+  try {
+    SQLite::Transaction txn(db);
+    SQLite::Statement find(db,
+                           "SELECT id, first_session_id, session_count FROM batch "
+                           "WHERE n_in_progress > 0");
+    std::vector<std::array<int64_t, 3>> batches;
+    while (find.executeStep()) {
+      batches.push_back({find.getColumn(0).getInt64(), find.getColumn(1).getInt64(),
+                         find.getColumn(2).getInt64()});
+    }
+    SQLite::Statement requeue(db,
+                              "UPDATE session SET state = 0, not_before = ? "
+                              "WHERE id >= ? AND id < ? AND state = 1");
+    int64_t total = 0;
+    for (const auto& [id, first, count] : batches) {
+      requeue.bind(1, now_ms);
+      requeue.bind(2, first);
+      requeue.bind(3, first + count);
+      const int64_t n = requeue.exec();
+      requeue.reset();
+      CounterDelta delta{};
+      Move(delta, SessionState::kInProgress, SessionState::kUninitialized, n);
+      ApplyCounterDelta(db, id, delta, now_ms);
+      total += n;
+    }
+    txn.commit();
+    return total;
+  } catch (const SQLite::Exception& e) {
+    return Status::IoError(std::string("requeueing interrupted sessions: ") + e.what());
   }
 }
 

@@ -1,9 +1,14 @@
 // The embedded Store: one Writer for every mutation, a ReadPool for every query.
 #include <spdlog/spdlog.h>
 
+#include "core/clock.h"
 #include "storage/batch_insert_job.h"
 #include "storage/batch_queries.h"
+#include "storage/claim_job.h"
+#include "storage/function_job.h"
+#include "storage/lifecycle.h"
 #include "storage/migrations.h"
+#include "storage/outcome_buffer.h"
 #include "storage/read_pool.h"
 #include "storage/recovery.h"
 #include "storage/sqlite_connection.h"
@@ -17,13 +22,15 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteStoreOptions& options, std::unique_ptr<Writer> writer,
               std::unique_ptr<ReadPool> readers)
-      : options_(options), writer_(std::move(writer)), readers_(std::move(readers)) {}
+      : options_(options),
+        writer_(std::move(writer)),
+        readers_(std::move(readers)),
+        outcomes_(*writer_) {}
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
-    std::unique_ptr<WriteJob> job =
-        std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows, done);
-    if (Status s = writer_->Submit(job); !s.ok()) done(s);
+    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows, done),
+          done);
   }
 
   void ListBatches(BatchListQuery query, Callback<Page<BatchRecord>> done) override {
@@ -43,6 +50,67 @@ class SqliteStore final : public Store {
     Read(done, [session_id](SQLite::Database& db) { return QuerySession(db, session_id); });
   }
 
+  void ClaimSessions(int max_sessions, int64_t now_ms, Callback<ClaimResult> done) override {
+    Write(std::make_unique<ClaimJob>(max_sessions, now_ms, done), done);
+  }
+
+  void SaveExecutionState(int64_t session_id, std::string state_json,
+                          int64_t started_at_ms) override {
+    outcomes_.SaveExecutionState(session_id, std::move(state_json), started_at_ms);
+  }
+
+  void FinishSession(SessionOutcome outcome, Callback<bool> done) override {
+    outcomes_.FinishSession(std::move(outcome), std::move(done));
+  }
+
+  void GetBatchSpec(int64_t batch_id, Callback<std::string> done) override {
+    Read(done, [batch_id](SQLite::Database& db) { return QueryBatchSpec(db, batch_id); });
+  }
+
+  void CancelBatch(std::string public_id, Callback<BatchRecord> done) override {
+    Mutate<BatchRecord>(done, [id = std::move(public_id)](SQLite::Database& db) {
+      return CancelBatchTxn(db, id, UnixMillis());
+    });
+  }
+
+  void SetBatchPaused(std::string public_id, bool paused, Callback<BatchRecord> done) override {
+    Mutate<BatchRecord>(done, [id = std::move(public_id), paused](SQLite::Database& db) {
+      return SetBatchPausedTxn(db, id, paused, UnixMillis());
+    });
+  }
+
+  void RetryBatch(std::string public_id, int64_t now_ms, Callback<BatchRecord> done) override {
+    Mutate<BatchRecord>(done, [id = std::move(public_id), now_ms](SQLite::Database& db) {
+      return RetryBatchTxn(db, id, now_ms);
+    });
+  }
+
+  void DeleteBatch(std::string public_id, Callback<uint64_t> done) override {
+    Mutate<uint64_t>(
+        done, [id = std::move(public_id)](SQLite::Database& db) { return DeleteBatchTxn(db, id); });
+  }
+
+  void CancelSession(int64_t session_id, Callback<SessionRecord> done) override {
+    Mutate<SessionRecord>(done, [session_id](SQLite::Database& db) {
+      return CancelSessionTxn(db, session_id, UnixMillis());
+    });
+  }
+
+  void RetrySession(int64_t session_id, int64_t now_ms, Callback<SessionRecord> done) override {
+    Mutate<SessionRecord>(done, [session_id, now_ms](SQLite::Database& db) {
+      return RetrySessionTxn(db, session_id, now_ms);
+    });
+  }
+
+  void SetQueuePaused(bool paused, Callback<QueueStatus> done) override {
+    Mutate<QueueStatus>(done,
+                        [paused](SQLite::Database& db) { return SetQueuePausedTxn(db, paused); });
+  }
+
+  void GetQueueStatus(Callback<QueueStatus> done) override {
+    Read(done, [](SQLite::Database& db) { return QueryQueueStatus(db); });
+  }
+
   StoreStats Stats() const override { return {writer_->QueueDepth(), readers_->QueueDepth()}; }
 
   void Close() override {
@@ -52,6 +120,17 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Queues `job`; if the writer refuses it, `done` gets the refusal at once.
+  template <typename T>
+  void Write(std::unique_ptr<WriteJob> job, const Callback<T>& done) {
+    if (Status s = writer_->Submit(job); !s.ok()) done(s);
+  }
+
+  template <typename T>
+  void Mutate(const Callback<T>& done, typename FunctionJob<T>::Fn fn) {
+    Write(std::make_unique<FunctionJob<T>>(std::move(fn), done), done);
+  }
+
   template <typename T, typename Q>
   void Read(const Callback<T>& done, Q query) {
     Status s = readers_->Submit([done, query](SQLite::Database& db) { done(query(db)); });
@@ -61,6 +140,7 @@ class SqliteStore final : public Store {
   const SqliteStoreOptions options_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
+  OutcomeBuffer outcomes_;  // flushes through writer_
 };
 
 }  // namespace
@@ -72,6 +152,11 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   if (recovered.half_inserted_batches_removed > 0) {
     spdlog::warn("removed {} batch(es) whose insert a crash interrupted ({} sessions)",
                  recovered.half_inserted_batches_removed, recovered.sessions_removed);
+  }
+  ASSIGN_OR_RETURN(recovered.sessions_requeued, RequeueInterruptedSessions(*db, UnixMillis()));
+  if (recovered.sessions_requeued > 0) {
+    spdlog::warn("put {} session(s) interrupted by a crash back in the queue; they resume",
+                 recovered.sessions_requeued);
   }
   ASSIGN_OR_RETURN(auto readers, ReadPool::Open(options.db_path, options.reader_threads,
                                                 options.reader_queue_limit));

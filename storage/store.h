@@ -50,6 +50,45 @@ class Store {
   // kNotFound if no session has this id (or its batch is still enqueuing).
   virtual void GetSession(int64_t session_id, Callback<SessionDetail> done) = 0;
 
+  // --- Scheduling (used by the scheduler only) ---
+
+  // Moves up to `max_sessions` claimable sessions to in_progress in one transaction: batches
+  // `queued` or `running` (not paused), highest priority first, then oldest; within a batch,
+  // sessions waiting out a retry (not_before <= now_ms) first, then fresh ones in id order;
+  // never more than a batch's max_running in progress. attempts += 1 for each.
+  virtual void ClaimSessions(int max_sessions, int64_t now_ms, Callback<ClaimResult> done) = 0;
+
+  // Records a dequeued session's execution state (creating its session_state row). Buffered
+  // and group-committed with other state and outcome writes, in call order.
+  virtual void SaveExecutionState(int64_t session_id, std::string state_json,
+                                  int64_t started_at_ms) = 0;
+
+  // Applies an outcome (buffered and group-committed, in call order with SaveExecutionState).
+  // `done` gets true if the session was in_progress and moved, false if it had already left.
+  virtual void FinishSession(SessionOutcome outcome, Callback<bool> done) = 0;
+
+  // The canonical spec JSON of a batch, by internal id. kNotFound if it was deleted.
+  virtual void GetBatchSpec(int64_t batch_id, Callback<std::string> done) = 0;
+
+  // --- Lifecycle (docs/scheduler.md) ---
+  // Each returns the batch or session as it is after the change. kNotFound if missing;
+  // kConflict when the state forbids it (e.g. pausing a finished batch). Repeating a change
+  // that already holds is not an error.
+
+  // Uninitialized sessions become canceled at once; running ones are left to the scheduler,
+  // which cancels them and reports kCanceled outcomes.
+  virtual void CancelBatch(std::string public_id, Callback<BatchRecord> done) = 0;
+  virtual void SetBatchPaused(std::string public_id, bool paused, Callback<BatchRecord> done) = 0;
+  // error and canceled sessions go back to uninitialized, claimable from now_ms.
+  virtual void RetryBatch(std::string public_id, int64_t now_ms, Callback<BatchRecord> done) = 0;
+  // Only finished batches (completed, failed, canceled); answers the number of sessions removed.
+  virtual void DeleteBatch(std::string public_id, Callback<uint64_t> done) = 0;
+  virtual void CancelSession(int64_t session_id, Callback<SessionRecord> done) = 0;
+  virtual void RetrySession(int64_t session_id, int64_t now_ms, Callback<SessionRecord> done) = 0;
+  // Persisted: a paused queue stays paused across restarts.
+  virtual void SetQueuePaused(bool paused, Callback<QueueStatus> done) = 0;
+  virtual void GetQueueStatus(Callback<QueueStatus> done) = 0;
+
   virtual StoreStats Stats() const = 0;
 
   // Stops accepting work, finishes what is queued, joins the threads and closes the database.
@@ -68,7 +107,8 @@ struct SqliteStoreOptions {
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left
-// half-inserted, and starts the writer and reader threads.
+// half-inserted, puts sessions a crash left in_progress back in the queue (their execution
+// state kept), and starts the writer and reader threads.
 // kFailedPrecondition if the database was written by a newer batchd; kIoError if it cannot be
 // opened or written.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);

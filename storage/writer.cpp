@@ -39,6 +39,12 @@ Status Writer::Submit(std::unique_ptr<WriteJob>& job) {
   return Status::Ok();
 }
 
+Status Writer::SubmitUnbounded(std::unique_ptr<WriteJob> job) {
+  if (queue_.closed()) return Status::Unavailable("the database writer is stopping");
+  queue_.PushBack(std::move(job));
+  return Status::Ok();
+}
+
 void Writer::Stop() {
   queue_.Close();
   if (thread_.joinable()) thread_.join();

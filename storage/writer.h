@@ -54,6 +54,10 @@ class Writer {
   // Queues `job`. kUnavailable (job untouched, not run) when the queue is full or stopping.
   Status Submit(std::unique_ptr<WriteJob>& job);
 
+  // Queues `job` past the queue limit. Only for internal jobs whose number is bounded by
+  // construction (the outcome buffer keeps at most one flush queued); fails only when stopped.
+  Status SubmitUnbounded(std::unique_ptr<WriteJob> job);
+
   size_t QueueDepth() const { return queue_.size(); }
 
   // Refuses new jobs, runs every queued job (including all remaining steps of sliced ones) to

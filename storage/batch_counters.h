@@ -1,0 +1,33 @@
+// Keeping a batch's per-state counters and its derived state true. Every change to session
+// states goes through here, in the same transaction as the change itself.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <SQLiteCpp/Database.h>
+
+#include "storage/records.h"
+
+namespace batchd::storage {
+
+// Per-state deltas, indexed by SessionState.
+using CounterDelta = std::array<int64_t, kSessionStateCount>;
+
+inline void Move(CounterDelta& delta, SessionState from, SessionState to, int64_t n = 1) {
+  delta[static_cast<int>(from)] -= n;
+  delta[static_cast<int>(to)] += n;
+}
+
+// Adds `delta` to the batch's n_<state> counters, then re-derives its state (RefreshBatchState).
+void ApplyCounterDelta(SQLite::Database& db, int64_t batch_id, const CounterDelta& delta,
+                       int64_t now_ms);
+
+// Derives batch.state from its counters and pause flag (docs/scheduler.md):
+//   nothing left to run (no uninitialized, none in progress) -> failed if any error, else
+//   canceled if any canceled, else completed (finished_at set once);
+//   otherwise paused if paused, running if anything has started, else queued.
+// An `enqueuing` batch is left alone.
+void RefreshBatchState(SQLite::Database& db, int64_t batch_id, int64_t now_ms);
+
+}  // namespace batchd::storage

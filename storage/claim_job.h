@@ -1,0 +1,26 @@
+// Dequeues sessions: one write transaction moves up to N of them to in_progress, in priority,
+// then batch age, then id order, respecting each batch's max_running (see Store::ClaimSessions).
+#pragma once
+
+#include "storage/store.h"
+#include "storage/writer.h"
+
+namespace batchd::storage {
+
+class ClaimJob : public WriteJob {
+ public:
+  ClaimJob(int max_sessions, int64_t now_ms, Callback<ClaimResult> done)
+      : max_sessions_(max_sessions), now_ms_(now_ms), done_(std::move(done)) {}
+
+  Result<Progress> Step(SQLite::Database& db) override;
+  void Complete() override { done_(std::move(result_)); }
+  void Fail(SQLite::Database&, const Status& status) override { done_(status); }
+
+ private:
+  const int max_sessions_;
+  const int64_t now_ms_;
+  Callback<ClaimResult> done_;
+  ClaimResult result_;
+};
+
+}  // namespace batchd::storage

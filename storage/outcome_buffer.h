@@ -1,0 +1,46 @@
+// Group commit for the scheduler's writes: execution states saved at dequeue and outcomes of
+// finished sessions are buffered here, and one flush job at a time writes everything buffered
+// so far in one transaction. While the writer is busy, the next flush simply grows, so the
+// cost per session falls as load rises.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "storage/store.h"
+#include "storage/writer.h"
+
+namespace batchd::storage {
+
+class OutcomeBuffer {
+ public:
+  explicit OutcomeBuffer(Writer& writer) : writer_(writer) {}
+
+  void SaveExecutionState(int64_t session_id, std::string state_json, int64_t started_at_ms);
+  void FinishSession(SessionOutcome outcome, Callback<bool> done);
+
+  struct SavedState {
+    int64_t session_id;
+    std::string state_json;
+    int64_t started_at_ms;
+  };
+  struct Finished {
+    SessionOutcome outcome;
+    Callback<bool> done;
+  };
+  using Entry = std::variant<SavedState, Finished>;
+
+ private:
+  friend class OutcomeFlushJob;
+  void Add(Entry entry);
+  std::vector<Entry> TakeAll();
+
+  Writer& writer_;
+  std::mutex mu_;
+  std::vector<Entry> pending_;  // guarded by mu_, in call order
+  bool flush_queued_ = false;   // guarded by mu_: a flush job is queued and has not taken yet
+};
+
+}  // namespace batchd::storage
