@@ -5,7 +5,7 @@
 #include <mutex>
 #include <numeric>
 
-#include "storage/spec_codec.h"
+#include "storage/json_blob.h"
 #include "storage/store.h"
 #include "storage_test_util.h"
 
@@ -224,7 +224,7 @@ TEST_F(SqliteStoreTest, OpenRemovesABatchWhoseInsertWasCutOff) {
   store_.reset();
   {
     SQLite::Database db(db_path().string(), SQLite::OPEN_READWRITE);
-    const std::string spec = CompressSpec("{}");
+    const std::string spec = CompressJson("{}");
     SQLite::Statement b(db,
                         "INSERT INTO batch (public_id, name, priority, runs, max_attempts, spec, "
                         "shape, session_count, first_session_id, state, n_uninitialized, "
