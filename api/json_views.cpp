@@ -66,6 +66,16 @@ Result<nlohmann::json> SessionDetailJson(const storage::SessionDetail& detail) {
   out["progress"] = nullptr;
   out["result"] = nullptr;
   out["error"] = nullptr;
+  if (const auto& e = detail.execution) {
+    if (!e->state_json.empty()) {
+      out["execution_state"] = nlohmann::json::parse(e->state_json, nullptr, false);
+    }
+    out["progress"] = {{"chunks_done", e->chunks_done}, {"chunks_total", e->chunks_total}};
+    if (e->result_json) out["result"] = nlohmann::json::parse(*e->result_json, nullptr, false);
+    if (e->error_kind) {
+      out["error"] = {{"kind", *e->error_kind}, {"message", e->error_message.value_or("")}};
+    }
+  }
   return out;
 }
 

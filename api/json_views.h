@@ -13,7 +13,8 @@ nlohmann::json BatchJson(const storage::BatchRecord& batch);
 // The short form used in session lists.
 nlohmann::json SessionSummaryJson(const storage::SessionRecord& session);
 
-// The full form: adds run, index and values, derived from the ordinal and the batch spec.
+// The full form: adds run, index and values, derived from the ordinal and the batch spec, and
+// once the session has been dequeued its execution state, progress, result and last error.
 // kInternal if the stored spec does not parse (it was validated before it was stored).
 Result<nlohmann::json> SessionDetailJson(const storage::SessionDetail& detail);
 

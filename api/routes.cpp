@@ -4,7 +4,9 @@
 
 #include "api/error_response.h"
 #include "api/json_views.h"
+#include "api/op_validation.h"
 #include "api/query_params.h"
+#include "api/route_helpers.h"
 #include "core/batch_expansion.h"
 #include "core/batch_spec.h"
 
@@ -12,21 +14,6 @@ namespace batchd::api {
 namespace {
 
 constexpr int kMaxPageSize = 1000;
-
-HttpResponse JsonResponse(int status, const nlohmann::json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-// Answers `respond` from a store callback: the value rendered by `render`, or the error.
-template <typename T, typename Render>
-storage::Callback<T> Answer(Responder respond, Render render) {
-  return [respond = std::move(respond), render](Result<T> r) {
-    respond(r.ok() ? render(*r) : ErrorResponse(r.status()));
-  };
-}
 
 template <typename T, typename ToJson>
 nlohmann::json PageJson(const storage::Page<T>& page, ToJson to_json) {
@@ -51,26 +38,29 @@ storage::NewBatch ToNewBatch(const BatchSpec& spec) {
   };
 }
 
-// Parsing and validating a body of up to --max-body-bytes is CPU work: it goes to `cpu`, and
-// from there to the writer; the HTTP thread returns at once.
-void SubmitBatch(storage::Store& store, WorkerPool& cpu, const ApiOptions& options,
-                 HttpRequest& request, Responder respond) {
+// Parsing and validating a body of up to --max-body-bytes is CPU work: it goes to the worker
+// pool, and from there to the writer; the HTTP thread returns at once.
+void SubmitBatch(const ApiContext& ctx, HttpRequest& request, Responder respond) {
   auto body = std::make_shared<std::string>(std::move(request.body));
-  const bool queued = cpu.Submit([&store, options, body, respond] {
-    Result<BatchSpec> spec = ParseBatchSpec(*body, {options.max_sessions_per_batch});
+  const bool queued = ctx.cpu.Submit([&ctx, body, respond] {
+    Result<BatchSpec> spec = ParseBatchSpec(*body, {ctx.options.max_sessions_per_batch});
     if (!spec.ok()) {
       const bool too_many = spec.status().code() == StatusCode::kLimitExceeded;
       respond(ErrorResponse(spec.status(), too_many ? "too_many_sessions" : ""));
       return;
     }
-    store.CreateBatch(
-        ToNewBatch(*spec),
-        Answer<storage::BatchCreated>(respond, [](const storage::BatchCreated& c) {
-          HttpResponse r = JsonResponse(
-              201, {{"id", c.public_id}, {"sessions", c.sessions}, {"enqueue_ms", c.enqueue_ms}});
-          r.headers.emplace_back("Location", "/api/v1/batches/" + c.public_id);
-          return r;
-        }));
+    if (Status ops = ValidateOps(*spec, ctx.ops); !ops.ok()) {
+      respond(ErrorResponse(ops));
+      return;
+    }
+    ctx.store.CreateBatch(ToNewBatch(*spec), [&ctx, respond](Result<storage::BatchCreated> c) {
+      if (!c.ok()) return respond(ErrorResponse(c.status()));
+      ctx.scheduler.Wake();  // new work is picked up now, not on a polling tick
+      HttpResponse r = JsonResponse(
+          201, {{"id", c->public_id}, {"sessions", c->sessions}, {"enqueue_ms", c->enqueue_ms}});
+      r.headers.emplace_back("Location", "/api/v1/batches/" + c->public_id);
+      respond(std::move(r));
+    });
   });
   if (!queued) {
     respond(ErrorResponse(Status::Unavailable("too many submissions waiting; retry later")));
@@ -140,25 +130,26 @@ void GetSession(storage::Store& store, HttpRequest& request, Responder respond) 
 
 }  // namespace
 
-void RegisterRoutes(Router& router, storage::Store& store, WorkerPool& cpu,
-                    const ApiOptions& options) {
-  router.Add("GET", "/healthz", [&store](HttpRequest&, Responder respond) {
-    const storage::StoreStats stats = store.Stats();
+void RegisterRoutes(Router& router, const ApiContext& ctx) {
+  // `ctx` is copied into the handlers: its members are references to long-lived objects.
+  router.Add("GET", "/healthz", [ctx](HttpRequest&, Responder respond) {
+    const storage::StoreStats stats = ctx.store.Stats();
     respond(JsonResponse(200, {{"status", "ok"},
                                {"writer_queue", stats.writer_queue_depth},
                                {"reader_queue", stats.reader_queue_depth}}));
   });
-  router.Add("POST", "/api/v1/batches", [&store, &cpu, options](HttpRequest& r, Responder done) {
-    SubmitBatch(store, cpu, options, r, std::move(done));
-  });
+  router.Add("POST", "/api/v1/batches",
+             [ctx](HttpRequest& r, Responder done) { SubmitBatch(ctx, r, std::move(done)); });
   router.Add("GET", "/api/v1/batches",
-             [&store](HttpRequest& r, Responder done) { ListBatches(store, r, std::move(done)); });
+             [ctx](HttpRequest& r, Responder done) { ListBatches(ctx.store, r, std::move(done)); });
   router.Add("GET", "/api/v1/batches/{id}",
-             [&store](HttpRequest& r, Responder done) { GetBatch(store, r, std::move(done)); });
-  router.Add("GET", "/api/v1/batches/{id}/sessions",
-             [&store](HttpRequest& r, Responder done) { ListSessions(store, r, std::move(done)); });
+             [ctx](HttpRequest& r, Responder done) { GetBatch(ctx.store, r, std::move(done)); });
+  router.Add("GET", "/api/v1/batches/{id}/sessions", [ctx](HttpRequest& r, Responder done) {
+    ListSessions(ctx.store, r, std::move(done));
+  });
   router.Add("GET", "/api/v1/sessions/{id}",
-             [&store](HttpRequest& r, Responder done) { GetSession(store, r, std::move(done)); });
+             [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
+  RegisterLifecycleRoutes(router, ctx);
 }
 
 }  // namespace batchd::api

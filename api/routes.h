@@ -1,11 +1,14 @@
-// The v1 REST routes (docs/api.md) wired to the store. Handlers validate on a worker pool and
-// query through the store's own threads, so an HTTP thread only parses and writes bytes.
+// The v1 REST routes (docs/api.md) wired to the store and the scheduler. Handlers validate on a
+// worker pool and query through the store's own threads, so an HTTP thread only parses and
+// writes bytes.
 #pragma once
 
 #include <cstdint>
 
 #include "api/router.h"
+#include "api/scheduler_control.h"
 #include "core/worker_pool.h"
+#include "pipeline/op_registry.h"
 #include "storage/store.h"
 
 namespace batchd::api {
@@ -14,9 +17,21 @@ struct ApiOptions {
   uint64_t max_sessions_per_batch = 10'000'000;
 };
 
-// Adds every route to `router`. `store` and `cpu` must outlive every request the router
-// dispatches (the daemon stops the HTTP server before closing them).
-void RegisterRoutes(Router& router, storage::Store& store, WorkerPool& cpu,
-                    const ApiOptions& options);
+// Everything the handlers use. All of it must outlive every request the router dispatches (the
+// daemon stops the HTTP server before stopping any of these).
+struct ApiContext {
+  storage::Store& store;
+  WorkerPool& cpu;  // parsing and validating submitted batches
+  SchedulerControl& scheduler;
+  const pipeline::OpRegistry& ops;
+  ApiOptions options;
+};
+
+// Adds every route to `router`: batches and sessions (routes.cpp), lifecycle and queue
+// (lifecycle_routes.cpp).
+void RegisterRoutes(Router& router, const ApiContext& context);
+
+// The lifecycle and queue routes alone.
+void RegisterLifecycleRoutes(Router& router, const ApiContext& context);
 
 }  // namespace batchd::api

@@ -8,6 +8,10 @@
 #include "api/server.h"
 #include "core/worker_pool.h"
 #include "daemon/data_dir.h"
+#include "daemon/scheduler.h"
+#include "pipeline/op_registry.h"
+
+#include <thread>
 #include "storage/store.h"
 
 namespace batchd::daemon {
@@ -44,10 +48,24 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
 
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pipeline::TimerService timers;
+  pipeline::OpRegistry ops;
+  pipeline::RegisterBuiltinOps(ops, timers);
+  Scheduler scheduler(**store, ops,
+                      {.slots = config.slots > 0 ? config.slots : cores,
+                       .exec_threads = cores,
+                       .retry_base_ms = config.retry_backoff_ms});
+
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   api::Router router;
-  api::RegisterRoutes(router, **store, validation,
-                      {.max_sessions_per_batch = config.max_sessions_per_batch});
+  api::RegisterRoutes(router,
+                      {.store = **store,
+                       .cpu = validation,
+                       .scheduler = scheduler,
+                       .ops = ops,
+                       .options = {.max_sessions_per_batch = config.max_sessions_per_batch}});
+  scheduler.Start();
 
   api::ServerOptions server_options;
   server_options.host = config.host;
@@ -70,12 +88,15 @@ int RunServe(const ServeConfig& config) {
   spdlog::info("received {}, stopping", strsignal(sig));
   dir->RemovePortFile();
   // Order matters: stop taking requests and answer those in flight (they still need the
-  // validation pool and the store), then drain the pool, then let the store finish its queued
-  // writes and close the database. The server object (its io_context) outlives the store, so
-  // late store callbacks still have somewhere to post.
+  // validation pool, the scheduler and the store); then stop the scheduler (running sessions
+  // finish or are interrupted, and their outcomes are recorded); then drain the pool; then let
+  // the store commit its queued writes and close the database. The server object (its
+  // io_context) outlives the store, so late store callbacks still have somewhere to post.
   (*server)->Stop();
+  scheduler.Stop();
   validation.Stop();
   (*store)->Close();
+  timers.Stop();
   spdlog::info("stopped cleanly");
   return 0;
 }

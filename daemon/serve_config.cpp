@@ -97,6 +97,20 @@ const std::vector<Option>& Options() {
          ASSIGN_OR_RETURN(c.insert_slice_rows, ParseCount(v, "--insert-slice-rows", 1, 1 << 24));
          return Status::Ok();
        }},
+      {"--slots", "BATCHD_SLOTS", "N",
+       "sessions in progress at once, over all batches (default: the number of cores)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--slots", 1, 1 << 20));
+         c.slots = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--retry-backoff-ms", "BATCHD_RETRY_BACKOFF_MS", "MS",
+       "first retry delay after a transient failure, doubled per attempt (default 1000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--retry-backoff-ms", 0, 3'600'000));
+         c.retry_backoff_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
   };
   return kOptions;
 }

@@ -20,6 +20,8 @@ struct ServeConfig {
   uint64_t max_body_bytes = 8 << 20;
   int http_threads = 2;
   uint64_t insert_slice_rows = 65536;
+  int slots = 0;  // 0: the number of cores
+  int64_t retry_backoff_ms = 1000;
   bool help = false;  // --help was given: print ServeHelp() and exit 0
 };
 

@@ -6,8 +6,13 @@
 
 namespace batchd::storage {
 namespace {
-constexpr int kCompressionLevel = 3;
-}
+// Small documents (one session's state) get zstd's fastest level: at level 3, setting up the
+// match tables costs ~4 us per call whatever the input, 10x more than compressing 100 bytes
+// at level -1. Larger ones (specs with long item lists) are worth level 3.
+constexpr size_t kSmallDocument = 4096;
+constexpr int kSmallLevel = -1;
+constexpr int kLargeLevel = 3;
+}  // namespace
 
 std::string CompressJson(std::string_view json_text) {
   // One context per thread: creating one per call costs more than compressing a small state.
@@ -16,8 +21,9 @@ std::string CompressJson(std::string_view json_text) {
   };
   thread_local std::unique_ptr<ZSTD_CCtx, ContextDeleter> context(ZSTD_createCCtx());
   std::string out(ZSTD_compressBound(json_text.size()), '\0');
-  const size_t n = ZSTD_compressCCtx(context.get(), out.data(), out.size(), json_text.data(),
-                                     json_text.size(), kCompressionLevel);
+  const size_t n =
+      ZSTD_compressCCtx(context.get(), out.data(), out.size(), json_text.data(), json_text.size(),
+                        json_text.size() < kSmallDocument ? kSmallLevel : kLargeLevel);
   // Compressing into a buffer of ZSTD_compressBound bytes cannot fail.
   out.resize(ZSTD_isError(n) ? 0 : n);
   return out;

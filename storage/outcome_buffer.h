@@ -18,12 +18,13 @@ class OutcomeBuffer {
  public:
   explicit OutcomeBuffer(Writer& writer) : writer_(writer) {}
 
-  void SaveExecutionState(int64_t session_id, std::string state_json, int64_t started_at_ms);
+  // Compresses on the calling thread, keeping that work off the single writer.
+  void SaveExecutionState(int64_t session_id, std::string_view state_json, int64_t started_at_ms);
   void FinishSession(SessionOutcome outcome, Callback<bool> done);
 
   struct SavedState {
     int64_t session_id;
-    std::string state_json;
+    std::string state_blob;  // compressed (json_blob.h)
     int64_t started_at_ms;
   };
   struct Finished {

@@ -56,7 +56,7 @@ class SqliteStore final : public Store {
 
   void SaveExecutionState(int64_t session_id, std::string state_json,
                           int64_t started_at_ms) override {
-    outcomes_.SaveExecutionState(session_id, std::move(state_json), started_at_ms);
+    outcomes_.SaveExecutionState(session_id, state_json, started_at_ms);
   }
 
   void FinishSession(SessionOutcome outcome, Callback<bool> done) override {

@@ -28,6 +28,7 @@ class InsertCrashTest : public DaemonTest {};
 TEST_F(InsertCrashTest, KillDuringInsertLeavesNoHalfBatchAfterRestart) {
   ASSERT_NO_FATAL_FAILURE(
       StartDaemon({"--insert-slice-rows", "500", "--max-sessions-per-batch", "5000000"}));
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());  // this test is about the insert, not execution
   // A finished batch from before the crash must survive it untouched.
   ASSERT_OK_AND_ASSIGN(HttpResponse kept,
                        client().Post("/api/v1/batches", SimpleBatch("kept", 7).dump()));

@@ -2,8 +2,8 @@
 // data dir shows the same batches and sessions, byte for byte in JSON, and every batch's
 // counters still equal its session rows.
 //
-// Like submit_and_read_test.cpp, this assumes no scheduler moves sessions between the two
-// captures (none runs yet); once one does, pause the queue first.
+// Like submit_and_read_test.cpp, the queue is paused first (the pause itself survives the
+// restart), so no scheduler moves sessions between the two captures.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,6 +88,7 @@ class RestartTest : public DaemonTest {
 
 TEST_F(RestartTest, CleanRestartKeepsEverything) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   ASSERT_NO_FATAL_FAILURE(SubmitSeveralBatches());
   ASSERT_OK_AND_ASSIGN(json before, CaptureApiState(client()));
   ASSERT_EQ(before["batches"].size(), 4u);
@@ -104,6 +105,7 @@ TEST_F(RestartTest, CleanRestartKeepsEverything) {
 
 TEST_F(RestartTest, KillNineLosesNoAcknowledgedBatch) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   ASSERT_NO_FATAL_FAILURE(SubmitSeveralBatches());
   ASSERT_OK_AND_ASSIGN(json before, CaptureApiState(client()));
 

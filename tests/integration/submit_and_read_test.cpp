@@ -2,8 +2,8 @@
 // keyset-paginated sessions, state filters, and session details checked against an independent
 // model of the expansion (tests/support/reference_expansion.h).
 //
-// These tests assume no scheduler moves sessions out of `uninitialized` (none runs yet); once
-// one does, they should pause the queue first.
+// These tests are about storage and reads, not execution: each pauses the queue first so no
+// session leaves `uninitialized`.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -59,6 +59,7 @@ void ExpectFreshBatch(const json& got, const json& submitted, const std::string&
 
 TEST_F(SubmitAndReadTest, SubmittedBatchIsListedAndDetailed) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   const json batch = ZippedAndProductBatch();
   std::string id;
   ASSERT_NO_FATAL_FAILURE(Submit(batch, 24, &id));
@@ -84,6 +85,7 @@ TEST_F(SubmitAndReadTest, SubmittedBatchIsListedAndDetailed) {
 
 TEST_F(SubmitAndReadTest, SessionPagesCoverEveryOrdinalOnceInOrder) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   std::string id;
   ASSERT_NO_FATAL_FAILURE(Submit(ZippedAndProductBatch(), 24, &id));
   const std::string sessions_path = "/api/v1/batches/" + id + "/sessions";
@@ -113,6 +115,7 @@ TEST_F(SubmitAndReadTest, SessionPagesCoverEveryOrdinalOnceInOrder) {
 
 TEST_F(SubmitAndReadTest, SessionStateFilter) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   std::string id;
   ASSERT_NO_FATAL_FAILURE(Submit(ZippedAndProductBatch(), 24, &id));
   const std::string sessions_path = "/api/v1/batches/" + id + "/sessions";
@@ -132,6 +135,7 @@ TEST_F(SubmitAndReadTest, SessionStateFilter) {
 
 TEST_F(SubmitAndReadTest, SessionDetailDerivesIndexAndValuesFromOrdinal) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   const json batch = ZippedAndProductBatch();
   std::string id;
   ASSERT_NO_FATAL_FAILURE(Submit(batch, 24, &id));
@@ -164,6 +168,7 @@ TEST_F(SubmitAndReadTest, SessionDetailDerivesIndexAndValuesFromOrdinal) {
 
 TEST_F(SubmitAndReadTest, TemplateOnlyBatchGetsDefaultsAndOneSessionPerRun) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   const json minimal = {{"template", {{"op", "noop"}}}};
   std::string id;
   ASSERT_NO_FATAL_FAILURE(Submit(minimal, 1, &id));
@@ -188,6 +193,7 @@ TEST_F(SubmitAndReadTest, TemplateOnlyBatchGetsDefaultsAndOneSessionPerRun) {
 
 TEST_F(SubmitAndReadTest, BatchListIsNewestFirstWithKeysetPagesAndStateFilter) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   std::vector<std::string> ids;  // in submission order
   for (int i = 0; i < 5; ++i) {
     std::string id;
@@ -237,6 +243,7 @@ TEST_F(SubmitAndReadTest, BatchListIsNewestFirstWithKeysetPagesAndStateFilter) {
 // remaining pages (no item twice, none skipped) nor appears in them (it is newer than the cursor).
 TEST_F(SubmitAndReadTest, BatchListCursorIsStableUnderConcurrentSubmits) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(PauseQueue());
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {
     std::string id;

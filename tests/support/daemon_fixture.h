@@ -37,6 +37,15 @@ class DaemonTest : public ::testing::Test {
     client_ = std::make_unique<HttpClient>(daemon_->port());
   }
 
+  // Pauses the queue (persisted), so sessions stay `uninitialized` for tests about storage and
+  // reads rather than execution.
+  void PauseQueue() {
+    ASSERT_TRUE(client_ != nullptr);
+    Result<HttpResponse> r = client_->Post("/api/v1/queue/pause", "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->status, 200) << r->Describe();
+  }
+
   // Stops the daemon with `signal` and expects a clean exit (status 0).
   void StopDaemonCleanly(int signal = SIGTERM) {
     ASSERT_TRUE(daemon_ != nullptr);

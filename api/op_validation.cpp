@@ -1,0 +1,48 @@
+#include "api/op_validation.h"
+
+namespace batchd::api {
+namespace {
+
+std::string KnownOps(const pipeline::OpRegistry& ops) {
+  std::string names;
+  for (const std::string& n : ops.Names()) names += (names.empty() ? "" : ", ") + n;
+  return names;
+}
+
+Status CheckOpValue(const nlohmann::json& value, const pipeline::OpRegistry& ops,
+                    const std::string& path) {
+  if (!value.is_string()) {
+    return Status::InvalidArgument(
+        "op must be a string naming an op (" + KnownOps(ops) + "), got " + value.dump(), path);
+  }
+  if (ops.Find(value.get<std::string>()) == nullptr) {
+    return Status::InvalidArgument(
+        "unknown op \"" + value.get<std::string>() + "\"; known ops: " + KnownOps(ops), path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateOps(const BatchSpec& spec, const pipeline::OpRegistry& ops) {
+  for (size_t g = 0; g < spec.data.size(); ++g) {
+    for (size_t d = 0; d < spec.data[g].size(); ++d) {
+      if (spec.data[g][d].field != "/op") continue;
+      const nlohmann::json& items = spec.data[g][d].items;
+      for (size_t k = 0; k < items.size(); ++k) {
+        RETURN_IF_ERROR(CheckOpValue(items[k], ops,
+                                     "/data/" + std::to_string(g) + "/" + std::to_string(d) +
+                                         "/items/" + std::to_string(k)));
+      }
+      return Status::Ok();  // every session takes its op from this datum
+    }
+  }
+  auto op = spec.job_template.find("op");
+  if (op == spec.job_template.end()) {
+    return Status::InvalidArgument("the template needs an \"op\" (" + KnownOps(ops) + ")",
+                                   "/template/op");
+  }
+  return CheckOpValue(*op, ops, "/template/op");
+}
+
+}  // namespace batchd::api

@@ -1,0 +1,97 @@
+// The orchestration-only ops: noop, sleep and fail. They do no data work, so the scheduler
+// can be tested and benchmarked alone.
+#include <atomic>
+
+#include "pipeline/op_registry.h"
+
+namespace batchd::pipeline {
+namespace {
+
+// {"op": "noop"}: completes at once.
+class NoopOp final : public Op {
+ public:
+  void Run(const OpContext&, OpDone done) const override { done(OpOutcome::Completed()); }
+};
+
+// Reads a non-negative integer member of the job; kInvalidArgument naming it otherwise.
+Result<int64_t> NonNegativeInt(const nlohmann::json& job, const char* op, const char* member,
+                               std::optional<int64_t> fallback) {
+  auto it = job.find(member);
+  if (it == job.end()) {
+    if (fallback) return *fallback;
+    return Status::InvalidArgument(std::string(op) + ": job needs \"" + member + "\"",
+                                   std::string("/") + member);
+  }
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    return Status::InvalidArgument(
+        std::string(op) + ": \"" + member + "\" must be a non-negative integer, got " + it->dump(),
+        std::string("/") + member);
+  }
+  return it->get<int64_t>();
+}
+
+// {"op": "sleep", "ms": 50}: completes after ms milliseconds on the shared timer; a cancel
+// ends it at once.
+class SleepOp final : public Op {
+ public:
+  explicit SleepOp(TimerService& timers) : timers_(timers) {}
+
+  Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
+    ASSIGN_OR_RETURN(int64_t ms, NonNegativeInt(job, "sleep", "ms", std::nullopt));
+    return nlohmann::json{{"ms", ms}};
+  }
+
+  void Run(const OpContext& ctx, OpDone done) const override {
+    const int64_t ms = ctx.resolved->value("ms", int64_t{0});
+    // Whichever of the timer and the cancel comes first finishes the run; the other is a no-op.
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    auto finish = [finished, done](OpOutcome outcome) {
+      if (!finished->exchange(true)) done(std::move(outcome));
+    };
+    const TimerService::TimerId timer = timers_.Schedule(
+        std::chrono::milliseconds(ms), [finish] { finish(OpOutcome::Completed()); });
+    ctx.cancel->OnCancel([this, timer, finish] {
+      timers_.Cancel(timer);
+      finish(OpOutcome::Canceled());
+    });
+  }
+
+ private:
+  TimerService& timers_;
+};
+
+// {"op": "fail", "kind": "transient" | "permanent", "until_attempt": N, "message": "..."}:
+// fails while the attempt number is below until_attempt (always, if absent), then completes.
+// For testing retries and error reporting.
+class FailOp final : public Op {
+ public:
+  Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
+    const std::string kind = job.value("kind", std::string("permanent"));
+    if (kind != "transient" && kind != "permanent") {
+      return Status::InvalidArgument("fail: \"kind\" must be \"transient\" or \"permanent\"",
+                                     "/kind");
+    }
+    ASSIGN_OR_RETURN(int64_t until, NonNegativeInt(job, "fail", "until_attempt", INT64_MAX));
+    return nlohmann::json{{"kind", kind},
+                          {"until_attempt", until},
+                          {"message", job.value("message", std::string("failed on purpose"))}};
+  }
+
+  void Run(const OpContext& ctx, OpDone done) const override {
+    const nlohmann::json& r = *ctx.resolved;
+    if (ctx.attempt >= r["until_attempt"].get<int64_t>()) return done(OpOutcome::Completed());
+    const std::string message = r["message"].get<std::string>();
+    done(OpOutcome::Failed(r["kind"] == "transient" ? Status::Unavailable(message)
+                                                    : Status::InvalidArgument(message)));
+  }
+};
+
+}  // namespace
+
+void RegisterBuiltinOps(OpRegistry& registry, TimerService& timers) {
+  registry.Register("noop", std::make_unique<NoopOp>());
+  registry.Register("sleep", std::make_unique<SleepOp>(timers));
+  registry.Register("fail", std::make_unique<FailOp>());
+}
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,36 @@
+// Cooperative cancellation of one running session. The scheduler cancels; the op observes the
+// token (polls canceled() or registers OnCancel) and ends early.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace batchd::pipeline {
+
+class CancelToken {
+ public:
+  enum class Reason {
+    kNone,
+    kCanceled,  // a user canceled the session or its batch: it ends `canceled`
+    kShutdown,  // the daemon is stopping: it goes back to the queue and resumes later
+  };
+
+  // The first reason wins; later calls change nothing. Runs the OnCancel callbacks (on the
+  // calling thread) the first time.
+  void Cancel(Reason reason);
+
+  Reason reason() const;
+  bool canceled() const { return reason() != Reason::kNone; }
+
+  // Runs `callback` once when the token is canceled, or at once (on this thread) if it already
+  // is. Callbacks must be quick and must not call back into the token.
+  void OnCancel(std::function<void()> callback);
+
+ private:
+  mutable std::mutex mu_;
+  Reason reason_ = Reason::kNone;                 // guarded by mu_
+  std::vector<std::function<void()>> callbacks_;  // guarded by mu_
+};
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,67 @@
+// What a session runs. An op is registered under the name jobs give in their "op" member
+// (OpRegistry); the scheduler prepares it once when the session is dequeued and then runs it.
+//
+// Recipe for a new op: subclass Op, implement Run (and Prepare if the op must resolve
+// something before running, such as array metadata), and register it in RegisterBuiltinOps
+// (builtin_ops.cpp). SleepOp there is the reference for an asynchronous, cancellable op.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "pipeline/cancel_token.h"
+
+namespace batchd::pipeline {
+
+// How a run ended.
+struct OpOutcome {
+  enum class Kind { kCompleted, kFailed, kCanceled };
+  Kind kind = Kind::kCompleted;
+  nlohmann::json result;  // kCompleted: the session's result (may be null)
+  Status error;           // kFailed: why; see IsTransient
+
+  static OpOutcome Completed(nlohmann::json result = nullptr) {
+    return {Kind::kCompleted, std::move(result), Status::Ok()};
+  }
+  static OpOutcome Failed(Status error) { return {Kind::kFailed, nullptr, std::move(error)}; }
+  static OpOutcome Canceled() { return {Kind::kCanceled, nullptr, Status::Ok()}; }
+};
+
+// Failures worth retrying: the thing may work later (I/O, a busy peer). Everything else (bad
+// input, a bug) fails the session at once.
+inline bool IsTransient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kIoError;
+}
+
+struct OpContext {
+  int64_t session_id = 0;
+  int64_t attempt = 1;                             // 1 for the first start
+  std::shared_ptr<const nlohmann::json> job;       // the template with the session's values
+  std::shared_ptr<const nlohmann::json> resolved;  // what Prepare returned
+  std::shared_ptr<CancelToken> cancel;
+};
+
+using OpDone = std::function<void(OpOutcome)>;
+
+class Op {
+ public:
+  virtual ~Op() = default;
+
+  // Called once, when the session is first dequeued; the result is stored in its execution
+  // state and handed to every run (also after a restart). Errors fail the session.
+  virtual Result<nlohmann::json> Prepare(const nlohmann::json& job) const {
+    return nlohmann::json::object();
+  }
+
+  // Runs the session. Must call `done` exactly once, from any thread, and must end soon after
+  // ctx.cancel is canceled (returning OpOutcome::Canceled()). Must not block for long: slow
+  // waits belong on a timer or another pool, so that slots can outnumber threads.
+  virtual void Run(const OpContext& ctx, OpDone done) const = 0;
+};
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,46 @@
+// One thread that runs callbacks at deadlines, so waiting ops (sleep, retry backoff) hold no
+// thread of their own.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace batchd::pipeline {
+
+class TimerService {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using TimerId = uint64_t;
+
+  TimerService();
+  ~TimerService();  // Stop()s
+  TimerService(const TimerService&) = delete;
+  TimerService& operator=(const TimerService&) = delete;
+
+  // Runs `callback` on the timer thread once `delay` has passed.
+  TimerId Schedule(Clock::duration delay, std::function<void()> callback);
+
+  // True if the timer was removed before it ran (its callback will never run).
+  bool Cancel(TimerId id);
+
+  // Drops pending timers without running them and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::multimap<Clock::time_point, TimerId> deadlines_;  // guarded by mu_
+  std::map<TimerId, std::function<void()>> callbacks_;   // guarded by mu_
+  TimerId next_id_ = 1;                                  // guarded by mu_
+  bool stopping_ = false;                                // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace batchd::pipeline
