@@ -1,0 +1,83 @@
+#include "daemon/serve_config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace batchd::daemon {
+namespace {
+
+// A fake environment for ParseServeArgs (it takes a plain function pointer).
+std::map<std::string, std::string>& FakeEnv() {
+  static std::map<std::string, std::string> env;
+  return env;
+}
+const char* FakeGetenv(const char* name) {
+  auto it = FakeEnv().find(name);
+  return it == FakeEnv().end() ? nullptr : it->second.c_str();
+}
+
+class ServeConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { FakeEnv().clear(); }
+  Result<ServeConfig> Parse(std::vector<std::string> args) {
+    return ParseServeArgs(args, FakeGetenv);
+  }
+};
+
+TEST_F(ServeConfigTest, DefaultsAreTheDocumentedOnes) {
+  Result<ServeConfig> c = Parse({});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "127.0.0.1");
+  EXPECT_EQ(c->port, 8080);
+  EXPECT_EQ(c->data_dir, "var");
+  EXPECT_EQ(c->log_level, "info");
+  EXPECT_EQ(c->slots, 0) << "0 means: the number of cores";
+}
+
+TEST_F(ServeConfigTest, FlagsWinOverEnvironmentWhichWinsOverDefaults) {
+  FakeEnv()["BATCHD_LISTEN"] = "127.0.0.2:9000";
+  FakeEnv()["BATCHD_DATA_DIR"] = "/tmp/from-env";
+  FakeEnv()["BATCHD_SLOTS"] = "16";
+  Result<ServeConfig> c = Parse({"--listen", "127.0.0.3:0", "--slots=4"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host, "127.0.0.3");
+  EXPECT_EQ(c->port, 0);
+  EXPECT_EQ(c->slots, 4);
+  EXPECT_EQ(c->data_dir, "/tmp/from-env");
+}
+
+TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string env_name, env_value, expected_path;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{"--listen", "nohost"}, "", "", "--listen"},
+           {{"--listen", "127.0.0.1:99999"}, "", "", "--listen port"},
+           {{"--slots", "0"}, "", "", "--slots"},
+           {{"--slots"}, "", "", "--slots"},
+           {{"--bogus", "1"}, "", "", "--bogus"},
+           {{}, "BATCHD_MAX_BODY_BYTES", "lots", "BATCHD_MAX_BODY_BYTES"},
+           {{"--log-level", "chatty"}, "", "", "--log-level"},
+       }) {
+    FakeEnv().clear();
+    if (!k.env_name.empty()) FakeEnv()[k.env_name] = k.env_value;
+    Result<ServeConfig> c = Parse(k.args);
+    ASSERT_FALSE(c.ok()) << k.expected_path;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(c.status().path(), k.expected_path) << c.status().ToString();
+  }
+}
+
+TEST_F(ServeConfigTest, HelpMentionsEveryFlagWithItsVariable) {
+  const std::string help = ServeHelp();
+  for (const char* s : {"--listen", "BATCHD_LISTEN", "--data-dir", "BATCHD_DATA_DIR", "--slots",
+                        "BATCHD_SLOTS", "--retry-backoff-ms", "--insert-slice-rows"}) {
+    EXPECT_NE(help.find(s), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace batchd::daemon
