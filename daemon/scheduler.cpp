@@ -67,6 +67,7 @@ void Scheduler::ClaimLoop() {
     if (stopping_) return;
     if (!ready()) continue;
     wake_ = false;
+    claim_in_flight_ = true;
     const int want = options_.slots - static_cast<int>(running_.size());
     lock.unlock();
 
@@ -76,6 +77,9 @@ void Scheduler::ClaimLoop() {
     Result<storage::ClaimResult> result = claimed.get_future().get();
 
     lock.lock();
+    claim_in_flight_ = false;
+    std::set<std::string> late_batch_cancels = std::exchange(cancel_batches_pending_, {});
+    std::set<int64_t> late_session_cancels = std::exchange(cancel_sessions_pending_, {});
     if (!result.ok()) {
       spdlog::error("claiming sessions failed: {}", result.status().ToString());
       wake_ = true;
@@ -88,6 +92,9 @@ void Scheduler::ClaimLoop() {
     std::vector<std::shared_ptr<CancelToken>> cancels;
     for (const storage::ClaimedSession& c : result->sessions) {
       cancels.push_back(std::make_shared<CancelToken>());
+      if (late_batch_cancels.count(c.batch_public_id) || late_session_cancels.count(c.id)) {
+        cancels.back()->Cancel(CancelToken::Reason::kCanceled);
+      }
       running_.emplace(c.id, Running{c.batch_public_id, cancels.back()});
     }
     lock.unlock();
@@ -216,6 +223,7 @@ void Scheduler::CancelRunningSession(int64_t session_id) {
   {
     std::lock_guard lock(mu_);
     if (auto it = running_.find(session_id); it != running_.end()) cancel = it->second.cancel;
+    if (claim_in_flight_) cancel_sessions_pending_.insert(session_id);
   }
   if (cancel) cancel->Cancel(CancelToken::Reason::kCanceled);
 }
@@ -227,6 +235,7 @@ void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
     for (const auto& [id, r] : running_) {
       if (r.batch_public_id == batch_public_id) cancels.push_back(r.cancel);
     }
+    if (claim_in_flight_) cancel_batches_pending_.insert(batch_public_id);
   }
   for (auto& c : cancels) c->Cancel(CancelToken::Reason::kCanceled);
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/scheduler_control.h"
@@ -76,6 +77,12 @@ class Scheduler final : public api::SchedulerControl {
   bool stopping_ = false;               // guarded by mu_
   std::optional<int64_t> next_due_ms_;  // guarded by mu_: earliest retry backoff end
   int64_t finished_total_ = 0;          // guarded by mu_
+  // A cancel that arrives while a claim is in flight may concern sessions that claim moved to
+  // in_progress just before the cancel's transaction. Such cancels are remembered here and
+  // applied when the claim's sessions are registered.
+  bool claim_in_flight_ = false;                             // guarded by mu_
+  std::set<std::string> cancel_batches_pending_;             // guarded by mu_
+  std::set<int64_t> cancel_sessions_pending_;                // guarded by mu_
   std::array<std::pair<int64_t, int64_t>, 8> per_second_{};  // guarded by mu_: (second, count)
   std::thread loop_;
 };
