@@ -22,6 +22,8 @@ const char* StatusCodeName(StatusCode code) {
       return "failed_precondition";
     case StatusCode::kIoError:
       return "io_error";
+    case StatusCode::kCorrupt:
+      return "corrupt";
     case StatusCode::kInternal:
       return "internal";
   }

@@ -25,6 +25,7 @@ enum class StatusCode {
   kUnavailable,         // try again later: a queue is full or the daemon is stopping
   kFailedPrecondition,  // the environment is wrong (e.g. a database from a newer version)
   kIoError,             // the filesystem or SQLite failed underneath us
+  kCorrupt,             // stored data cannot be decoded (a damaged or truncated chunk)
   kInternal,            // a bug: an invariant did not hold
 };
 
@@ -56,6 +57,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kFailedPrecondition, std::move(m)};
   }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+  static Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return rep_ == nullptr; }

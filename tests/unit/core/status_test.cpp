@@ -46,6 +46,7 @@ TEST(StatusTest, FactoriesSetTheirCodes) {
   EXPECT_EQ(Status::Unavailable("m").code(), StatusCode::kUnavailable);
   EXPECT_EQ(Status::FailedPrecondition("m").code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(Status::IoError("m").code(), StatusCode::kIoError);
+  EXPECT_EQ(Status::Corrupt("m").code(), StatusCode::kCorrupt);
   EXPECT_EQ(Status::Internal("m").code(), StatusCode::kInternal);
 }
 
@@ -59,6 +60,7 @@ TEST(StatusTest, CodeNamesAreStableLowerSnake) {
   EXPECT_STREQ(StatusCodeName(StatusCode::kUnavailable), "unavailable");
   EXPECT_STREQ(StatusCodeName(StatusCode::kFailedPrecondition), "failed_precondition");
   EXPECT_STREQ(StatusCodeName(StatusCode::kIoError), "io_error");
+  EXPECT_STREQ(StatusCodeName(StatusCode::kCorrupt), "corrupt");
   EXPECT_STREQ(StatusCodeName(StatusCode::kInternal), "internal");
   EXPECT_STREQ(StatusCodeName(static_cast<StatusCode>(999)), "unknown");
 }

@@ -1,0 +1,78 @@
+// Bytes -> bytes codecs (compressors) for chunk data, and their registry.
+//
+// A codec is built from a JSON config whose "id" names it, in numcodecs' spelling:
+//   {"id": "raw"}                                   no compression
+//   {"id": "lz4", "acceleration": 1}                numcodecs LZ4: 4-byte LE decoded size + block
+//   {"id": "zstd", "level": 3}                      standard zstd frame(s)
+//   {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
+// The array formats (zarr v2 "compressor", zarr v3 "codecs", the raw format's "codec") turn
+// their own spelling into one of these. docs/pipeline.md describes each wire format exactly.
+//
+// Recipe for a new codec: implement Codec, add a factory in RegisterBuiltinCodecs, and add it to
+// the conformance suite (tests/unit/pipeline/codec_conformance_test.cpp). zstd_codec.cpp is the
+// reference implementation.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "pipeline/bytes.h"
+
+namespace batchd::pipeline {
+
+// What a codec may need to know about the data it compresses.
+struct CodecContext {
+  size_t element_size = 1;  // bytes per array element (blosc's shuffle works per element)
+};
+
+// Immutable after construction, so one instance is shared by every thread.
+class Codec {
+ public:
+  virtual ~Codec() = default;
+
+  // The config this codec runs with, every default filled in: creating a codec from it gives
+  // one that behaves the same (the round-trip property the conformance suite checks).
+  virtual nlohmann::json ToJson() const = 0;
+
+  // Decodes `in` into exactly `out.size()` bytes (the caller knows the decoded size: a chunk's
+  // element count times the element size). Fails with kCorrupt, and a message saying what was
+  // wrong (not a frame, truncated, decodes to N bytes instead of M), when `in` is not a valid
+  // encoding of that many bytes. Never reads or writes outside the two spans, whatever `in`
+  // holds; `out` is unspecified after a failure.
+  virtual Status DecodeInto(ByteView in, MutableByteView out) const = 0;
+
+  // Encodes `in`, replacing the contents of `out`. Fails only on a library error (kInternal).
+  virtual Status Encode(ByteView in, Bytes& out) const = 0;
+};
+
+class CodecRegistry {
+ public:
+  using Factory = std::function<Result<std::unique_ptr<const Codec>>(const nlohmann::json& config,
+                                                                     const CodecContext& context)>;
+
+  // Replaces any factory registered under `id`.
+  void Register(std::string id, Factory factory);
+
+  // Builds the codec config["id"] names. kInvalidArgument, with a message naming the codec and
+  // the offending member, for an unknown id or a bad config (unknown cname, level out of range,
+  // wrong member type).
+  Result<std::unique_ptr<const Codec>> Create(const nlohmann::json& config,
+                                              const CodecContext& context) const;
+
+  std::vector<std::string> Ids() const;
+
+ private:
+  std::map<std::string, Factory, std::less<>> factories_;
+};
+
+// Registers raw, lz4, zstd and blosc.
+void RegisterBuiltinCodecs(CodecRegistry& registry);
+
+}  // namespace batchd::pipeline
