@@ -42,6 +42,7 @@ TARGETS = {
     "vs_raw_min": 0.4,  # batchd sessions/s / raw batched sessions/s
 }
 ONE_MILLION = 1_000_000
+QUEUE_SETTLE_S = 2.0  # how long `running` may lag the committed counters
 POLL_S = 0.05
 TIMELINE_POINTS = 16  # kept per drain (of one sample a second)
 SHAPES = {20_000: (100, 200), 1_000_000: (1_000, 1_000)}
@@ -185,7 +186,13 @@ def drain_batchd(args, slots, size, workdir):
                 time.sleep(max(0.0, POLL_S - (time.perf_counter() - t0 - now)))
             timeline.append([round(t_done, 2), size, None, None])
             timeline = thin(timeline, TIMELINE_POINTS)
+            # A slot is released when the writer's commit callback reaches the scheduler, just
+            # after the counters became visible: give the last ones a moment.
             queue = get_json(conn, "/api/v1/queue")
+            settle_deadline = time.perf_counter() + QUEUE_SETTLE_S
+            while queue.get("running") not in (0, None) and time.perf_counter() < settle_deadline:
+                time.sleep(0.01)
+                queue = get_json(conn, "/api/v1/queue")
         finally:
             conn.close()
         counts = batch.get("counts") or {}
