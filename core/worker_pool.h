@@ -31,6 +31,11 @@ class WorkerPool {
   // throw.
   bool Submit(Task task) { return queue_.TryPush(task); }
 
+  // Queues `task` even past the queue limit. For producers whose outstanding tasks are already
+  // bounded by something else (the chunk pipeline: by each session's reads in flight), which
+  // must never see a refusal. Must not be called after Stop(): the task would never run.
+  void SubmitAlways(Task task) { queue_.PushBack(std::move(task)); }
+
   size_t QueueDepth() const { return queue_.size(); }
 
   // Runs what is queued, then joins. Idempotent.

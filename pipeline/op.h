@@ -38,12 +38,24 @@ inline bool IsTransient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kIoError;
 }
 
+// Where a running session stands, saved so that it can resume there (chunk ops).
+struct SessionProgress {
+  int64_t chunks_done = 0;
+  int64_t chunks_total = 0;
+  nlohmann::json checkpoint;  // opaque to the scheduler; handed back as OpContext::checkpoint
+};
+
 struct OpContext {
   int64_t session_id = 0;
   int64_t attempt = 1;                             // 1 for the first start
   std::shared_ptr<const nlohmann::json> job;       // the template with the session's values
   std::shared_ptr<const nlohmann::json> resolved;  // what Prepare returned
   std::shared_ptr<CancelToken> cancel;
+  // The checkpoint of the session's last saved progress (a resumed session), or null.
+  std::shared_ptr<const nlohmann::json> checkpoint;
+  // Saves progress: group-committed with the session's other writes, in call order, and
+  // ignored once the session has left in_progress. Empty when nobody listens (tests).
+  std::function<void(SessionProgress)> save_progress;
 };
 
 using OpDone = std::function<void(OpOutcome)>;

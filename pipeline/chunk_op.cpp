@@ -1,0 +1,140 @@
+#include "pipeline/chunk_op.h"
+
+namespace batchd::pipeline {
+namespace {
+
+// The job's source URL: "/source/url" must be a string.
+Result<std::string> SourceUrl(const nlohmann::json& job) {
+  auto source = job.find("source");
+  if (source == job.end() || !source->is_object()) {
+    return Status::InvalidArgument(
+        "the job needs \"source\": {\"url\": \"file:///...\" or \"http://...\"}", "/source");
+  }
+  auto url = source->find("url");
+  if (url == source->end() || !url->is_string()) {
+    return Status::InvalidArgument("\"source.url\" must be a string naming the array",
+                                   "/source/url");
+  }
+  return url->get<std::string>();
+}
+
+Result<int64_t> Limit(const nlohmann::json& limits, const char* name, int64_t fallback, int64_t min,
+                      int64_t max) {
+  auto it = limits.find(name);
+  if (it == limits.end() || it->is_null()) return fallback;
+  const std::string path = std::string("/limits/") + name;
+  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+    return Status::InvalidArgument(std::string("\"") + name + "\" must be an integer from " +
+                                       std::to_string(min) + " to " + std::to_string(max) +
+                                       ", got " + it->dump(),
+                                   path);
+  }
+  return it->get<int64_t>();
+}
+
+Result<PipelineLimits> ParseLimits(const nlohmann::json& job, const ChunkServices& services) {
+  PipelineLimits limits = services.defaults;
+  auto it = job.find("limits");
+  if (it == job.end() || it->is_null()) return limits;
+  if (!it->is_object()) {
+    return Status::InvalidArgument(
+        "\"limits\" must be an object: {\"fetch_concurrency\", \"bytes_in_flight\"}", "/limits");
+  }
+  ASSIGN_OR_RETURN(int64_t fetch, Limit(*it, "fetch_concurrency", limits.fetch_concurrency, 1,
+                                        services.max_fetch_concurrency));
+  ASSIGN_OR_RETURN(limits.bytes_in_flight, Limit(*it, "bytes_in_flight", limits.bytes_in_flight,
+                                                 4096, services.max_bytes_in_flight));
+  limits.fetch_concurrency = static_cast<int>(fetch);
+  return limits;
+}
+
+nlohmann::json LimitsJson(const PipelineLimits& limits) {
+  return {{"fetch_concurrency", limits.fetch_concurrency},
+          {"bytes_in_flight", limits.bytes_in_flight},
+          {"checkpoint_interval_ms", limits.checkpoint_interval_ms}};
+}
+
+Result<PipelineLimits> LimitsFromJson(const nlohmann::json& json) {
+  try {
+    return PipelineLimits{
+        .fetch_concurrency = json.at("fetch_concurrency").get<int>(),
+        .bytes_in_flight = json.at("bytes_in_flight").get<int64_t>(),
+        .checkpoint_interval_ms = json.at("checkpoint_interval_ms").get<int64_t>()};
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("stored limits: ") + e.what());
+  }
+}
+
+}  // namespace
+
+Result<nlohmann::json> ChunkOp::Prepare(const nlohmann::json& job) const {
+  ASSIGN_OR_RETURN(std::string url, SourceUrl(job));
+  Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(url);
+  if (!store.ok()) {
+    return Status(store.status().code(), store.status().message(), "/source/url");
+  }
+  ASSIGN_OR_RETURN(ArrayMetadata array, services_.formats.Open(**store, job["source"]));
+  ASSIGN_OR_RETURN(ChunkRegion region,
+                   ChunkRegion::Parse(job.value("region", nlohmann::json()), array, "/region"));
+  ASSIGN_OR_RETURN(PipelineLimits limits, ParseLimits(job, services_));
+  ASSIGN_OR_RETURN(nlohmann::json op, PrepareOp(job, array));
+  return nlohmann::json{{"array", array.ToJson()},
+                        {"region", region.ToJson()},
+                        {"chunks_total", region.size()},
+                        {"limits", LimitsJson(limits)},
+                        {"op", std::move(op)}};
+}
+
+Result<nlohmann::json> ChunkOp::PrepareOp(const nlohmann::json&, const ArrayMetadata&) const {
+  return nlohmann::json::object();
+}
+
+void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
+  auto fail = [&](const Status& s) { done(OpOutcome::Failed(s)); };
+  const nlohmann::json& resolved = *ctx.resolved;
+  Result<ArrayMetadata> array = ArrayMetadata::FromJson(resolved.value("array", nlohmann::json()));
+  if (!array.ok()) return fail(array.status());
+  Result<ChunkRegion> region =
+      ChunkRegion::FromJson(resolved.value("region", nlohmann::json()), *array);
+  if (!region.ok()) return fail(region.status());
+  Result<PipelineLimits> limits = LimitsFromJson(resolved.value("limits", nlohmann::json()));
+  if (!limits.ok()) return fail(limits.status());
+  Result<std::string> url = SourceUrl(*ctx.job);
+  if (!url.ok()) return fail(url.status());
+  Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(*url);
+  if (!store.ok()) return fail(store.status());
+  Result<std::unique_ptr<const Codec>> codec = services_.codecs.Create(
+      array->codec, {.element_size = static_cast<size_t>(array->dtype.size)});
+  if (!codec.ok()) return fail(codec.status());
+  Result<std::unique_ptr<ChunkConsumer>> consumer =
+      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array);
+  if (!consumer.ok()) return fail(consumer.status());
+
+  std::optional<ChunkCheckpoint> resume;
+  if (ctx.checkpoint && !ctx.checkpoint->is_null()) {
+    Result<ChunkCheckpoint> cp = ChunkCheckpoint::FromJson(*ctx.checkpoint, region->size());
+    if (!cp.ok()) return fail(Status::Internal("stored checkpoint: " + cp.status().message()));
+    resume = std::move(*cp);
+  }
+  const int64_t total = region->size();
+  ChunkJob job{.store = std::move(*store),
+               .array = std::move(*array),
+               .region = std::move(*region),
+               .codec = std::shared_ptr<const Codec>(std::move(*codec)),
+               .limits = *limits,
+               .consumer = std::move(*consumer),
+               .cancel = ctx.cancel,
+               .resume = std::move(resume),
+               .save_checkpoint = [save = ctx.save_progress, total](const ChunkCheckpoint& cp) {
+                 if (save) save({cp.cursor.done(), total, cp.ToJson()});
+               }};
+  RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
+}
+
+void RegisterChunkOps(OpRegistry& registry, const ChunkServices& services) {
+  registry.Register("stats", MakeStatsOp(services));
+  registry.Register("checksum", MakeChecksumOp(services));
+  registry.Register("transcode", MakeTranscodeOp(services));
+}
+
+}  // namespace batchd::pipeline

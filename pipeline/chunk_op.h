@@ -1,0 +1,74 @@
+// Ops that run over an array's chunks (stats, checksum, transcode). They share how a job names
+// its data and how a session runs:
+//
+//   {"op": "stats", "source": {"url": "file:///data/a.zarr/t2m", "format": "auto"},
+//    "region": [[0, 8], [0, 16]] | null,
+//    "limits": {"fetch_concurrency": 64, "bytes_in_flight": 67108864}}
+//
+// Prepare (at dequeue) opens the source, reads its metadata and resolves the region, so the
+// execution state holds everything the session needs; Run builds the op's ChunkConsumer and
+// runs the chunk pipeline, resuming from the session's checkpoint if it has one.
+//
+// Recipe for a new chunk op: subclass ChunkOp, implement MakeConsumer (and PrepareOp if the op
+// has its own members to check, like transcode's sink), and register it in RegisterChunkOps.
+// stats_op.cpp is the reference.
+#pragma once
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "core/worker_pool.h"
+#include "pipeline/array_format.h"
+#include "pipeline/chunk_pipeline.h"
+#include "pipeline/chunk_store.h"
+#include "pipeline/codec.h"
+#include "pipeline/op_registry.h"
+
+namespace batchd::pipeline {
+
+// What chunk ops share; owned by `batchd serve`, outliving every session.
+struct ChunkServices {
+  const StoreRegistry& stores;
+  const FormatRegistry& formats;
+  const CodecRegistry& codecs;
+  WorkerPool& decode;       // the decode pool, shared by all sessions
+  int decode_threads = 1;   // its size
+  PipelineLimits defaults;  // when a job sets no "limits"
+  // Upper bounds a job may ask for.
+  int max_fetch_concurrency = 1024;
+  int64_t max_bytes_in_flight = int64_t{1} << 32;
+};
+
+class ChunkOp : public Op {
+ public:
+  explicit ChunkOp(const ChunkServices& services) : services_(services) {}
+
+  // {"array": ArrayMetadata, "region": ChunkRegion, "chunks_total": N, "limits": {...},
+  //  "op": PrepareOp(...)}. Errors carry the JSON Pointer of the job member at fault
+  // ("/source/url", "/region/1", "/limits/bytes_in_flight") or name the metadata document.
+  Result<nlohmann::json> Prepare(const nlohmann::json& job) const final;
+
+  void Run(const OpContext& ctx, OpDone done) const final;
+
+ protected:
+  // The op's own resolved members. Default: none ({}).
+  virtual Result<nlohmann::json> PrepareOp(const nlohmann::json& job,
+                                           const ArrayMetadata& array) const;
+
+  // The consumer for one run of a session; `op_resolved` is what PrepareOp returned.
+  virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op_resolved,
+                                                              const ArrayMetadata& array) const = 0;
+
+  const ChunkServices& services_;
+};
+
+// Registers stats, checksum and transcode. `services` must outlive the registry.
+void RegisterChunkOps(OpRegistry& registry, const ChunkServices& services);
+
+// Factories for RegisterChunkOps (one file each).
+std::unique_ptr<Op> MakeStatsOp(const ChunkServices& services);
+std::unique_ptr<Op> MakeChecksumOp(const ChunkServices& services);
+std::unique_ptr<Op> MakeTranscodeOp(const ChunkServices& services);
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,86 @@
+// zarr v2: the array is described by a `.zarray` JSON document at its root.
+// https://zarr-specs.readthedocs.io/en/latest/v2/v2.0.html; what batchd accepts of it is in
+// docs/pipeline.md ("Formats").
+#include "pipeline/format_documents.h"
+
+namespace batchd::pipeline {
+namespace {
+
+class ZarrV2Format final : public ArrayFormat {
+ public:
+  explicit ZarrV2Format(const CodecRegistry& codecs) : codecs_(codecs) {}
+
+  Result<ArrayMetadata> Open(ChunkStore& store, const nlohmann::json&) const override {
+    ASSIGN_OR_RETURN(nlohmann::json doc, ReadJsonDocument(store, ".zarray"));
+    MetadataErrors err(store, ".zarray");
+    if (!doc.is_object()) return err.Invalid("must be a JSON object");
+    if (doc.value("zarr_format", 0) != 2) {
+      return err.Invalid("\"zarr_format\" is " + doc.value("zarr_format", nlohmann::json()).dump() +
+                         ", expected 2");
+    }
+    ArrayMetadata m;
+    m.format = "zarr2";
+    ASSIGN_OR_RETURN(m.shape, err.IntList(doc, "shape"));
+    ASSIGN_OR_RETURN(m.chunk_shape, err.IntList(doc, "chunks"));
+
+    const nlohmann::json dtype = doc.value("dtype", nlohmann::json());
+    if (!dtype.is_string()) {
+      return err.Invalid("\"dtype\" " + dtype.dump() +
+                         " is unsupported: structured dtypes are not supported");
+    }
+    Result<DataType> parsed = DataType::FromNumpy(dtype.get<std::string>());
+    if (!parsed.ok()) return err.Invalid("\"dtype\": " + parsed.status().message());
+    m.dtype = *parsed;
+
+    const std::string order = doc.value("order", std::string("C"));
+    if (order != "C") {
+      return err.Invalid("\"order\" is \"" + order +
+                         "\"; batchd reads C-order (row-major) chunks only");
+    }
+    if (auto filters = doc.find("filters");
+        filters != doc.end() && !filters->is_null() && !(filters->is_array() && filters->empty())) {
+      const nlohmann::json first = filters->is_array() ? (*filters)[0] : *filters;
+      return err.Invalid("\"filters\" " + first.value("id", first.dump()) +
+                         " is unsupported: batchd reads arrays without filters");
+    }
+    const std::string separator = doc.value("dimension_separator", std::string("."));
+    if (separator != "." && separator != "/") {
+      return err.Invalid("\"dimension_separator\" \"" + separator + "\" must be \".\" or \"/\"");
+    }
+    m.keys = {.prefix = "", .separator = separator[0]};
+    m.fill_value = doc.value("fill_value", nlohmann::json());
+
+    const nlohmann::json compressor = doc.value("compressor", nlohmann::json());
+    m.codec = compressor.is_null() ? nlohmann::json{{"id", "raw"}} : compressor;
+    RETURN_IF_ERROR(err.CheckCodec(codecs_, m.codec, m.dtype, "compressor"));
+    RETURN_IF_ERROR(err.Check(m.Validate()));
+    return m;
+  }
+
+ private:
+  const CodecRegistry& codecs_;
+};
+
+}  // namespace
+
+std::unique_ptr<ArrayFormat> MakeZarrV2Format(const CodecRegistry& codecs) {
+  return std::make_unique<ZarrV2Format>(codecs);
+}
+
+std::string ZarrV2ArrayDocument(const ArrayMetadata& array) {
+  const bool raw = array.codec.value("id", std::string()) == "raw";
+  nlohmann::json doc = {
+      {"zarr_format", 2},
+      {"shape", array.shape},
+      {"chunks", array.chunk_shape},
+      {"dtype", array.dtype.ToNumpy()},
+      {"compressor", raw ? nlohmann::json() : array.codec},
+      {"fill_value", array.fill_value},
+      {"order", "C"},
+      {"filters", nullptr},
+      {"dimension_separator", std::string(1, array.keys.separator)},
+  };
+  return doc.dump(4);
+}
+
+}  // namespace batchd::pipeline
