@@ -9,10 +9,14 @@
 #include "core/worker_pool.h"
 #include "daemon/data_dir.h"
 #include "daemon/scheduler.h"
+#include "pipeline/array_format.h"
+#include "pipeline/chunk_op.h"
+#include "pipeline/chunk_store.h"
+#include "pipeline/codec.h"
 #include "pipeline/op_registry.h"
+#include "storage/store.h"
 
 #include <thread>
-#include "storage/store.h"
 
 namespace batchd::daemon {
 namespace {
@@ -20,6 +24,9 @@ namespace {
 // Parsing and validating submitted batches: CPU work that must stay off the HTTP threads.
 constexpr int kValidationThreads = 2;
 constexpr size_t kValidationQueueLimit = 256;
+// Decode tasks are queued with SubmitAlways (bounded by the sessions' reads in flight), so
+// this limit only applies to Submit, which the pipeline does not use.
+constexpr size_t kDecodeQueueLimit = 1024;
 
 int WaitForStopSignal() {
   sigset_t set;
@@ -52,6 +59,31 @@ int RunServe(const ServeConfig& config) {
   pipeline::TimerService timers;
   pipeline::OpRegistry ops;
   pipeline::RegisterBuiltinOps(ops, timers);
+
+  // The chunk pipeline: registries of codecs, stores and formats, and one decode pool that
+  // every session shares (docs/pipeline.md).
+  pipeline::CodecRegistry codecs;
+  pipeline::RegisterBuiltinCodecs(codecs);
+  pipeline::StoreRegistry stores;
+  pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
+                                           .http_max_in_flight = config.http_max_in_flight});
+  pipeline::FormatRegistry formats;
+  pipeline::RegisterBuiltinFormats(formats, codecs);
+  const int decode_threads = config.decode_threads > 0 ? config.decode_threads : cores;
+  WorkerPool decode(decode_threads, kDecodeQueueLimit);
+  const pipeline::ChunkServices chunk_services{
+      .stores = stores,
+      .formats = formats,
+      .codecs = codecs,
+      .decode = decode,
+      .decode_threads = decode_threads,
+      .defaults = {.fetch_concurrency = config.fetch_concurrency,
+                   .bytes_in_flight = config.bytes_in_flight,
+                   .checkpoint_interval_ms = config.checkpoint_interval_ms}};
+  pipeline::RegisterChunkOps(ops, chunk_services);
+  if (config.file_roots.empty()) {
+    spdlog::info("no --file-root given: file:// sources and sinks are refused");
+  }
   Scheduler scheduler(**store, ops,
                       {.slots = config.slots > 0 ? config.slots : cores,
                        .exec_threads = cores,
@@ -94,6 +126,7 @@ int RunServe(const ServeConfig& config) {
   // io_context) outlives the store, so late store callbacks still have somewhere to post.
   (*server)->Stop();
   scheduler.Stop();
+  decode.Stop();  // after the scheduler: running sessions decode until they end
   validation.Stop();
   (*store)->Close();
   timers.Stop();

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <functional>
+#include <utility>
 
 namespace batchd::daemon {
 namespace {
@@ -111,6 +112,56 @@ const std::vector<Option>& Options() {
          c.retry_backoff_ms = static_cast<int64_t>(n);
          return Status::Ok();
        }},
+      {"--file-root", "BATCHD_FILE_ROOTS", "DIR",
+       "a directory file:// sources and sinks may use, with everything under it (repeatable; "
+       "the variable takes a ':'-separated list); with none, file:// URLs are refused",
+       [](ServeConfig& c, const std::string& v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           const size_t colon = std::min(v.find(':', start), v.size());
+           const std::string dir = v.substr(start, colon - start);
+           if (!dir.empty()) c.file_roots.emplace_back(dir);
+           start = colon + 1;
+         }
+         return Status::Ok();
+       }},
+      {"--decode-threads", "BATCHD_DECODE_THREADS", "N",
+       "threads decoding chunks, shared by all sessions (default: the number of cores)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--decode-threads", 1, 1024));
+         c.decode_threads = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--fetch-concurrency", "BATCHD_FETCH_CONCURRENCY", "N",
+       "chunk reads in flight per session when a job sets no limits.fetch_concurrency "
+       "(default 64)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--fetch-concurrency", 1, 1024));
+         c.fetch_concurrency = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--bytes-in-flight", "BATCHD_BYTES_IN_FLIGHT", "N",
+       "chunk bytes in flight per session when a job sets no limits.bytes_in_flight "
+       "(default 67108864)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--bytes-in-flight", 4096, 1ull << 32));
+         c.bytes_in_flight = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--http-max-in-flight", "BATCHD_HTTP_MAX_IN_FLIGHT", "N",
+       "requests in flight (and pooled connections) per http:// store (default 64)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-max-in-flight", 1, 1024));
+         c.http_max_in_flight = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--checkpoint-interval-ms", "BATCHD_CHECKPOINT_INTERVAL_MS", "MS",
+       "how often a running chunk session saves which chunks are done (default 1000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--checkpoint-interval-ms", 10, 3'600'000));
+         c.checkpoint_interval_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
   };
   return kOptions;
 }
@@ -127,6 +178,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
       if (!s.ok()) return Status::InvalidArgument(s.message() + " (from " + o.env + ")", o.env);
     }
   }
+  bool file_root_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -147,6 +199,10 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
       value = args[++i];
     } else {
       return Status::InvalidArgument(flag + " needs a value", flag);
+    }
+    // --file-root is repeatable: the flags together replace the variable's list.
+    if (flag == "--file-root" && !std::exchange(file_root_flag_seen, true)) {
+      config.file_roots.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
   }

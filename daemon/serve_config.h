@@ -22,6 +22,14 @@ struct ServeConfig {
   uint64_t insert_slice_rows = 65536;
   int slots = 0;  // 0: the number of cores
   int64_t retry_backoff_ms = 1000;
+  // Chunk ops (docs/pipeline.md). file:// sources and sinks must lie under one of these roots;
+  // with none, every file:// URL is refused.
+  std::vector<std::filesystem::path> file_roots;
+  int decode_threads = 0;                 // 0: the number of cores
+  int fetch_concurrency = 64;             // a job's default reads in flight
+  int64_t bytes_in_flight = 64ll << 20;   // a job's default byte budget
+  int http_max_in_flight = 64;            // requests in flight per http:// store
+  int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
   bool help = false;  // --help was given: print ServeHelp() and exit 0
 };
 

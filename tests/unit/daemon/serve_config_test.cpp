@@ -81,3 +81,43 @@ TEST_F(ServeConfigTest, HelpMentionsEveryFlagWithItsVariable) {
 
 }  // namespace
 }  // namespace batchd::daemon
+
+namespace batchd::daemon {
+namespace {
+
+TEST_F(ServeConfigTest, FileRootsRepeatAndReplaceTheVariable) {
+  FakeEnv()["BATCHD_FILE_ROOTS"] = "/env/a:/env/b";
+  Result<ServeConfig> from_env = Parse({});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->file_roots,
+            (std::vector<std::filesystem::path>{"/env/a", "/env/b"}));
+  Result<ServeConfig> from_flags = Parse({"--file-root", "/x", "--file-root=/y"});
+  ASSERT_TRUE(from_flags.ok());
+  EXPECT_EQ(from_flags->file_roots, (std::vector<std::filesystem::path>{"/x", "/y"}));
+  FakeEnv().clear();
+  EXPECT_TRUE(Parse({})->file_roots.empty()) << "no roots by default: file:// is refused";
+}
+
+TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
+  Result<ServeConfig> c = Parse({"--fetch-concurrency", "8", "--bytes-in-flight", "1048576",
+                                 "--decode-threads", "3", "--http-max-in-flight", "16",
+                                 "--checkpoint-interval-ms", "250"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->fetch_concurrency, 8);
+  EXPECT_EQ(c->bytes_in_flight, 1048576);
+  EXPECT_EQ(c->decode_threads, 3);
+  EXPECT_EQ(c->http_max_in_flight, 16);
+  EXPECT_EQ(c->checkpoint_interval_ms, 250);
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--fetch-concurrency", "0"},
+           {"--bytes-in-flight", "100"},
+           {"--decode-threads", "x"},
+           {"--checkpoint-interval-ms", "1"}}) {
+    Result<ServeConfig> bad = Parse({flag, value});
+    ASSERT_FALSE(bad.ok()) << flag;
+    EXPECT_EQ(bad.status().path(), flag);
+  }
+}
+
+}  // namespace
+}  // namespace batchd::daemon

@@ -1,0 +1,128 @@
+// End to end: `transcode` re-encodes arrays written by zarr-python, and zarr-python opens what
+// batchd wrote and finds exactly the input's values (tests/e2e/zarr_compare.py).
+#include <gtest/gtest.h>
+
+#include "tests/support/api_calls.h"
+#include "tests/support/daemon_fixture.h"
+#include "tests/support/scheduler_helpers.h"
+#include "tests/support/zarr_arrays.h"
+
+namespace batchd::testing {
+namespace {
+
+constexpr auto kBatchTimeout = std::chrono::seconds(180);
+
+class PipelineTranscodeTest : public DaemonTest {
+ protected:
+  const std::filesystem::path& root() const { return arrays_.path(); }
+
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root().string()}));
+  }
+
+  nlohmann::json Transcode(const std::filesystem::path& in, const std::filesystem::path& out,
+                           const nlohmann::json& codec) {
+    return {{"op", "transcode"},
+            {"source", {{"url", FileUrl(in)}}},
+            {"sink", {{"url", FileUrl(out)}, {"codec", codec}}}};
+  }
+
+ private:
+  TempDir arrays_;
+};
+
+TEST_F(PipelineTranscodeTest, ZarrPythonReadsBackTheSameValues) {
+  struct Case {
+    const char* source_compressor;
+    nlohmann::json sink_codec;
+    const char* expected_compressor_id;  // in the output's .zarray, as zarr-python reports it
+  };
+  const std::vector<Case> cases = {
+      {"lz4", {{"id", "zstd"}, {"level", 5}}, "zstd"},
+      {"blosc-lz4", {{"id", "lz4"}}, "lz4"},
+      {"zstd", nullptr, nullptr},
+  };
+  std::vector<ArraySpec> specs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    specs.push_back({root() / ("in" + std::to_string(i)),
+                     {"--shape", "45,70", "--chunks", "16,32", "--dtype", i == 1 ? ">f8" : "<f4",
+                      "--compressor", cases[i].source_compressor, "--drop-chunks",
+                      i == 2 ? "1" : "0"}});
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles, MakeArrays(specs));
+
+  nlohmann::json jobs = nlohmann::json::array();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    jobs.push_back(Transcode(specs[i].path, root() / ("out" + std::to_string(i)),
+                             cases[i].sink_codec));
+  }
+  // One session per case: the source and the sink are zipped in one group.
+  nlohmann::json sources = nlohmann::json::array(), sinks = nlohmann::json::array();
+  for (const nlohmann::json& j : jobs) {
+    sources.push_back(j["source"]);
+    sinks.push_back(j["sink"]);
+  }
+  nlohmann::json batch = {{"name", "transcode"},
+                          {"template", jobs[0]},
+                          {"data",
+                           {{{{"field", "/source"}, {"items", sources}},
+                             {{"field", "/sink"}, {"items", sinks}}}}}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "completed", kBatchTimeout));
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].source_compressor);
+    ASSERT_OK_AND_ASSIGN(nlohmann::json cmp,
+                         CompareArrays(specs[i].path, root() / ("out" + std::to_string(i))));
+    EXPECT_EQ(cmp["equal"], true) << cmp.dump();
+    EXPECT_EQ(cmp["actual"]["dtype"], cmp["expected"]["dtype"]);
+    if (cases[i].expected_compressor_id) {
+      EXPECT_EQ(cmp["actual"]["compressor"]["id"], cases[i].expected_compressor_id) << cmp.dump();
+    } else {
+      EXPECT_TRUE(cmp["actual"]["compressor"].is_null()) << cmp.dump();
+    }
+  }
+  // The missing source chunk stays missing: it reads as the fill value on both sides.
+  EXPECT_FALSE(std::filesystem::exists(root() / "out2" / oracles[2]["dropped_chunks"][0].get<std::string>()));
+}
+
+TEST_F(PipelineTranscodeTest, SessionsWritingRegionsOfOneSink) {
+  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
+                       MakeArrays({{root() / "src", {"--shape", "64,50", "--chunks", "16,16",
+                                                     "--compressor", "blosc-zstd"}}}));
+  nlohmann::json batch = {
+      {"name", "regions"},
+      {"template", Transcode(root() / "src", root() / "dst", {{"id", "zstd"}, {"level", 1}})},
+      {"data",
+       {{{{"field", "/region"},
+          {"items", nlohmann::json::parse("[[[0, 2], [0, 4]], [[2, 4], [0, 2]], [[2, 4], [2, 4]]]")}}}}}};
+  batch["template"]["region"] = nullptr;
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "completed", kBatchTimeout));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json cmp, CompareArrays(root() / "src", root() / "dst"));
+  EXPECT_EQ(cmp["equal"], true) << cmp.dump();
+}
+
+TEST_F(PipelineTranscodeTest, RefusesASinkHoldingAnotherArray) {
+  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
+                       MakeArrays({{root() / "a", {"--shape", "20,20", "--chunks", "10,10"}},
+                                   {root() / "b", {"--shape", "30,20", "--chunks", "10,10"}}}));
+  nlohmann::json batch = {{"name", "clash"},
+                          {"template", Transcode(root() / "a", root() / "b", nullptr)},
+                          {"data", nlohmann::json::array()}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done, WaitForBatchState(client(), id, "failed", kBatchTimeout));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client(), id));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json s, GetJson(client(), "/api/v1/sessions/" + std::to_string(ids[0])));
+  EXPECT_NE(s["error"]["message"].get<std::string>().find("already holds a different array"),
+            std::string::npos)
+      << s.dump();
+  // Nothing of b was touched.
+  ASSERT_OK_AND_ASSIGN(nlohmann::json cmp, CompareArrays(root() / "b", root() / "b"));
+  EXPECT_EQ(cmp["expected"]["shape"], nlohmann::json::parse("[30, 20]"));
+}
+
+}  // namespace
+}  // namespace batchd::testing
