@@ -3,10 +3,11 @@
 // A codec is built from a JSON config whose "id" names it, in numcodecs' spelling:
 //   {"id": "raw"}                                   no compression
 //   {"id": "lz4", "acceleration": 1}                numcodecs LZ4: 4-byte LE decoded size + block
-//   {"id": "zstd", "level": 3}                      standard zstd frame(s)
+//   {"id": "zstd", "level": 1, "checksum": false}   standard zstd frame(s)
 //   {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
-// The array formats (zarr v2 "compressor", zarr v3 "codecs", the raw format's "codec") turn
-// their own spelling into one of these. docs/pipeline.md describes each wire format exactly.
+// (the values shown are the defaults, numcodecs' own). The array formats (zarr v2 "compressor",
+// zarr v3 "codecs", the raw format's "codec") turn their own spelling into one of these.
+// docs/pipeline-codecs.md describes each wire format exactly.
 //
 // Recipe for a new codec: implement Codec, add a factory in RegisterBuiltinCodecs, and add it to
 // the conformance suite (tests/unit/pipeline/codec_conformance_test.cpp). zstd_codec.cpp is the
@@ -29,7 +30,9 @@ namespace batchd::pipeline {
 
 // What a codec may need to know about the data it compresses.
 struct CodecContext {
-  size_t element_size = 1;  // bytes per array element (blosc's shuffle works per element)
+  // Bytes per array element, at least 1: blosc's typesize, the unit its shuffle works on.
+  // Decoding never depends on it (blosc records it in its header).
+  size_t element_size = 1;
 };
 
 // Immutable after construction, so one instance is shared by every thread.
@@ -48,10 +51,14 @@ class Codec {
   // holds; `out` is unspecified after a failure.
   virtual Status DecodeInto(ByteView in, MutableByteView out) const = 0;
 
-  // Encodes `in`, replacing the contents of `out`. Fails only on a library error (kInternal).
+  // Encodes `in`, replacing the contents of `out`. Fails with kInvalidArgument only for a chunk
+  // larger than the format holds (lz4 and blosc: about 2 GiB), otherwise only on a library
+  // error (kInternal).
   virtual Status Encode(ByteView in, Bytes& out) const = 0;
 };
 
+// Filled once at start-up (RegisterBuiltinCodecs) and read-only afterwards, so Create may then
+// be called from any thread without a lock.
 class CodecRegistry {
  public:
   using Factory = std::function<Result<std::unique_ptr<const Codec>>(const nlohmann::json& config,
@@ -61,8 +68,9 @@ class CodecRegistry {
   void Register(std::string id, Factory factory);
 
   // Builds the codec config["id"] names. kInvalidArgument, with a message naming the codec and
-  // the offending member, for an unknown id or a bad config (unknown cname, level out of range,
-  // wrong member type).
+  // the offending member and that member's JSON Pointer as the path, for an unknown id, a bad
+  // config (unknown cname, level out of range, wrong member type, a member the codec does not
+  // have) or an element size of 0.
   Result<std::unique_ptr<const Codec>> Create(const nlohmann::json& config,
                                               const CodecContext& context) const;
 

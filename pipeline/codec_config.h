@@ -1,0 +1,50 @@
+// Reads the members of one codec's JSON config (codec.h), with errors that name the codec and
+// the member, so a bad "compressor" in a zarr array's metadata is reported as, e.g.,
+// `blosc: "clevel" must be between 0 and 9, got 12` with the JSON Pointer "/clevel".
+//
+// Every getter returns the member's value, its default when the member is absent, or
+// kInvalidArgument (wrong JSON type, out of range). Call RejectUnknownMembers() last: a member
+// no getter asked for is a typo or an option this build does not implement, and silently
+// ignoring it would write data that another reader decodes differently.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace batchd::pipeline {
+
+class CodecConfigReader {
+ public:
+  // `config` must outlive the reader. Its "id" member is taken as read.
+  CodecConfigReader(std::string_view codec_id, const nlohmann::json& config);
+
+  // kInvalidArgument unless the config is a JSON object.
+  Status CheckIsObject() const;
+
+  // An integer in [min, max]. Floats (even 3.0) and strings are refused.
+  Result<int64_t> Integer(std::string_view member, int64_t default_value, int64_t min, int64_t max);
+  Result<std::string> String(std::string_view member, std::string default_value);
+  Result<bool> Boolean(std::string_view member, bool default_value);
+
+  // kInvalidArgument naming the first member (in key order) that no getter read.
+  Status RejectUnknownMembers() const;
+
+  // `<codec id>: <what>`, with the member's JSON Pointer as the Status path.
+  Status Invalid(std::string_view member, std::string_view what) const;
+
+ private:
+  // nullptr when the member is absent; marks it as read.
+  const nlohmann::json* Find(std::string_view member);
+
+  std::string codec_id_;
+  const nlohmann::json& config_;
+  std::set<std::string, std::less<>> read_members_;
+};
+
+}  // namespace batchd::pipeline
