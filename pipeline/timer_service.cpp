@@ -42,7 +42,10 @@ void TimerService::Run() {
     }
     auto first = deadlines_.begin();
     if (first->first > Clock::now()) {
-      changed_.wait_until(lock, first->first);
+      // A copy: wait_until reads its deadline again on waking, and Stop (or an earlier timer)
+      // may have erased the map entry by then.
+      const Clock::time_point deadline = first->first;
+      changed_.wait_until(lock, deadline);
       continue;
     }
     const TimerId id = first->second;
