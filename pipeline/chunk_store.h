@@ -12,7 +12,8 @@
 //
 // Recipe for a new store: implement ChunkStore, register a factory for its URL scheme in
 // RegisterBuiltinStores, and add it to the store conformance suite
-// (tests/unit/pipeline/store_conformance_test.cpp). file_store.cpp is the reference.
+// (tests/store/store_conformance_test.cpp). file_store.cpp is the reference; docs/pipeline.md
+// ("Stores") describes the URL forms and behaviour of the built-in ones.
 #pragma once
 
 #include <filesystem>
@@ -52,6 +53,13 @@ class ChunkStore {
   // or the new ones, never a part, and a crash leaves no partial file under the key. Creates
   // intermediate "directories" as needed. Calls `done` once. Returns at once.
   virtual void Put(std::string key, Bytes data, WriteCallback done) = 0;
+
+  // Removes what writers that died mid-Put left behind (file://: temp files next to keys) and
+  // returns how many things it removed. Safe while other Puts run, in this process or another.
+  // Blocking (it may list every directory of the array): call it from a thread that may wait,
+  // e.g. before a session that writes resumes. Stores whose writes leave nothing behind
+  // (http://: the server's business) do nothing.
+  virtual Result<size_t> RemoveStaleTempFiles() { return size_t{0}; }
 
   // The URL the store was opened on, for messages.
   virtual const std::string& url() const = 0;
