@@ -35,8 +35,7 @@ const char* OrDot(const std::string& relative) { return relative.empty() ? "." :
 std::optional<std::string> RelativeInside(const fs::path& root, const fs::path& path) {
   auto r = root.begin();
   auto p = path.begin();
-  for (; r != root.end(); ++r, ++p) {
-    if (r->empty()) continue;  // a trailing "/" of the root: nothing to compare
+  for (; r != root.end(); ++r, ++p) {  // a canonical root has no empty (trailing "/") part
     if (p == path.end() || *r != *p) return std::nullopt;
   }
   std::string relative;
