@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback_socket.h"
+
 namespace batchd::testing {
 namespace {
 
@@ -41,18 +43,6 @@ Result<uint16_t> PickFreePort() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-bool Answers(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -167,7 +157,7 @@ Status NginxServer::WaitUntilAnswering() {
       pid_ = -1;
       return Status::Unavailable("nginx exited at start:\n" + ErrorLogTail());
     }
-    if (Answers(port_)) return Status::Ok();
+    if (LoopbackSocket::Connect(port_, kPollInterval * 10).ok()) return Status::Ok();
     if (Clock::now() >= deadline) {
       return Status::Unavailable("nginx did not answer on port " + std::to_string(port_) +
                                  " within " + std::to_string(options_.start_timeout.count()) +
