@@ -22,7 +22,7 @@ namespace {
 constexpr size_t kMaxRunLength = 64;
 // With few keys, runs shrink so that every allowed thread gets some of them.
 constexpr size_t kRunsPerTask = 8;
-// Values up to this size are read with one read(2) and no fstat(2) (ReadOpenFile).
+// Values smaller than this are read with one read(2) and no fstat(2) (ReadOpenFile).
 constexpr size_t kScratchBytes = 64 * 1024;
 
 // What every read and write of one store needs; shared by the store and its work in flight.
