@@ -45,7 +45,9 @@ class ChunkStore {
   // Reads every keys[i] with at most `max_in_flight` (>= 1) reads outstanding, and calls
   // on_read(i, data) exactly once per key as each read completes, in no particular order and
   // possibly concurrently. If `cancel` (may be null) is canceled, keys not yet started are not
-  // read and report kUnavailable("canceled"). Returns at once.
+  // read and report kUnavailable("canceled"). Returns at once. One exception to "callbacks run
+  // on store threads": a store whose bounded work queue is full answers every key (or a Put)
+  // kUnavailable at once on the calling thread, so do not hold a lock the callback takes.
   virtual void GetMany(std::vector<std::string> keys, int max_in_flight,
                        std::shared_ptr<CancelToken> cancel, ReadCallback on_read) = 0;
 
