@@ -12,7 +12,8 @@
 //
 // Recipe for a new store: implement ChunkStore, register a factory for its URL scheme in
 // RegisterBuiltinStores, and add it to the store conformance suite
-// (tests/unit/pipeline/store_conformance_test.cpp). file_store.cpp is the reference.
+// (tests/store/store_conformance_test.cpp). file_store.cpp is the reference;
+// docs/pipeline-stores.md describes the URL forms and behaviour of the built-in ones.
 #pragma once
 
 #include <filesystem>
@@ -44,7 +45,9 @@ class ChunkStore {
   // Reads every keys[i] with at most `max_in_flight` (>= 1) reads outstanding, and calls
   // on_read(i, data) exactly once per key as each read completes, in no particular order and
   // possibly concurrently. If `cancel` (may be null) is canceled, keys not yet started are not
-  // read and report kUnavailable("canceled"). Returns at once.
+  // read and report kUnavailable("canceled"). Returns at once. One exception to "callbacks run
+  // on store threads": a store whose bounded work queue is full answers every key (or a Put)
+  // kUnavailable at once on the calling thread, so do not hold a lock the callback takes.
   virtual void GetMany(std::vector<std::string> keys, int max_in_flight,
                        std::shared_ptr<CancelToken> cancel, ReadCallback on_read) = 0;
 
@@ -52,6 +55,13 @@ class ChunkStore {
   // or the new ones, never a part, and a crash leaves no partial file under the key. Creates
   // intermediate "directories" as needed. Calls `done` once. Returns at once.
   virtual void Put(std::string key, Bytes data, WriteCallback done) = 0;
+
+  // Removes what writers that died mid-Put left behind (file://: temp files next to keys) and
+  // returns how many things it removed. Safe while other Puts run, in this process or another.
+  // Blocking (it may list every directory of the array): call it from a thread that may wait,
+  // e.g. before a session that writes resumes. Stores whose writes leave nothing behind
+  // (http://: the server's business) do nothing.
+  virtual Result<size_t> RemoveStaleTempFiles() { return size_t{0}; }
 
   // The URL the store was opened on, for messages.
   virtual const std::string& url() const = 0;

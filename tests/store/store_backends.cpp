@@ -1,0 +1,124 @@
+#include "tests/store/store_backends.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pipeline/atomic_file_write.h"
+#include "pipeline/file_store.h"
+#include "tests/support/nginx_server.h"
+#include "tests/support/temp_dir.h"
+
+namespace batchd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using pipeline::FileRoots;
+
+class FileBackend : public StoreBackend {
+ public:
+  FileBackend(const pipeline::StoreOptions& base, FileRoots::Enforcement enforcement) {
+    pipeline::StoreOptions options = base;
+    options.file_roots = {dir_.path()};
+    pipeline::RegisterBuiltinStores(*registry, options);
+    if (enforcement == FileRoots::Enforcement::kUserSpace) {
+      // Same store, roots enforced the way a kernel without openat2 gets them.
+      auto roots = FileRoots::Open(options.file_roots, enforcement);
+      auto io = std::make_shared<pipeline::IoThreadPool>(options.file_io_threads, 1024);
+      if (!roots.ok()) error_ = roots.status().ToString();
+      registry->Register(
+          "file",
+          [roots = roots.ok() ? *roots : nullptr,
+           io](const std::string& url) -> Result<std::shared_ptr<pipeline::ChunkStore>> {
+            return pipeline::OpenFileStore(url, roots, io);
+          });
+    }
+  }
+  std::string StartError() const override { return error_; }
+  std::string ArrayUrl(const std::string& array) const override {
+    return "file://" + (dir_.path() / array).string();
+  }
+  fs::path ArrayDir(const std::string& array) const override { return dir_.path() / array; }
+
+ private:
+  TempDir dir_;
+  std::string error_;
+};
+
+class HttpBackend : public StoreBackend {
+ public:
+  explicit HttpBackend(const pipeline::StoreOptions& options) {
+    NginxOptions nginx;
+    nginx.document_root = dir_.path() / "root";
+    auto server = NginxServer::Start(nginx);
+    if (!server.ok()) {
+      error_ = server.status().ToString();
+      return;
+    }
+    server_ = std::move(*server);
+    pipeline::RegisterBuiltinStores(*registry, options);
+  }
+  std::string StartError() const override { return error_; }
+  std::string ArrayUrl(const std::string& array) const override {
+    return server_ ? server_->Url("/" + array) : "http://127.0.0.1:1/" + array;
+  }
+  fs::path ArrayDir(const std::string& array) const override {
+    return dir_.path() / "root" / array;
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<NginxServer> server_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::vector<BackendKind> AllBackendKinds() {
+  return {
+      {"file",
+       [](const pipeline::StoreOptions& o) {
+         return std::make_unique<FileBackend>(o, FileRoots::Enforcement::kKernel);
+       }},
+      {"file_userspace",
+       [](const pipeline::StoreOptions& o) {
+         return std::make_unique<FileBackend>(o, FileRoots::Enforcement::kUserSpace);
+       }},
+      {"http", [](const pipeline::StoreOptions& o) { return std::make_unique<HttpBackend>(o); }},
+  };
+}
+
+void WriteFileForTest(const fs::path& path, pipeline::ByteView data) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  out.close();
+  if (!out) {
+    ADD_FAILURE() << "cannot write " << path;
+    std::abort();
+  }
+}
+
+pipeline::Bytes TestBytes(size_t size, uint32_t seed) {
+  pipeline::Bytes out(size);
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    out[i] = static_cast<uint8_t>(x);
+  }
+  return out;
+}
+
+std::vector<fs::path> TempFilesUnder(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    if (pipeline::IsTempFileName(entry.path().filename().string())) out.push_back(entry.path());
+  }
+  return out;
+}
+
+}  // namespace batchd::testing

@@ -1,0 +1,49 @@
+// The stores under test, each behind the same small interface so that one conformance suite
+// runs against all of them: a registry that opens it, the URL of a fresh array, and the
+// directory where that array's keys live (both built-in stores are directory-backed: file://
+// directly, http:// through nginx's document root), so tests can place and inspect bytes
+// without going through the store.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/bytes.h"
+#include "pipeline/chunk_store.h"
+
+namespace batchd::testing {
+
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+  // Empty when the backend started; otherwise why not (the test fails with it).
+  virtual std::string StartError() const = 0;
+  virtual std::string ArrayUrl(const std::string& array) const = 0;
+  virtual std::filesystem::path ArrayDir(const std::string& array) const = 0;
+
+  // Dropped by tests that check what happens when the registry goes away first.
+  std::unique_ptr<pipeline::StoreRegistry> registry = std::make_unique<pipeline::StoreRegistry>();
+};
+
+struct BackendKind {
+  std::string name;  // for test names: "file", "file_userspace", "http"
+  std::function<std::unique_ptr<StoreBackend>(const pipeline::StoreOptions&)> make;
+};
+
+// file:// with the kernel's openat2 enforcement, file:// with the user-space fallback, and
+// http:// against nginx.
+std::vector<BackendKind> AllBackendKinds();
+
+// Writes `data` to `path`, creating parent directories; aborts the test on failure.
+void WriteFileForTest(const std::filesystem::path& path, pipeline::ByteView data);
+
+// Deterministic bytes for a key: `size` bytes derived from `seed`.
+pipeline::Bytes TestBytes(size_t size, uint32_t seed);
+
+// Every file under `dir` (recursively) whose name is a store temp file.
+std::vector<std::filesystem::path> TempFilesUnder(const std::filesystem::path& dir);
+
+}  // namespace batchd::testing

@@ -1,0 +1,210 @@
+#include "tests/support/nginx_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "tests/support/loopback_socket.h"
+
+namespace batchd::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
+// nginx may lose the race for the port we picked to another test's server: pick again.
+constexpr int kStartAttempts = 5;
+constexpr int kFailingStatuses[] = {403, 500, 503};
+
+// A port that was free a moment ago (the kernel picks it; we close it for nginx to bind).
+Result<uint16_t> PickFreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IoError(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    int error = errno;
+    ::close(fd);
+    return Status::IoError(std::string("cannot pick a port: ") + std::strerror(error));
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+std::string NginxServer::FailingPrefix(int status) {
+  return "/status/" + std::to_string(status) + "/";
+}
+
+std::string NginxServer::Url(std::string_view path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+}
+
+Result<std::unique_ptr<NginxServer>> NginxServer::Start(NginxOptions options) {
+  if (::access(options.binary.c_str(), X_OK) != 0) {
+    return Status::FailedPrecondition(options.binary.string() +
+                                      " is missing: install nginx (scripts/install-deps.sh)");
+  }
+  std::unique_ptr<NginxServer> server(new NginxServer(std::move(options)));
+  server->document_root_ = server->options_.document_root.empty()
+                               ? server->work_dir_.path() / "root"
+                               : server->options_.document_root;
+  std::error_code ec;
+  std::filesystem::create_directories(server->document_root_, ec);
+  std::filesystem::create_directories(server->work_dir_.path() / "tmp", ec);
+  if (ec) return Status::IoError("cannot create nginx dirs: " + ec.message());
+
+  Status last;
+  for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+    ASSIGN_OR_RETURN(server->port_, PickFreePort());
+    RETURN_IF_ERROR(server->WriteConfig());
+    RETURN_IF_ERROR(server->Spawn());
+    last = server->WaitUntilAnswering();
+    if (last.ok()) return server;
+    (void)server->Stop();
+    if (server->ErrorLogTail().find("Address already in use") == std::string::npos) break;
+  }
+  return last;
+}
+
+Status NginxServer::WriteConfig() {
+  const std::string work = work_dir_.path().string();
+  std::ostringstream conf;
+  conf << "daemon off;\n"
+       << "master_process off;\n"  // one process, our own user: see the header
+       << "pid " << work << "/nginx.pid;\n"
+       << "error_log " << work << "/error.log warn;\n"
+       << "events { worker_connections 4096; }\n"
+       << "http {\n"
+       << "  access_log off;\n"
+       << "  default_type application/octet-stream;\n"
+       << "  client_max_body_size 0;\n"
+       << "  keepalive_requests 100000;\n"
+       << "  sendfile on;\n";
+  for (const char* kind : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+    conf << "  " << kind << "_temp_path " << work << "/tmp/" << kind << ";\n";
+  }
+  conf << "  server {\n"
+       << "    listen 127.0.0.1:" << port_ << ";\n"
+       << "    root " << document_root_.string() << ";\n"
+       << "    location / {\n";
+  if (options_.allow_put) {
+    conf << "      dav_methods PUT;\n"
+         << "      create_full_put_path on;\n"
+         << "      dav_access user:rw group:r all:r;\n";
+  }
+  conf << "    }\n";
+  for (int status : kFailingStatuses) {
+    conf << "    location " << FailingPrefix(status) << " { return " << status << "; }\n";
+  }
+  conf << "  }\n}\n";
+  std::ofstream out(work_dir_.path() / "nginx.conf", std::ios::trunc);
+  out << conf.str();
+  out.close();
+  if (!out) return Status::IoError("cannot write " + work + "/nginx.conf");
+  return Status::Ok();
+}
+
+Status NginxServer::Spawn() {
+  const std::string work = work_dir_.path().string();
+  std::vector<std::string> args = {options_.binary.string(), "-p", work + "/",         "-c",
+                                   work + "/nginx.conf",     "-e", work + "/error.log"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string log = work + "/stderr.log";
+  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return Status::IoError("open " + log + ": " + std::strerror(errno));
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    return Status::IoError(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {  // only async-signal-safe calls from here on
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  pid_ = pid;
+  return Status::Ok();
+}
+
+Status NginxServer::WaitUntilAnswering() {
+  auto deadline = Clock::now() + options_.start_timeout;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::Unavailable("nginx exited at start:\n" + ErrorLogTail());
+    }
+    if (LoopbackSocket::Connect(port_, kPollInterval * 10).ok()) return Status::Ok();
+    if (Clock::now() >= deadline) {
+      return Status::Unavailable("nginx did not answer on port " + std::to_string(port_) +
+                                 " within " + std::to_string(options_.start_timeout.count()) +
+                                 " ms:\n" + ErrorLogTail());
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+Status NginxServer::Stop() {
+  if (pid_ <= 0) return Status::Ok();
+  ::kill(pid_, SIGTERM);
+  auto deadline = Clock::now() + options_.stop_timeout;
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_ || (r < 0 && errno != EINTR)) {
+      pid_ = -1;
+      return Status::Ok();
+    }
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  return Status::IoError("nginx did not stop within " +
+                         std::to_string(options_.stop_timeout.count()) + " ms; SIGKILLed");
+}
+
+Status NginxServer::Restart() {
+  RETURN_IF_ERROR(Stop());
+  RETURN_IF_ERROR(Spawn());
+  return WaitUntilAnswering();
+}
+
+std::string NginxServer::ErrorLogTail(size_t max_bytes) const {
+  std::string text;
+  for (const char* name : {"error.log", "stderr.log"}) {
+    std::ifstream in(work_dir_.path() / name, std::ios::binary);
+    text.append((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
+  return text.empty() ? "(nginx logged nothing)" : text;
+}
+
+NginxServer::~NginxServer() { (void)Stop(); }
+
+}  // namespace batchd::testing
