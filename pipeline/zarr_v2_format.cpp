@@ -69,12 +69,19 @@ std::unique_ptr<ArrayFormat> MakeZarrV2Format(const CodecRegistry& codecs) {
 
 std::string ZarrV2ArrayDocument(const ArrayMetadata& array) {
   const bool raw = array.codec.value("id", std::string()) == "raw";
+  nlohmann::json compressor = raw ? nlohmann::json() : array.codec;
+  // numcodecs before 0.12 (Debian 12 has 0.11) refuses a "checksum" member in a Zstd config;
+  // leave it out when it says what an absent one means anyway.
+  if (!raw && compressor.value("id", std::string()) == "zstd" &&
+      compressor.value("checksum", false) == false) {
+    compressor.erase("checksum");
+  }
   nlohmann::json doc = {
       {"zarr_format", 2},
       {"shape", array.shape},
       {"chunks", array.chunk_shape},
       {"dtype", array.dtype.ToNumpy()},
-      {"compressor", raw ? nlohmann::json() : array.codec},
+      {"compressor", compressor},
       {"fill_value", array.fill_value},
       {"order", "C"},
       {"filters", nullptr},

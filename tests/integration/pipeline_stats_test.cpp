@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "tests/support/api_calls.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/zarr_arrays.h"
