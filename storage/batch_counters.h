@@ -8,6 +8,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include "storage/records.h"
+#include "storage/statement_cache.h"
 
 namespace batchd::storage {
 
@@ -19,8 +20,12 @@ inline void Move(CounterDelta& delta, SessionState from, SessionState to, int64_
   delta[static_cast<int>(to)] += n;
 }
 
-// Adds `delta` to the batch's n_<state> counters, then re-derives its state (RefreshBatchState).
+// Adds `delta` to the batch's n_<state> counters and re-derives its state (the rule below), in
+// one UPDATE. Throws SQLite::Exception on failure, like the statements around it.
 void ApplyCounterDelta(SQLite::Database& db, int64_t batch_id, const CounterDelta& delta,
+                       int64_t now_ms);
+// The same with the writer's cached statement (writer thread only).
+void ApplyCounterDelta(StatementCache& statements, int64_t batch_id, const CounterDelta& delta,
                        int64_t now_ms);
 
 // Derives batch.state from its counters and pause flag (docs/scheduler.md):
