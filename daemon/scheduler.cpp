@@ -22,6 +22,14 @@ constexpr size_t kSpecCacheEntries = 256;
 // retrying at once would only spin).
 constexpr int64_t kClaimRetryMs = 1000;
 
+// Sessions handed to an exec thread in one task, at least: each task costs a wakeup, which
+// on a busy machine costs more than materializing a few dozen noop sessions.
+constexpr size_t kMinSessionsPerTask = 32;
+
+// The exec task running on this thread, if any: sessions that finish synchronously inside it
+// give their slots back together when it ends, so that one claim refills them all.
+thread_local std::vector<int>* finished_in_task = nullptr;
+
 std::string Describe(const Status& s) {
   return s.path().empty() ? s.message() : s.message() + " (at " + s.path() + ")";
 }
@@ -109,10 +117,13 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
     // A full claim means there may be more waiting for the next free slot.
     if (static_cast<int>(result->sessions.size()) == wanted) wake_ = true;
     assigned.reserve(result->sessions.size());
-    for (storage::ClaimedSession& c : result->sessions) {
+    // One allocation for the claim's cancel tokens, each shared on its own by aliasing.
+    auto tokens = std::make_shared<std::vector<CancelToken>>(result->sessions.size());
+    for (size_t i = 0; i < result->sessions.size(); ++i) {
+      storage::ClaimedSession& c = result->sessions[i];
       const int slot = free_slots_.back();
       free_slots_.pop_back();
-      auto cancel = std::make_shared<CancelToken>();
+      std::shared_ptr<CancelToken> cancel(tokens, &(*tokens)[i]);
       if (interrupting_) {
         cancel->Cancel(CancelToken::Reason::kShutdown);
       } else if (late_batch_cancels.count(c.batch_public_id) || late_session_cancels.count(c.id)) {
@@ -137,12 +148,18 @@ void Scheduler::Dispatch(AssignedList assigned) {
   if (assigned.empty()) return;
   auto shared = std::make_shared<const AssignedList>(std::move(assigned));
   const size_t n = shared->size();
-  const size_t tasks = std::min(n, static_cast<size_t>(std::max(1, options_.exec_threads)));
+  const size_t tasks = std::clamp((n + kMinSessionsPerTask - 1) / kMinSessionsPerTask, size_t{1},
+                                  static_cast<size_t>(std::max(1, options_.exec_threads)));
   for (size_t t = 0; t < tasks; ++t) {
     const size_t begin = n * t / tasks;
     const size_t end = n * (t + 1) / tasks;
     const bool queued = exec_.Submit([this, shared, begin, end] {
+      std::vector<int> finished;
+      finished.reserve(end - begin);
+      finished_in_task = &finished;
       for (size_t i = begin; i < end; ++i) Execute((*shared)[i]);
+      finished_in_task = nullptr;
+      ReleaseSlots(finished);
     });
     if (!queued) {
       for (size_t i = begin; i < end; ++i) {
@@ -158,48 +175,70 @@ void Scheduler::Execute(const Assigned& session) {
   const storage::ClaimedSession& claimed = session.claimed;
   const std::shared_ptr<CancelToken>& cancel = session.cancel;
   auto fail = [&](const Status& s) { Finish(session.ticket, *cancel, OpOutcome::Failed(s)); };
-  // The execution state {"job", "resolved", "run", "index"}; the op gets views into it.
-  auto state = std::make_shared<nlohmann::json>();
+  Result<std::shared_ptr<const Materialized>> state = MaterializedState(claimed);
+  if (!state.ok()) return fail(state.status());
 
-  if (claimed.execution && !claimed.execution->state_json.empty()) {
-    // Dequeued before (retry or restart): the execution state built then is reused as is.
-    *state = nlohmann::json::parse(claimed.execution->state_json, nullptr, false);
-    if (state->is_discarded() || !state->contains("job") || !state->contains("resolved")) {
-      return fail(Status::Internal("stored execution state does not parse"));
-    }
-  } else {
-    // Lazy materialization: this is the first time this session's state exists anywhere.
-    Result<std::shared_ptr<const BatchSpec>> spec = specs_.Get(claimed.batch_id);
-    if (!spec.ok()) return fail(spec.status());
-    const SessionIndex index = IndexOfOrdinal(BatchShape::Of(**spec), claimed.ordinal);
-    nlohmann::json& job = (*state)["job"] = SubstitutedTemplate(**spec, index);
-    const auto op_name = job.find("op");
-    if (op_name == job.end() || !op_name->is_string()) {
-      return fail(Status::InvalidArgument("the job has no \"op\" string", "/op"));
-    }
-    const pipeline::Op* op = ops_.Find(op_name->get<std::string>());
-    if (op == nullptr) {
-      return fail(
-          Status::InvalidArgument("unknown op \"" + op_name->get<std::string>() + "\"", "/op"));
-    }
-    Result<nlohmann::json> prepared = op->Prepare(job);
-    if (!prepared.ok()) return fail(prepared.status());
-    (*state)["resolved"] = std::move(*prepared);
-    (*state)["run"] = index.run;
-    (*state)["index"] = index.index;
-    store_.SaveExecutionState(claimed.id, state->dump(), UnixMillis());
-  }
-
-  const nlohmann::json& job = (*state)["job"];
-  const pipeline::Op* op = ops_.Find(job.value("op", std::string()));
+  const nlohmann::json& job = (*state)->job;
+  const auto op_name = job.find("op");
+  const pipeline::Op* op = op_name != job.end() && op_name->is_string()
+                               ? ops_.Find(op_name->get_ref<const std::string&>())
+                               : nullptr;
   if (op == nullptr) return fail(Status::InvalidArgument("unknown op", "/op"));
-  // Aliasing shared_ptrs: the op holds parts of `state`, which lives as long as they do.
+  // Aliasing shared_ptrs: the op holds parts of the state, which lives as long as they do.
   pipeline::OpContext ctx{
-      claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(state, &job),
-      std::shared_ptr<const nlohmann::json>(state, &(*state)["resolved"]), cancel};
+      claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(*state, &job),
+      std::shared_ptr<const nlohmann::json>(*state, &(*state)->resolved), cancel};
   op->Run(ctx, [this, ticket = session.ticket, cancel](OpOutcome outcome) {
     Finish(ticket, *cancel, std::move(outcome));
   });
+}
+
+Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedState(
+    const storage::ClaimedSession& claimed) {
+  auto state = std::make_shared<Materialized>();
+  if (claimed.execution && !claimed.execution->state_json.empty()) {
+    // Dequeued before (retry or restart): the execution state built then is reused as is.
+    nlohmann::json stored = nlohmann::json::parse(claimed.execution->state_json, nullptr, false);
+    if (stored.is_discarded() || !stored.contains("job") || !stored.contains("resolved")) {
+      return Status::Internal("stored execution state does not parse");
+    }
+    state->job = std::move(stored["job"]);
+    state->resolved = std::move(stored["resolved"]);
+    return std::shared_ptr<const Materialized>(std::move(state));
+  }
+  // Lazy materialization: this is the first time this session's state exists anywhere.
+  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec, specs_.Get(claimed.batch_id));
+  const SessionIndex index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
+  state->job = SubstitutedTemplate(*spec, index);
+  const auto op_name = state->job.find("op");
+  if (op_name == state->job.end() || !op_name->is_string()) {
+    return Status::InvalidArgument("the job has no \"op\" string", "/op");
+  }
+  const std::string& name = op_name->get_ref<const std::string&>();
+  const pipeline::Op* op = ops_.Find(name);
+  if (op == nullptr) return Status::InvalidArgument("unknown op \"" + name + "\"", "/op");
+  ASSIGN_OR_RETURN(state->resolved, op->Prepare(state->job));
+  store_.SaveExecutionState(claimed.id, StateJson(*state, index), UnixMillis());
+  return std::shared_ptr<const Materialized>(std::move(state));
+}
+
+std::string Scheduler::StateJson(const Materialized& state, const SessionIndex& index) {
+  // {"index", "job", "resolved", "run"}, keys sorted as nlohmann::json writes them, written
+  // directly: building a DOM of the whole state only to serialize it cost more than the rest
+  // of materializing a noop session.
+  std::string text = "{\"index\":[";
+  for (size_t g = 0; g < index.index.size(); ++g) {
+    if (g > 0) text += ',';
+    text += std::to_string(index.index[g]);
+  }
+  text += "],\"job\":";
+  text += state.job.dump();
+  text += ",\"resolved\":";
+  text += state.resolved.dump();
+  text += ",\"run\":";
+  text += std::to_string(index.run);
+  text += '}';
+  return text;
 }
 
 void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcome outcome) {
@@ -245,19 +284,33 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
   // reaches the writer after it.
   store_.FinishSession(std::move(o),
                        [this, id](Result<bool> recorded) { OnRecorded(id, recorded); });
-  std::shared_ptr<CancelToken> released;  // destroyed outside the lock
+  if (finished_in_task != nullptr) {
+    finished_in_task->push_back(ticket.slot);  // given back when the exec task ends
+  } else {
+    const int slot = ticket.slot;
+    ReleaseSlots({&slot, 1});
+  }
+}
+
+void Scheduler::ReleaseSlots(std::span<const int> released) {
+  if (released.empty()) return;
+  std::vector<std::shared_ptr<CancelToken>> tokens;  // destroyed outside the lock
+  tokens.reserve(released.size());
   std::unique_lock lock(mu_);
-  Slot& s = slots_[static_cast<size_t>(ticket.slot)];
-  s.session_id = 0;
-  released = std::move(s.cancel);
-  free_slots_.push_back(ticket.slot);
-  ++finished_total_;
-  const int64_t second = now / 1000;
+  for (const int slot : released) {
+    Slot& s = slots_[static_cast<size_t>(slot)];
+    s.session_id = 0;
+    tokens.push_back(std::move(s.cancel));
+    free_slots_.push_back(slot);
+  }
+  finished_total_ += static_cast<int64_t>(released.size());
+  const int64_t second = UnixMillis() / 1000;
   auto& bucket = per_second_[static_cast<size_t>(second) % per_second_.size()];
   if (bucket.first != second) bucket = {second, 0};
-  ++bucket.second;
+  bucket.second += static_cast<int64_t>(released.size());
   wake_ = true;  // a slot, and maybe a batch's max_running, has room again
   MaybeClaim(lock);
+  lock.unlock();
 }
 
 void Scheduler::OnRecorded(int64_t session_id, const Result<bool>& recorded) {

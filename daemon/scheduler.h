@@ -17,11 +17,13 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "api/scheduler_control.h"
+#include "core/batch_expansion.h"
 #include "core/worker_pool.h"
 #include "daemon/spec_cache.h"
 #include "pipeline/op_registry.h"
@@ -92,8 +94,21 @@ class Scheduler final : public api::SchedulerControl {
   // hand-off costs a wakeup).
   void Dispatch(AssignedList assigned);
   void Execute(const Assigned& session);
+  // What a session's op gets: its job (the template with its values) and what the op's
+  // Prepare resolved. Built at its first dequeue (and saved), read back from its stored state
+  // after that.
+  struct Materialized {
+    nlohmann::json job;
+    nlohmann::json resolved;
+  };
+  Result<std::shared_ptr<const Materialized>> MaterializedState(
+      const storage::ClaimedSession& claimed);
+  static std::string StateJson(const Materialized& state, const SessionIndex& index);
+  // Queues the session's outcome, then gives its slot back (at once, or with the others of its
+  // exec task when it finished inside one).
   void Finish(const Ticket& ticket, const pipeline::CancelToken& cancel,
               pipeline::OpOutcome outcome);
+  void ReleaseSlots(std::span<const int> slots);
   void OnRecorded(int64_t session_id, const Result<bool>& recorded);
   bool Idle() const;  // with mu_ held: no claim in flight, every outcome recorded
 

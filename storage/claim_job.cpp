@@ -63,22 +63,28 @@ void CollectClaimed(SQLite::Statement& s, const ClaimableBatch& b,
 }
 
 // Sessions that ran before and are due again (retries, backoff, recovery), with the execution
-// state they built then.
+// state they built then. Read first, then moved one by one: nearly always there are none, and
+// the read alone is one probe of the small partial index session_requeued.
 Status ClaimRequeued(StatementCache& statements, const ClaimableBatch& b, int64_t take,
                      int64_t now_ms, std::vector<ClaimedSession>& out) {
   const size_t before = out.size();
   {
     auto s = statements.Use(
-        "UPDATE session SET state = 1, attempts = attempts + 1, not_before = NULL "
-        "WHERE id IN (SELECT id FROM session WHERE batch_id = ? AND state = 0 AND "
-        "not_before IS NOT NULL AND not_before <= ? ORDER BY id LIMIT ?) "
-        "RETURNING id, ordinal, attempts");
+        "SELECT id, ordinal, attempts + 1 FROM session WHERE batch_id = ? AND state = 0 AND "
+        "not_before IS NOT NULL AND not_before <= ? ORDER BY id LIMIT ?");
     s->bind(1, b.id);
     s->bind(2, now_ms);
     s->bind(3, take);
     CollectClaimed(*s, b, out);
   }
   for (size_t i = before; i < out.size(); ++i) {
+    {
+      auto s = statements.Use(
+          "UPDATE session SET state = 1, attempts = attempts + 1, not_before = NULL "
+          "WHERE id = ?");
+      s->bind(1, out[i].id);
+      s->exec();
+    }
     ASSIGN_OR_RETURN(std::optional<ExecutionRecord> execution,
                      LoadExecution(statements.db(), out[i].id));
     if (execution) {
@@ -93,9 +99,9 @@ Status ClaimRequeued(StatementCache& statements, const ClaimableBatch& b, int64_
 // range holding canceled rows just yields fewer sessions this time. The rows are read first and
 // then updated by the same condition, rather than with UPDATE ... RETURNING: nothing else
 // writes between the two (one writer, one transaction), and RETURNING buffers every row in a
-// temporary table, which doubled the cost of a large claim.
-void ClaimFresh(StatementCache& statements, const ClaimableBatch& b, int64_t take,
-                std::vector<ClaimedSession>& out) {
+// temporary table, which doubled the cost of a large claim. Returns the new claim cursor.
+int64_t ClaimFresh(StatementCache& statements, const ClaimableBatch& b, int64_t take,
+                   std::vector<ClaimedSession>& out) {
   const int64_t range_end = std::min(b.end_id, b.cursor + take);
   {
     auto s = statements.Use(
@@ -113,10 +119,7 @@ void ClaimFresh(StatementCache& statements, const ClaimableBatch& b, int64_t tak
     s->bind(2, range_end);
     s->exec();
   }
-  auto move = statements.Use("UPDATE batch SET claim_cursor = ? WHERE id = ?");
-  move->bind(1, range_end);
-  move->bind(2, b.id);
-  move->exec();
+  return range_end;
 }
 
 // The earliest retry backoff still running, so the scheduler can wake for it without polling.
@@ -143,18 +146,19 @@ Result<WriteJob::Progress> ClaimJob::Step(SQLite::Database&) {
     const size_t before = result_.sessions.size();
     RETURN_IF_ERROR(ClaimRequeued(statements_, b, take, now_ms_, result_.sessions));
     const int64_t took_requeued = static_cast<int64_t>(result_.sessions.size() - before);
+    std::optional<int64_t> cursor;
     if (take > took_requeued && b.cursor < b.end_id) {
-      ClaimFresh(statements_, b, take - took_requeued, result_.sessions);
+      cursor = ClaimFresh(statements_, b, take - took_requeued, result_.sessions);
     }
     // Within a batch, run in id (= ordinal) order; across batches keep the claim order.
     std::sort(result_.sessions.begin() + static_cast<std::ptrdiff_t>(before),
               result_.sessions.end(),
               [](const ClaimedSession& x, const ClaimedSession& y) { return x.id < y.id; });
     const int64_t claimed = static_cast<int64_t>(result_.sessions.size() - before);
-    if (claimed > 0) {
+    if (claimed > 0 || cursor) {
       CounterDelta delta{};
       Move(delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
-      ApplyCounterDelta(statements_, b.id, delta, now_ms_);
+      ApplyCounterDelta(statements_, b.id, delta, now_ms_, cursor);
     }
     remaining -= claimed;
   }

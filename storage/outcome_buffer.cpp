@@ -96,6 +96,8 @@ class OutcomeFlushJob : public WriteJob {
     // write instead of two: its state goes into the outcome's row.
     StatesById states(entries_);
     DeltasByBatch deltas;
+    std::vector<OutcomeRow> records;
+    records.reserve(entries_.size());
     int64_t now_ms = 0;
     applied_.assign(entries_.size(), false);
     for (size_t i = 0; i < entries_.size(); ++i) {
@@ -106,8 +108,9 @@ class OutcomeFlushJob : public WriteJob {
       if (!applied_[i]) continue;  // it had already left in_progress: count nothing twice
       Move(deltas.For(o.batch_id), SessionState::kInProgress, TargetState(o.target));
       now_ms = std::max(now_ms, o.finished_at_ms);
-      RecordOutcome(o, states.Take(o.session_id));
+      records.push_back({&o, states.Take(o.session_id)});
     }
+    RecordOutcomes(records);
     // States of sessions still running (or whose outcome did not apply).
     states.ForEachUntaken([&](const OutcomeBuffer::SavedState& saved) { SaveState(saved); });
     for (const auto& [batch_id, delta] : deltas.all()) {
@@ -144,27 +147,66 @@ class OutcomeFlushJob : public WriteJob {
     return move->exec() == 1;
   }
 
-  // The outcome's session_state columns, with the state saved in this flush if there is one.
+  // An applied outcome's session_state row: its columns, with the state saved in this flush
+  // if there is one.
+  struct OutcomeRow {
+    const SessionOutcome* outcome;
+    const OutcomeBuffer::SavedState* saved;  // nullptr: keep the stored state
+  };
+  static constexpr int kColumnsPerRow = 7;
+  static constexpr size_t kRowsPerInsert = 32;
+
+  // Writes the rows kRowsPerInsert at a time: one multi-row statement costs much less than as
+  // many single-row ones (each step, reset and rebinding is per statement, not per row).
+  void RecordOutcomes(const std::vector<OutcomeRow>& rows) {
+    static const std::string many = UpsertOutcomeSql(kRowsPerInsert);
+    static const std::string one = UpsertOutcomeSql(1);
+    size_t next = 0;
+    for (; rows.size() - next >= kRowsPerInsert; next += kRowsPerInsert) {
+      auto s = statements_.Use(many.c_str());
+      for (size_t r = 0; r < kRowsPerInsert; ++r) {
+        BindOutcomeRow(*s, static_cast<int>(r) * kColumnsPerRow, rows[next + r]);
+      }
+      s->exec();
+    }
+    for (; next < rows.size(); ++next) {
+      auto s = statements_.Use(one.c_str());
+      BindOutcomeRow(*s, 0, rows[next]);
+      s->exec();
+    }
+  }
+
   // Columns not given keep their stored value on conflict (coalesce with the stored row).
-  void RecordOutcome(const SessionOutcome& o, const OutcomeBuffer::SavedState* saved) {
-    auto record = statements_.Use(
-        "INSERT INTO session_state (session_id, state, started_at, result, "
-        "error_kind, error_message, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (session_id) DO UPDATE SET "
+  static std::string UpsertOutcomeSql(size_t rows) {
+    std::string sql =
+        "INSERT INTO session_state (session_id, state, started_at, result, error_kind, "
+        "error_message, finished_at) VALUES ";
+    for (size_t r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
+    sql +=
+        " ON CONFLICT (session_id) DO UPDATE SET "
         "state = coalesce(excluded.state, state), "
         "started_at = coalesce(excluded.started_at, started_at), "
         "result = excluded.result, error_kind = excluded.error_kind, "
-        "error_message = excluded.error_message, "
-        "finished_at = excluded.finished_at");
-    record->bind(1, o.session_id);
-    if (saved != nullptr) BindState(*record, *saved);
-    if (o.result_json) record->bind(4, *o.result_json);
-    if (!o.error_kind.empty()) {
-      record->bind(5, o.error_kind);
-      record->bind(6, o.error_message);
+        "error_message = excluded.error_message, finished_at = excluded.finished_at";
+    return sql;
+  }
+
+  // Binds one row's columns at parameters offset+1 .. offset+7; NULLs stay unbound.
+  static void BindOutcomeRow(SQLite::Statement& s, int offset, const OutcomeRow& row) {
+    const SessionOutcome& o = *row.outcome;
+    s.bind(offset + 1, o.session_id);
+    if (row.saved != nullptr) {
+      // No copy: the entries outlive the statement's use (the lease resets it within Step).
+      s.bindNoCopy(offset + 2, row.saved->state_blob.data(),
+                   static_cast<int>(row.saved->state_blob.size()));
+      s.bind(offset + 3, row.saved->started_at_ms);
     }
-    if (o.target != SessionOutcome::Target::kRequeue) record->bind(7, o.finished_at_ms);
-    record->exec();
+    if (o.result_json) s.bind(offset + 4, *o.result_json);
+    if (!o.error_kind.empty()) {
+      s.bind(offset + 5, o.error_kind);
+      s.bind(offset + 6, o.error_message);
+    }
+    if (o.target != SessionOutcome::Target::kRequeue) s.bind(offset + 7, o.finished_at_ms);
   }
 
   void SaveState(const OutcomeBuffer::SavedState& saved) {
