@@ -8,23 +8,10 @@
 
 #include "storage/batch_counters.h"
 #include "storage/json_blob.h"
+#include "storage/session_moves.h"
 
 namespace batchd::storage {
 namespace {
-
-SessionState TargetState(SessionOutcome::Target t) {
-  switch (t) {
-    case SessionOutcome::Target::kCompleted:
-      return SessionState::kCompleted;
-    case SessionOutcome::Target::kError:
-      return SessionState::kError;
-    case SessionOutcome::Target::kCanceled:
-      return SessionState::kCanceled;
-    case SessionOutcome::Target::kRequeue:
-      return SessionState::kUninitialized;
-  }
-  return SessionState::kError;
-}
 
 // Binds parameters 2 (state) and 3 (started_at) of the session_state upserts.
 void BindState(SQLite::Statement& s, const OutcomeBuffer::SavedState& saved) {
@@ -99,13 +86,20 @@ class OutcomeFlushJob : public WriteJob {
     std::vector<OutcomeRow> records;
     records.reserve(entries_.size());
     int64_t now_ms = 0;
-    applied_.assign(entries_.size(), false);
+    std::vector<const SessionOutcome*> outcomes;
+    std::vector<size_t> entry_of;  // outcomes[k] is in entries_[entry_of[k]]
     for (size_t i = 0; i < entries_.size(); ++i) {
-      const auto* finished = std::get_if<OutcomeBuffer::Finished>(&entries_[i]);
-      if (finished == nullptr) continue;
-      const SessionOutcome& o = finished->outcome;
-      applied_[i] = MoveSession(o);
-      if (!applied_[i]) continue;  // it had already left in_progress: count nothing twice
+      if (const auto* finished = std::get_if<OutcomeBuffer::Finished>(&entries_[i])) {
+        outcomes.push_back(&finished->outcome);
+        entry_of.push_back(i);
+      }
+    }
+    const std::vector<bool> moved = MoveFinishedSessions(statements_, outcomes);
+    applied_.assign(entries_.size(), false);
+    for (size_t k = 0; k < outcomes.size(); ++k) {
+      applied_[entry_of[k]] = moved[k];
+      if (!moved[k]) continue;  // it had already left in_progress: count nothing twice
+      const SessionOutcome& o = *outcomes[k];
       Move(deltas.For(o.batch_id), SessionState::kInProgress, TargetState(o.target));
       now_ms = std::max(now_ms, o.finished_at_ms);
       records.push_back({&o, states.Take(o.session_id)});
@@ -135,18 +129,6 @@ class OutcomeFlushJob : public WriteJob {
   }
 
  private:
-  // True if the session was in_progress and moved to the outcome's target state.
-  bool MoveSession(const SessionOutcome& o) {
-    auto move =
-        statements_.Use("UPDATE session SET state = ?, not_before = ? WHERE id = ? AND state = 1");
-    move->bind(1, static_cast<int>(TargetState(o.target)));
-    if (o.target == SessionOutcome::Target::kRequeue) {
-      move->bind(2, o.not_before_ms);
-    }  // else NULL: bindings start cleared
-    move->bind(3, o.session_id);
-    return move->exec() == 1;
-  }
-
   // An applied outcome's session_state row: its columns, with the state saved in this flush
   // if there is one.
   struct OutcomeRow {
