@@ -8,9 +8,10 @@
 
 namespace batchd::storage {
 
-Result<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::filesystem::path& path) {
+Result<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::filesystem::path& path,
+                                                          CheckpointerOptions options) {
   ASSIGN_OR_RETURN(auto db, OpenConnection(path, ConnectionRole::kCheckpointer));
-  std::unique_ptr<Checkpointer> c(new Checkpointer(std::move(db)));
+  std::unique_ptr<Checkpointer> c(new Checkpointer(std::move(db), options));
   c->thread_ = std::thread([raw = c.get()] { raw->Run(); });
   return c;
 }
@@ -23,12 +24,16 @@ void Checkpointer::Attach(SQLite::Database& writer) {
 
 int Checkpointer::OnWalCommit(void* self, sqlite3* writer, const char* schema, int frames) {
   auto* c = static_cast<Checkpointer*>(self);
-  if (frames >= kWriterFrames) {
+  if (frames >= c->options_.writer_frames) {
     // Bound the WAL: copy the little the background checkpoints have not, so that the next
-    // transaction starts the WAL over. SQLITE_BUSY (a background checkpoint is running) just
-    // means it happens after a later commit.
-    sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  } else if (frames >= kBackgroundFrames) {
+    // transaction starts the WAL over. SQLITE_BUSY means a background checkpoint holds the
+    // checkpoint lock: no new one starts until the writer has had its turn (after one of its
+    // next commits), or the writer could keep losing the race while the WAL grows.
+    const int rc =
+        sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    std::lock_guard lock(c->mu_);
+    c->writer_turn_ = rc == SQLITE_BUSY;
+  } else if (frames >= c->options_.background_frames) {
     bool notify = false;
     {
       std::lock_guard lock(c->mu_);
@@ -43,7 +48,7 @@ int Checkpointer::OnWalCommit(void* self, sqlite3* writer, const char* schema, i
 void Checkpointer::Run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    wanted_.wait(lock, [&] { return pending_ || stopping_; });
+    wanted_.wait(lock, [&] { return (pending_ && !writer_turn_) || stopping_; });
     if (stopping_) return;
     pending_ = false;
     lock.unlock();

@@ -4,9 +4,9 @@
 // writer thread itself copies the WAL into the database file and waits for both fsyncs. Under a
 // steady stream of claims and outcomes that was a fifth of the writer's time. Here a thread with
 // its own connection runs PASSIVE checkpoints (which never block the writer) whenever the WAL
-// has grown by kBackgroundFrames. Because the writer keeps appending while they run, the WAL
+// holds background_frames. Because the writer keeps appending while they run, the WAL
 // would only start over from its beginning once the writer pauses; so when it reaches
-// kWriterFrames the writer checkpoints once itself, right after its commit, as SQLite would:
+// writer_frames the writer checkpoints once itself, right after its commit, as SQLite would:
 // by then nearly everything is already copied, and the WAL restarts at the next transaction.
 //
 // Durability is unchanged: a checkpoint only copies committed pages, and SQLite keeps the WAL
@@ -25,11 +25,17 @@
 
 namespace batchd::storage {
 
+struct CheckpointerOptions {
+  int background_frames = 1000;  // SQLite's own automatic threshold
+  int writer_frames = 16384;     // 64 MiB of 4 KiB pages
+};
+
 class Checkpointer {
  public:
   // Opens its own read-write connection to `path` (an existing WAL database) and starts its
   // thread. kIoError if the connection cannot be opened.
-  static Result<std::unique_ptr<Checkpointer>> Start(const std::filesystem::path& path);
+  static Result<std::unique_ptr<Checkpointer>> Start(const std::filesystem::path& path,
+                                                     CheckpointerOptions options = {});
   ~Checkpointer();  // Stop()s
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -41,20 +47,20 @@ class Checkpointer {
   // Finishes a checkpoint in progress, joins the thread, closes the connection. Idempotent.
   void Stop();
 
-  static constexpr int kBackgroundFrames = 1000;  // SQLite's own automatic threshold
-  static constexpr int kWriterFrames = 16384;     // 64 MiB of 4 KiB pages
-
  private:
-  explicit Checkpointer(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+  Checkpointer(std::unique_ptr<SQLite::Database> db, CheckpointerOptions options)
+      : db_(std::move(db)), options_(options) {}
   // The writer connection's WAL hook: runs on the writer thread after every commit.
   static int OnWalCommit(void* self, struct sqlite3* writer, const char* schema, int frames);
   void Run();
 
   std::unique_ptr<SQLite::Database> db_;  // used only by thread_
+  const CheckpointerOptions options_;
   std::mutex mu_;
   std::condition_variable wanted_;
-  bool pending_ = false;   // guarded by mu_: a checkpoint was asked for
-  bool stopping_ = false;  // guarded by mu_
+  bool pending_ = false;      // guarded by mu_: a checkpoint was asked for
+  bool writer_turn_ = false;  // guarded by mu_: the writer's checkpoint goes first
+  bool stopping_ = false;     // guarded by mu_
   std::thread thread_;
 };
 
