@@ -1,6 +1,6 @@
 #include "daemon/scheduler.h"
 
-#include <future>
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 
@@ -18,8 +18,24 @@ using storage::SessionOutcome;
 // batches have been materialized since.
 constexpr size_t kSpecCacheEntries = 256;
 
+// How long to wait before claiming again after a claim failed (the database is in trouble;
+// retrying at once would only spin).
+constexpr int64_t kClaimRetryMs = 1000;
+
+// Sessions handed to an exec thread in one task, at least: each task costs a wakeup, which
+// on a busy machine costs more than materializing a few dozen noop sessions.
+constexpr size_t kMinSessionsPerTask = 32;
+
+// The exec task running on this thread, if any: sessions that finish synchronously inside it
+// give their slots back together when it ends, so that one claim refills them all.
+thread_local std::vector<int>* finished_in_task = nullptr;
+
 std::string Describe(const Status& s) {
   return s.path().empty() ? s.message() : s.message() + " (at " + s.path() + ")";
+}
+
+std::chrono::system_clock::time_point TimeOfUnixMillis(int64_t ms) {
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
 }  // namespace
@@ -30,137 +46,206 @@ Scheduler::Scheduler(storage::Store& store, const pipeline::OpRegistry& ops,
       ops_(ops),
       options_(options),
       specs_(store, kSpecCacheEntries),
-      // At most `slots` sessions are claimed at once, so the queue never holds more.
-      exec_(options.exec_threads, static_cast<size_t>(options.slots) + 1) {}
+      // Each claim's sessions go out as at most exec_threads tasks, and only one claim is in
+      // flight, but tasks of earlier claims may still be queued: `slots` bounds them all.
+      exec_(options.exec_threads, static_cast<size_t>(options.slots) + 1),
+      slots_(static_cast<size_t>(options.slots)) {
+  free_slots_.reserve(slots_.size());
+  for (int i = options.slots; i-- > 0;) free_slots_.push_back(i);
+}
 
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
-  loop_ = std::thread([this] { ClaimLoop(); });
+  timer_ = std::thread([this] { TimerLoop(); });
+  std::unique_lock lock(mu_);
+  MaybeClaim(lock);
 }
 
 void Scheduler::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    wake_ = true;
-  }
-  changed_.notify_all();
+  std::unique_lock lock(mu_);
+  wake_ = true;
+  MaybeClaim(lock);
 }
 
-void Scheduler::ClaimLoop() {
+void Scheduler::TimerLoop() {
   std::unique_lock lock(mu_);
-  for (;;) {
-    auto ready = [&] {
-      return stopping_ || (wake_ && static_cast<int>(running_.size()) < options_.slots);
-    };
-    if (next_due_ms_) {
-      const auto due =
-          std::chrono::system_clock::time_point(std::chrono::milliseconds(*next_due_ms_));
-      changed_.wait_until(lock, due, ready);
-      if (next_due_ms_ && UnixMillis() >= *next_due_ms_) {
-        wake_ = true;  // a retry's backoff is over
-        next_due_ms_.reset();
-      }
+  while (!stopping_) {
+    if (!next_due_ms_) {
+      timer_changed_.wait(lock);
+    } else if (UnixMillis() < *next_due_ms_) {
+      timer_changed_.wait_until(lock, TimeOfUnixMillis(*next_due_ms_));
     } else {
-      changed_.wait(lock, ready);
+      next_due_ms_.reset();
+      wake_ = true;  // a retry's backoff is over
+      MaybeClaim(lock);
     }
-    if (stopping_) return;
-    if (!ready()) continue;
-    wake_ = false;
-    claim_in_flight_ = true;
-    const int want = options_.slots - static_cast<int>(running_.size());
-    lock.unlock();
+  }
+}
 
-    std::promise<Result<storage::ClaimResult>> claimed;
-    store_.ClaimSessions(want, UnixMillis(),
-                         [&claimed](Result<storage::ClaimResult> r) { claimed.set_value(r); });
-    Result<storage::ClaimResult> result = claimed.get_future().get();
+void Scheduler::MaybeClaim(std::unique_lock<std::mutex>& lock) {
+  if (stopping_ || claim_in_flight_ || !wake_ || free_slots_.empty()) return;
+  wake_ = false;
+  claim_in_flight_ = true;
+  const int wanted = static_cast<int>(free_slots_.size());
+  lock.unlock();
+  store_.ClaimSessions(wanted, UnixMillis(), [this, wanted](Result<storage::ClaimResult> r) {
+    OnClaimed(wanted, std::move(r));
+  });
+  lock.lock();
+}
 
-    lock.lock();
+void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
+  AssignedList assigned;
+  {
+    std::unique_lock lock(mu_);
     claim_in_flight_ = false;
     std::set<std::string> late_batch_cancels = std::exchange(cancel_batches_pending_, {});
     std::set<int64_t> late_session_cancels = std::exchange(cancel_sessions_pending_, {});
     if (!result.ok()) {
       spdlog::error("claiming sessions failed: {}", result.status().ToString());
       wake_ = true;
-      changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
-      continue;
+      next_due_ms_ = UnixMillis() + kClaimRetryMs;
+      timer_changed_.notify_one();
+      if (stopping_) idle_.notify_all();
+      return;
     }
-    next_due_ms_ = result->next_due_ms;
+    if (result->next_due_ms != next_due_ms_) {
+      next_due_ms_ = result->next_due_ms;
+      timer_changed_.notify_one();
+    }
     // A full claim means there may be more waiting for the next free slot.
-    if (static_cast<int>(result->sessions.size()) == want) wake_ = true;
-    std::vector<std::shared_ptr<CancelToken>> cancels;
-    for (const storage::ClaimedSession& c : result->sessions) {
-      cancels.push_back(std::make_shared<CancelToken>());
-      if (late_batch_cancels.count(c.batch_public_id) || late_session_cancels.count(c.id)) {
-        cancels.back()->Cancel(CancelToken::Reason::kCanceled);
+    if (static_cast<int>(result->sessions.size()) == wanted) wake_ = true;
+    assigned.reserve(result->sessions.size());
+    // One allocation for the claim's cancel tokens, each shared on its own by aliasing.
+    auto tokens = std::make_shared<std::vector<CancelToken>>(result->sessions.size());
+    for (size_t i = 0; i < result->sessions.size(); ++i) {
+      storage::ClaimedSession& c = result->sessions[i];
+      const int slot = free_slots_.back();
+      free_slots_.pop_back();
+      std::shared_ptr<CancelToken> cancel(tokens, &(*tokens)[i]);
+      if (interrupting_) {
+        cancel->Cancel(CancelToken::Reason::kShutdown);
+      } else if (late_batch_cancels.count(c.batch_public_id) || late_session_cancels.count(c.id)) {
+        cancel->Cancel(CancelToken::Reason::kCanceled);
       }
-      running_.emplace(c.id, Running{c.batch_public_id, cancels.back()});
+      Slot& s = slots_[static_cast<size_t>(slot)];
+      s.session_id = c.id;
+      s.batch_public_id = c.batch_public_id;
+      s.cancel = cancel;
+      const Ticket ticket{c.id, c.batch_id, c.attempts, c.max_attempts, slot};
+      assigned.push_back({std::move(c), ticket, std::move(cancel)});
     }
-    lock.unlock();
-    for (size_t i = 0; i < cancels.size(); ++i) {
-      auto c = std::make_shared<const storage::ClaimedSession>(std::move(result->sessions[i]));
-      if (!exec_.Submit([this, c, cancel = cancels[i]] { Execute(*c, cancel); })) {
-        Finish(*c, *cancels[i], OpOutcome::Failed(Status::Unavailable("the daemon is stopping")));
+    outstanding_ += static_cast<int64_t>(assigned.size());
+    if (stopping_ && Idle()) idle_.notify_all();
+    // Slots freed while this claim was in flight are claimed for now.
+    MaybeClaim(lock);
+  }
+  Dispatch(std::move(assigned));
+}
+
+void Scheduler::Dispatch(AssignedList assigned) {
+  if (assigned.empty()) return;
+  auto shared = std::make_shared<const AssignedList>(std::move(assigned));
+  const size_t n = shared->size();
+  const size_t tasks = std::clamp((n + kMinSessionsPerTask - 1) / kMinSessionsPerTask, size_t{1},
+                                  static_cast<size_t>(std::max(1, options_.exec_threads)));
+  for (size_t t = 0; t < tasks; ++t) {
+    const size_t begin = n * t / tasks;
+    const size_t end = n * (t + 1) / tasks;
+    const bool queued = exec_.Submit([this, shared, begin, end] {
+      std::vector<int> finished;
+      finished.reserve(end - begin);
+      finished_in_task = &finished;
+      for (size_t i = begin; i < end; ++i) Execute((*shared)[i]);
+      finished_in_task = nullptr;
+      ReleaseSlots(finished);
+    });
+    if (!queued) {
+      for (size_t i = begin; i < end; ++i) {
+        const Assigned& a = (*shared)[i];
+        Finish(a.ticket, *a.cancel,
+               OpOutcome::Failed(Status::Unavailable("the daemon is stopping")));
       }
     }
-    lock.lock();
   }
 }
 
-void Scheduler::Execute(const storage::ClaimedSession& claimed,
-                        const std::shared_ptr<CancelToken>& cancel) {
-  auto fail = [&](const Status& s) { Finish(claimed, *cancel, OpOutcome::Failed(s)); };
-  // The execution state {"job", "resolved", "run", "index"}; the op gets views into it.
-  auto state = std::make_shared<nlohmann::json>();
+void Scheduler::Execute(const Assigned& session) {
+  const storage::ClaimedSession& claimed = session.claimed;
+  const std::shared_ptr<CancelToken>& cancel = session.cancel;
+  auto fail = [&](const Status& s) { Finish(session.ticket, *cancel, OpOutcome::Failed(s)); };
+  Result<std::shared_ptr<const Materialized>> state = MaterializedState(claimed);
+  if (!state.ok()) return fail(state.status());
 
-  if (claimed.execution && !claimed.execution->state_json.empty()) {
-    // Dequeued before (retry or restart): the execution state built then is reused as is.
-    *state = nlohmann::json::parse(claimed.execution->state_json, nullptr, false);
-    if (state->is_discarded() || !state->contains("job") || !state->contains("resolved")) {
-      return fail(Status::Internal("stored execution state does not parse"));
-    }
-  } else {
-    // Lazy materialization: this is the first time this session's state exists anywhere.
-    Result<std::shared_ptr<const BatchSpec>> spec = specs_.Get(claimed.batch_id);
-    if (!spec.ok()) return fail(spec.status());
-    const SessionIndex index = IndexOfOrdinal(BatchShape::Of(**spec), claimed.ordinal);
-    nlohmann::json& job = (*state)["job"] = SubstitutedTemplate(**spec, index);
-    const auto op_name = job.find("op");
-    if (op_name == job.end() || !op_name->is_string()) {
-      return fail(Status::InvalidArgument("the job has no \"op\" string", "/op"));
-    }
-    const pipeline::Op* op = ops_.Find(op_name->get<std::string>());
-    if (op == nullptr) {
-      return fail(
-          Status::InvalidArgument("unknown op \"" + op_name->get<std::string>() + "\"", "/op"));
-    }
-    Result<nlohmann::json> prepared = op->Prepare(job);
-    if (!prepared.ok()) return fail(prepared.status());
-    (*state)["resolved"] = std::move(*prepared);
-    (*state)["run"] = index.run;
-    (*state)["index"] = index.index;
-    store_.SaveExecutionState(claimed.id, state->dump(), UnixMillis());
-  }
-
-  const nlohmann::json& job = (*state)["job"];
-  const pipeline::Op* op = ops_.Find(job.value("op", std::string()));
+  const nlohmann::json& job = (*state)->job;
+  const auto op_name = job.find("op");
+  const pipeline::Op* op = op_name != job.end() && op_name->is_string()
+                               ? ops_.Find(op_name->get_ref<const std::string&>())
+                               : nullptr;
   if (op == nullptr) return fail(Status::InvalidArgument("unknown op", "/op"));
-  // Aliasing shared_ptrs: the op holds parts of `state`, which lives as long as they do.
+  // Aliasing shared_ptrs: the op holds parts of the state, which lives as long as they do.
   pipeline::OpContext ctx{
-      claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(state, &job),
-      std::shared_ptr<const nlohmann::json>(state, &(*state)["resolved"]), cancel};
-  op->Run(ctx, [this, claimed, cancel](OpOutcome outcome) {
-    Finish(claimed, *cancel, std::move(outcome));
+      claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(*state, &job),
+      std::shared_ptr<const nlohmann::json>(*state, &(*state)->resolved), cancel};
+  op->Run(ctx, [this, ticket = session.ticket, cancel](OpOutcome outcome) {
+    Finish(ticket, *cancel, std::move(outcome));
   });
 }
 
-void Scheduler::Finish(const storage::ClaimedSession& claimed, const CancelToken& cancel,
-                       OpOutcome outcome) {
+Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedState(
+    const storage::ClaimedSession& claimed) {
+  auto state = std::make_shared<Materialized>();
+  if (claimed.execution && !claimed.execution->state_json.empty()) {
+    // Dequeued before (retry or restart): the execution state built then is reused as is.
+    nlohmann::json stored = nlohmann::json::parse(claimed.execution->state_json, nullptr, false);
+    if (stored.is_discarded() || !stored.contains("job") || !stored.contains("resolved")) {
+      return Status::Internal("stored execution state does not parse");
+    }
+    state->job = std::move(stored["job"]);
+    state->resolved = std::move(stored["resolved"]);
+    return std::shared_ptr<const Materialized>(std::move(state));
+  }
+  // Lazy materialization: this is the first time this session's state exists anywhere.
+  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec, specs_.Get(claimed.batch_id));
+  const SessionIndex index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
+  state->job = SubstitutedTemplate(*spec, index);
+  const auto op_name = state->job.find("op");
+  if (op_name == state->job.end() || !op_name->is_string()) {
+    return Status::InvalidArgument("the job has no \"op\" string", "/op");
+  }
+  const std::string& name = op_name->get_ref<const std::string&>();
+  const pipeline::Op* op = ops_.Find(name);
+  if (op == nullptr) return Status::InvalidArgument("unknown op \"" + name + "\"", "/op");
+  ASSIGN_OR_RETURN(state->resolved, op->Prepare(state->job));
+  store_.SaveExecutionState(claimed.id, StateJson(*state, index), UnixMillis());
+  return std::shared_ptr<const Materialized>(std::move(state));
+}
+
+std::string Scheduler::StateJson(const Materialized& state, const SessionIndex& index) {
+  // {"index", "job", "resolved", "run"}, keys sorted as nlohmann::json writes them, written
+  // directly: building a DOM of the whole state only to serialize it cost more than the rest
+  // of materializing a noop session.
+  std::string text = "{\"index\":[";
+  for (size_t g = 0; g < index.index.size(); ++g) {
+    if (g > 0) text += ',';
+    text += std::to_string(index.index[g]);
+  }
+  text += "],\"job\":";
+  text += state.job.dump();
+  text += ",\"resolved\":";
+  text += state.resolved.dump();
+  text += ",\"run\":";
+  text += std::to_string(index.run);
+  text += '}';
+  return text;
+}
+
+void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcome outcome) {
   const int64_t now = UnixMillis();
   SessionOutcome o;
-  o.session_id = claimed.id;
-  o.batch_id = claimed.batch_id;
+  o.session_id = ticket.session_id;
+  o.batch_id = ticket.batch_id;
   o.finished_at_ms = now;
   o.not_before_ms = now;
   switch (outcome.kind) {
@@ -181,48 +266,74 @@ void Scheduler::Finish(const storage::ClaimedSession& claimed, const CancelToken
       const bool transient = pipeline::IsTransient(outcome.error);
       o.error_kind = transient ? "transient" : "permanent";
       o.error_message = Describe(outcome.error);
-      if (transient && claimed.attempts < claimed.max_attempts) {
+      if (transient && ticket.attempts < ticket.max_attempts) {
         o.target = SessionOutcome::Target::kRequeue;
-        const int shift = static_cast<int>(std::min<int64_t>(claimed.attempts - 1, 30));
+        const int shift = static_cast<int>(std::min<int64_t>(ticket.attempts - 1, 30));
         o.not_before_ms = now + std::min(options_.retry_max_ms, options_.retry_base_ms << shift);
       } else {
         o.target = SessionOutcome::Target::kError;
         if (transient) {
-          o.error_message += " (gave up after " + std::to_string(claimed.attempts) + " attempts)";
+          o.error_message += " (gave up after " + std::to_string(ticket.attempts) + " attempts)";
         }
       }
       break;
     }
   }
-  const int64_t id = claimed.id;
-  store_.FinishSession(std::move(o), [this, id](Result<bool> recorded) {
-    if (!recorded.ok()) {
-      // The session stays in_progress in the database; the next start requeues it.
-      spdlog::warn("outcome of session {} not recorded: {}", id, recorded.status().ToString());
-    }
-    OnRecorded(id);
-  });
+  const int64_t id = ticket.session_id;
+  // The outcome is queued before the slot is given back, so any claim that reuses the slot
+  // reaches the writer after it.
+  store_.FinishSession(std::move(o),
+                       [this, id](Result<bool> recorded) { OnRecorded(id, recorded); });
+  if (finished_in_task != nullptr) {
+    finished_in_task->push_back(ticket.slot);  // given back when the exec task ends
+  } else {
+    const int slot = ticket.slot;
+    ReleaseSlots({&slot, 1});
+  }
 }
 
-void Scheduler::OnRecorded(int64_t session_id) {
-  {
-    std::lock_guard lock(mu_);
-    running_.erase(session_id);
-    ++finished_total_;
-    const int64_t second = UnixMillis() / 1000;
-    auto& bucket = per_second_[static_cast<size_t>(second) % per_second_.size()];
-    if (bucket.first != second) bucket = {second, 0};
-    ++bucket.second;
-    wake_ = true;  // a slot, and maybe a batch's max_running, has room again
+void Scheduler::ReleaseSlots(std::span<const int> released) {
+  if (released.empty()) return;
+  std::vector<std::shared_ptr<CancelToken>> tokens;  // destroyed outside the lock
+  tokens.reserve(released.size());
+  std::unique_lock lock(mu_);
+  for (const int slot : released) {
+    Slot& s = slots_[static_cast<size_t>(slot)];
+    s.session_id = 0;
+    tokens.push_back(std::move(s.cancel));
+    free_slots_.push_back(slot);
   }
-  changed_.notify_all();
+  finished_total_ += static_cast<int64_t>(released.size());
+  const int64_t second = UnixMillis() / 1000;
+  auto& bucket = per_second_[static_cast<size_t>(second) % per_second_.size()];
+  if (bucket.first != second) bucket = {second, 0};
+  bucket.second += static_cast<int64_t>(released.size());
+  wake_ = true;  // a slot, and maybe a batch's max_running, has room again
+  MaybeClaim(lock);
+  lock.unlock();
 }
+
+void Scheduler::OnRecorded(int64_t session_id, const Result<bool>& recorded) {
+  if (!recorded.ok()) {
+    // The session stays in_progress in the database; the next start requeues it.
+    spdlog::warn("outcome of session {} not recorded: {}", session_id,
+                 recorded.status().ToString());
+  }
+  std::lock_guard lock(mu_);
+  --outstanding_;
+  if (stopping_ && Idle()) idle_.notify_all();
+}
+
+bool Scheduler::Idle() const { return !claim_in_flight_ && outstanding_ == 0; }
 
 void Scheduler::CancelRunningSession(int64_t session_id) {
   std::shared_ptr<CancelToken> cancel;
   {
     std::lock_guard lock(mu_);
-    if (auto it = running_.find(session_id); it != running_.end()) cancel = it->second.cancel;
+    // A linear scan: cancels are rare, and a slot table costs nothing per session.
+    for (const Slot& s : slots_) {
+      if (s.session_id == session_id) cancel = s.cancel;
+    }
     if (claim_in_flight_) cancel_sessions_pending_.insert(session_id);
   }
   if (cancel) cancel->Cancel(CancelToken::Reason::kCanceled);
@@ -232,8 +343,8 @@ void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
   std::vector<std::shared_ptr<CancelToken>> cancels;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, r] : running_) {
-      if (r.batch_public_id == batch_public_id) cancels.push_back(r.cancel);
+    for (const Slot& s : slots_) {
+      if (s.session_id != 0 && s.batch_public_id == batch_public_id) cancels.push_back(s.cancel);
     }
     if (claim_in_flight_) cancel_batches_pending_.insert(batch_public_id);
   }
@@ -244,7 +355,7 @@ api::SchedulerStats Scheduler::Stats() const {
   std::lock_guard lock(mu_);
   api::SchedulerStats s;
   s.slots = options_.slots;
-  s.running = static_cast<int>(running_.size());
+  s.running = options_.slots - static_cast<int>(free_slots_.size());
   s.finished_total = finished_total_;
   // The last five whole seconds.
   const int64_t now_s = UnixMillis() / 1000;
@@ -258,23 +369,26 @@ api::SchedulerStats Scheduler::Stats() const {
 
 void Scheduler::Stop() {
   std::unique_lock lock(mu_);
-  if (stopping_ && !loop_.joinable()) return;
+  if (stopping_ && !timer_.joinable()) return;
   stopping_ = true;
+  timer_changed_.notify_all();
   lock.unlock();
-  changed_.notify_all();
-  if (loop_.joinable()) loop_.join();
+  if (timer_.joinable()) timer_.join();
 
   lock.lock();
-  if (!changed_.wait_for(lock, options_.shutdown_grace, [&] { return running_.empty(); })) {
-    spdlog::info("interrupting {} running session(s); they resume at the next start",
-                 running_.size());
+  if (!idle_.wait_for(lock, options_.shutdown_grace, [&] { return Idle(); })) {
+    interrupting_ = true;
     std::vector<std::shared_ptr<CancelToken>> cancels;
-    for (const auto& [id, r] : running_) cancels.push_back(r.cancel);
+    for (const Slot& s : slots_) {
+      if (s.session_id != 0) cancels.push_back(s.cancel);
+    }
+    spdlog::info("interrupting {} running session(s); they resume at the next start",
+                 cancels.size());
     lock.unlock();
     for (auto& c : cancels) c->Cancel(CancelToken::Reason::kShutdown);
     lock.lock();
-    if (!changed_.wait_for(lock, std::chrono::seconds(10), [&] { return running_.empty(); })) {
-      spdlog::warn("{} session(s) did not stop; they resume at the next start", running_.size());
+    if (!idle_.wait_for(lock, std::chrono::seconds(10), [&] { return Idle(); })) {
+      spdlog::warn("{} session(s) did not stop; they resume at the next start", outstanding_);
     }
   }
   lock.unlock();

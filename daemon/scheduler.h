@@ -2,20 +2,28 @@
 // one's execution state at that moment (never at submission), runs its op, and records the
 // outcome. See docs/scheduler.md for the state machine and the claim and recovery rules.
 //
-// Threads: one claim loop; `exec_threads` workers that materialize sessions and start ops (ops
-// that wait do so on the shared TimerService, so slots may outnumber threads); store callbacks
-// arrive on storage threads. All shared state is guarded by mu_.
+// Threads: there is no claim thread. A claim is submitted by whichever thread makes one
+// worthwhile (a Wake from the API, a session finishing on an exec or timer thread, the
+// previous claim's answer on the store's writer thread, or the backoff timer thread), at most
+// one at a time; its answer registers the sessions and hands them to `exec_threads` workers in
+// a few chunks. Ops that wait do so on the shared TimerService, so slots may outnumber threads.
+// All shared state is guarded by mu_; nothing blocks while holding it.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "api/scheduler_control.h"
+#include "core/batch_expansion.h"
 #include "core/worker_pool.h"
 #include "daemon/spec_cache.h"
 #include "pipeline/op_registry.h"
@@ -52,17 +60,57 @@ class Scheduler final : public api::SchedulerControl {
   api::SchedulerStats Stats() const override;
 
  private:
-  struct Running {
+  // A slot and the session holding it. A slot is taken when a claim answers and given back
+  // when the session's outcome has been handed to the store, which writes outcomes before
+  // any claim submitted after them: the database never shows more sessions in progress than
+  // there are slots.
+  struct Slot {
+    int64_t session_id = 0;  // 0 when free
     std::string batch_public_id;
     std::shared_ptr<pipeline::CancelToken> cancel;
   };
+  // What finishing a session needs to know about it (no strings: it travels with every op).
+  struct Ticket {
+    int64_t session_id;
+    int64_t batch_id;
+    int64_t attempts;
+    int64_t max_attempts;
+    int slot;
+  };
+  // A claimed session with its slot, on its way to an exec thread.
+  struct Assigned {
+    storage::ClaimedSession claimed;
+    Ticket ticket;
+    std::shared_ptr<pipeline::CancelToken> cancel;
+  };
+  using AssignedList = std::vector<Assigned>;
 
-  void ClaimLoop();
-  void Execute(const storage::ClaimedSession& claimed,
-               const std::shared_ptr<pipeline::CancelToken>& cancel);
-  void Finish(const storage::ClaimedSession& claimed, const pipeline::CancelToken& cancel,
+  void TimerLoop();
+  // Submits a claim for the free slots if one may find work and none is in flight. Called
+  // with `lock` held; releases it while submitting.
+  void MaybeClaim(std::unique_lock<std::mutex>& lock);
+  void OnClaimed(int wanted, Result<storage::ClaimResult> result);
+  // Hands the sessions to the exec threads in one task per thread (not one per session: each
+  // hand-off costs a wakeup).
+  void Dispatch(AssignedList assigned);
+  void Execute(const Assigned& session);
+  // What a session's op gets: its job (the template with its values) and what the op's
+  // Prepare resolved. Built at its first dequeue (and saved), read back from its stored state
+  // after that.
+  struct Materialized {
+    nlohmann::json job;
+    nlohmann::json resolved;
+  };
+  Result<std::shared_ptr<const Materialized>> MaterializedState(
+      const storage::ClaimedSession& claimed);
+  static std::string StateJson(const Materialized& state, const SessionIndex& index);
+  // Queues the session's outcome, then gives its slot back (at once, or with the others of its
+  // exec task when it finished inside one).
+  void Finish(const Ticket& ticket, const pipeline::CancelToken& cancel,
               pipeline::OpOutcome outcome);
-  void OnRecorded(int64_t session_id);
+  void ReleaseSlots(std::span<const int> slots);
+  void OnRecorded(int64_t session_id, const Result<bool>& recorded);
+  bool Idle() const;  // with mu_ held: no claim in flight, every outcome recorded
 
   storage::Store& store_;
   const pipeline::OpRegistry& ops_;
@@ -71,12 +119,16 @@ class Scheduler final : public api::SchedulerControl {
   WorkerPool exec_;
 
   mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::map<int64_t, Running> running_;  // guarded by mu_: claimed until the outcome is stored
-  bool wake_ = true;                    // guarded by mu_: something may be claimable
-  bool stopping_ = false;               // guarded by mu_
-  std::optional<int64_t> next_due_ms_;  // guarded by mu_: earliest retry backoff end
-  int64_t finished_total_ = 0;          // guarded by mu_
+  std::condition_variable idle_;           // Stop waits on it for Idle()
+  std::condition_variable timer_changed_;  // next_due_ms_ or stopping_ changed
+  std::vector<Slot> slots_;                // guarded by mu_
+  std::vector<int> free_slots_;            // guarded by mu_: indexes of free slots_
+  int64_t outstanding_ = 0;                // guarded by mu_: claimed, outcome not yet recorded
+  bool wake_ = true;                       // guarded by mu_: something may be claimable
+  bool stopping_ = false;                  // guarded by mu_
+  bool interrupting_ = false;              // guarded by mu_: Stop's grace period is over
+  std::optional<int64_t> next_due_ms_;     // guarded by mu_: earliest retry backoff end
+  int64_t finished_total_ = 0;             // guarded by mu_
   // A cancel that arrives while a claim is in flight may concern sessions that claim moved to
   // in_progress just before the cancel's transaction. Such cancels are remembered here and
   // applied when the claim's sessions are registered.
@@ -84,7 +136,7 @@ class Scheduler final : public api::SchedulerControl {
   std::set<std::string> cancel_batches_pending_;             // guarded by mu_
   std::set<int64_t> cancel_sessions_pending_;                // guarded by mu_
   std::array<std::pair<int64_t, int64_t>, 8> per_second_{};  // guarded by mu_: (second, count)
-  std::thread loop_;
+  std::thread timer_;  // wakes the claims when a retry's backoff ends
 };
 
 }  // namespace batchd::daemon

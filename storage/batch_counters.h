@@ -4,10 +4,12 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include <SQLiteCpp/Database.h>
 
 #include "storage/records.h"
+#include "storage/statement_cache.h"
 
 namespace batchd::storage {
 
@@ -19,9 +21,14 @@ inline void Move(CounterDelta& delta, SessionState from, SessionState to, int64_
   delta[static_cast<int>(to)] += n;
 }
 
-// Adds `delta` to the batch's n_<state> counters, then re-derives its state (RefreshBatchState).
+// Adds `delta` to the batch's n_<state> counters and re-derives its state (the rule below), in
+// one UPDATE. Throws SQLite::Exception on failure, like the statements around it.
 void ApplyCounterDelta(SQLite::Database& db, int64_t batch_id, const CounterDelta& delta,
                        int64_t now_ms);
+// The same with the writer's cached statement (writer thread only); a claim also moves the
+// batch's claim cursor to `claim_cursor` in the same UPDATE.
+void ApplyCounterDelta(StatementCache& statements, int64_t batch_id, const CounterDelta& delta,
+                       int64_t now_ms, std::optional<int64_t> claim_cursor = std::nullopt);
 
 // Derives batch.state from its counters and pause flag (docs/scheduler.md):
 //   nothing left to run (no uninitialized, none in progress) -> failed if any error, else

@@ -2,6 +2,7 @@
 // then batch age, then id order, respecting each batch's max_running (see Store::ClaimSessions).
 #pragma once
 
+#include "storage/statement_cache.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 
@@ -9,8 +10,12 @@ namespace batchd::storage {
 
 class ClaimJob : public WriteJob {
  public:
-  ClaimJob(int max_sessions, int64_t now_ms, Callback<ClaimResult> done)
-      : max_sessions_(max_sessions), now_ms_(now_ms), done_(std::move(done)) {}
+  // `statements` is the writer's cache (Writer::statements()), used only inside Step.
+  ClaimJob(int max_sessions, int64_t now_ms, StatementCache& statements, Callback<ClaimResult> done)
+      : max_sessions_(max_sessions),
+        now_ms_(now_ms),
+        statements_(statements),
+        done_(std::move(done)) {}
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override { done_(std::move(result_)); }
@@ -19,6 +24,7 @@ class ClaimJob : public WriteJob {
  private:
   const int max_sessions_;
   const int64_t now_ms_;
+  StatementCache& statements_;
   Callback<ClaimResult> done_;
   ClaimResult result_;
 };

@@ -1,98 +1,123 @@
 #include "storage/outcome_buffer.h"
 
-#include <map>
-#include <unordered_map>
+#include <algorithm>
+#include <utility>
 
 #include <SQLiteCpp/Statement.h>
 #include <spdlog/spdlog.h>
 
 #include "storage/batch_counters.h"
 #include "storage/json_blob.h"
+#include "storage/session_moves.h"
 
 namespace batchd::storage {
+namespace {
+
+// Binds parameters 2 (state) and 3 (started_at) of the session_state upserts.
+void BindState(SQLite::Statement& s, const OutcomeBuffer::SavedState& saved) {
+  s.bind(2, saved.state_blob.data(), static_cast<int>(saved.state_blob.size()));
+  s.bind(3, saved.started_at_ms);
+}
+
+// The states saved in one flush, by session id, so that an outcome in the same flush can take
+// its session's state into its own row. A sorted vector: one allocation per flush.
+class StatesById {
+ public:
+  explicit StatesById(const std::vector<OutcomeBuffer::Entry>& entries) {
+    for (const auto& e : entries) {
+      if (auto* saved = std::get_if<OutcomeBuffer::SavedState>(&e)) {
+        states_.emplace_back(saved->session_id, saved);
+      }
+    }
+    // Stable, so that if a session's state was saved twice, the latest is the last of its run.
+    std::stable_sort(states_.begin(), states_.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+
+  // The latest state saved for `session_id`, unless an outcome took it already; it is taken.
+  const OutcomeBuffer::SavedState* Take(int64_t session_id) {
+    auto after = std::upper_bound(states_.begin(), states_.end(), session_id,
+                                  [](int64_t id, const auto& x) { return id < x.first; });
+    if (after == states_.begin() || (after - 1)->first != session_id) return nullptr;
+    return std::exchange((after - 1)->second, nullptr);
+  }
+
+  // The latest untaken state of each session, in id order.
+  template <typename Fn>
+  void ForEachUntaken(Fn fn) const {
+    for (size_t i = 0; i < states_.size(); ++i) {
+      const bool latest = i + 1 == states_.size() || states_[i + 1].first != states_[i].first;
+      if (latest && states_[i].second != nullptr) fn(*states_[i].second);
+    }
+  }
+
+ private:
+  std::vector<std::pair<int64_t, const OutcomeBuffer::SavedState*>> states_;
+};
+
+// Counter deltas of one flush. A flush touches few batches, so a small vector beats a map.
+class DeltasByBatch {
+ public:
+  CounterDelta& For(int64_t batch_id) {
+    for (auto& [id, delta] : deltas_) {
+      if (id == batch_id) return delta;
+    }
+    return deltas_.emplace_back(batch_id, CounterDelta{}).second;
+  }
+  const std::vector<std::pair<int64_t, CounterDelta>>& all() const { return deltas_; }
+
+ private:
+  std::vector<std::pair<int64_t, CounterDelta>> deltas_;
+};
+
+}  // namespace
 
 class OutcomeFlushJob : public WriteJob {
  public:
-  explicit OutcomeFlushJob(OutcomeBuffer& buffer) : buffer_(buffer) {}
+  OutcomeFlushJob(OutcomeBuffer& buffer, StatementCache& statements)
+      : buffer_(buffer), statements_(statements) {}
 
-  Result<Progress> Step(SQLite::Database& db) override {
+  Result<Progress> Step(SQLite::Database&) override {
     entries_ = buffer_.TakeAll();
     // A session saved and finished in the same flush (a quick op) gets one session_state
-    // write instead of two: states are held back here and merged into the outcome's row.
-    std::unordered_map<int64_t, const OutcomeBuffer::SavedState*> states;
-    for (const auto& e : entries_) {
-      if (auto* saved = std::get_if<OutcomeBuffer::SavedState>(&e)) {
-        states[saved->session_id] = saved;
-      }
-    }
-    SQLite::Statement move(db,
-                           "UPDATE session SET state = ?, not_before = ? "
-                           "WHERE id = ? AND state = 1");
-    // Columns not given keep their value on conflict (coalesce with the stored row).
-    SQLite::Statement record(db,
-                             "INSERT INTO session_state (session_id, state, started_at, result, "
-                             "error_kind, error_message, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                             "ON CONFLICT (session_id) DO UPDATE SET "
-                             "state = coalesce(excluded.state, state), "
-                             "started_at = coalesce(excluded.started_at, started_at), "
-                             "result = excluded.result, error_kind = excluded.error_kind, "
-                             "error_message = excluded.error_message, "
-                             "finished_at = excluded.finished_at");
-    std::map<int64_t, CounterDelta> deltas;
+    // write instead of two: its state goes into the outcome's row.
+    StatesById states(entries_);
+    DeltasByBatch deltas;
+    std::vector<OutcomeRow> records;
+    records.reserve(entries_.size());
     int64_t now_ms = 0;
-    applied_.assign(entries_.size(), false);
+    std::vector<const SessionOutcome*> outcomes;
+    std::vector<size_t> entry_of;  // outcomes[k] is in entries_[entry_of[k]]
     for (size_t i = 0; i < entries_.size(); ++i) {
-      const auto* finished = std::get_if<OutcomeBuffer::Finished>(&entries_[i]);
-      if (finished == nullptr) continue;
-      const SessionOutcome& o = finished->outcome;
-      const SessionState to = TargetState(o.target);
-      move.bind(1, static_cast<int>(to));
-      if (o.target == SessionOutcome::Target::kRequeue) {
-        move.bind(2, o.not_before_ms);
-      } else {
-        move.bind(2);  // NULL
+      if (const auto* finished = std::get_if<OutcomeBuffer::Finished>(&entries_[i])) {
+        outcomes.push_back(&finished->outcome);
+        entry_of.push_back(i);
       }
-      move.bind(3, o.session_id);
-      applied_[i] = move.exec() == 1;
-      move.reset();
-      if (!applied_[i]) continue;  // it had already left in_progress: count nothing twice
-      Move(deltas[o.batch_id], SessionState::kInProgress, to);
+    }
+    const std::vector<bool> moved = MoveFinishedSessions(statements_, outcomes);
+    applied_.assign(entries_.size(), false);
+    for (size_t k = 0; k < outcomes.size(); ++k) {
+      applied_[entry_of[k]] = moved[k];
+      if (!moved[k]) continue;  // it had already left in_progress: count nothing twice
+      const SessionOutcome& o = *outcomes[k];
+      Move(deltas.For(o.batch_id), SessionState::kInProgress, TargetState(o.target));
       now_ms = std::max(now_ms, o.finished_at_ms);
-
-      record.clearBindings();
-      record.bind(1, o.session_id);
-      if (auto st = states.find(o.session_id); st != states.end()) {
-        BindState(record, *st->second);
-        states.erase(st);
-      }
-      if (o.result_json) record.bind(4, *o.result_json);
-      if (!o.error_kind.empty()) {
-        record.bind(5, o.error_kind);
-        record.bind(6, o.error_message);
-      }
-      if (o.target != SessionOutcome::Target::kRequeue) record.bind(7, o.finished_at_ms);
-      record.exec();
-      record.reset();
+      records.push_back({&o, states.Take(o.session_id)});
     }
+    RecordOutcomes(records);
     // States of sessions still running (or whose outcome did not apply).
-    SQLite::Statement save(db,
-                           "INSERT INTO session_state (session_id, state, started_at) "
-                           "VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
-                           "state = excluded.state, started_at = excluded.started_at");
-    for (const auto& [id, saved] : states) {
-      save.bind(1, id);
-      BindState(save, *saved);
-      save.exec();
-      save.reset();
+    states.ForEachUntaken([&](const OutcomeBuffer::SavedState& saved) { SaveState(saved); });
+    for (const auto& [batch_id, delta] : deltas.all()) {
+      ApplyCounterDelta(statements_, batch_id, delta, now_ms);
     }
-    for (const auto& [batch_id, delta] : deltas) ApplyCounterDelta(db, batch_id, delta, now_ms);
     return Progress::kDone;
   }
 
   void Complete() override {
     for (size_t i = 0; i < entries_.size(); ++i) {
-      if (auto* f = std::get_if<OutcomeBuffer::Finished>(&entries_[i]))
+      if (auto* f = std::get_if<OutcomeBuffer::Finished>(&entries_[i])) {
         f->done(static_cast<bool>(applied_[i]));
+      }
     }
   }
 
@@ -104,27 +129,80 @@ class OutcomeFlushJob : public WriteJob {
   }
 
  private:
-  // Binds parameters 2 (state) and 3 (started_at).
-  static void BindState(SQLite::Statement& s, const OutcomeBuffer::SavedState& saved) {
-    s.bind(2, saved.state_blob.data(), static_cast<int>(saved.state_blob.size()));
-    s.bind(3, saved.started_at_ms);
+  // An applied outcome's session_state row: its columns, with the state saved in this flush
+  // if there is one.
+  struct OutcomeRow {
+    const SessionOutcome* outcome;
+    const OutcomeBuffer::SavedState* saved;  // nullptr: keep the stored state
+  };
+  static constexpr int kColumnsPerRow = 7;
+  static constexpr size_t kRowsPerInsert = 32;
+
+  // Writes the rows kRowsPerInsert at a time: one multi-row statement costs much less than as
+  // many single-row ones (each step, reset and rebinding is per statement, not per row).
+  void RecordOutcomes(const std::vector<OutcomeRow>& rows) {
+    static const std::string many = UpsertOutcomeSql(kRowsPerInsert);
+    static const std::string one = UpsertOutcomeSql(1);
+    size_t next = 0;
+    for (; rows.size() - next >= kRowsPerInsert; next += kRowsPerInsert) {
+      auto s = statements_.Use(many.c_str());
+      for (size_t r = 0; r < kRowsPerInsert; ++r) {
+        BindOutcomeRow(*s, static_cast<int>(r) * kColumnsPerRow, rows[next + r]);
+      }
+      s->exec();
+    }
+    for (; next < rows.size(); ++next) {
+      auto s = statements_.Use(one.c_str());
+      BindOutcomeRow(*s, 0, rows[next]);
+      s->exec();
+    }
   }
 
-  static SessionState TargetState(SessionOutcome::Target t) {
-    switch (t) {
-      case SessionOutcome::Target::kCompleted:
-        return SessionState::kCompleted;
-      case SessionOutcome::Target::kError:
-        return SessionState::kError;
-      case SessionOutcome::Target::kCanceled:
-        return SessionState::kCanceled;
-      case SessionOutcome::Target::kRequeue:
-        return SessionState::kUninitialized;
+  // Columns not given keep their stored value on conflict (coalesce with the stored row).
+  static std::string UpsertOutcomeSql(size_t rows) {
+    std::string sql =
+        "INSERT INTO session_state (session_id, state, started_at, result, error_kind, "
+        "error_message, finished_at) VALUES ";
+    for (size_t r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
+    sql +=
+        " ON CONFLICT (session_id) DO UPDATE SET "
+        "state = coalesce(excluded.state, state), "
+        "started_at = coalesce(excluded.started_at, started_at), "
+        "result = excluded.result, error_kind = excluded.error_kind, "
+        "error_message = excluded.error_message, finished_at = excluded.finished_at";
+    return sql;
+  }
+
+  // Binds one row's columns at parameters offset+1 .. offset+7; NULLs stay unbound.
+  static void BindOutcomeRow(SQLite::Statement& s, int offset, const OutcomeRow& row) {
+    const SessionOutcome& o = *row.outcome;
+    s.bind(offset + 1, o.session_id);
+    if (row.saved != nullptr) {
+      // No copy: the entries outlive the statement's use (the lease resets it within Step).
+      s.bindNoCopy(offset + 2, row.saved->state_blob.data(),
+                   static_cast<int>(row.saved->state_blob.size()));
+      s.bind(offset + 3, row.saved->started_at_ms);
     }
-    return SessionState::kError;
+    if (o.result_json) s.bind(offset + 4, *o.result_json);
+    if (!o.error_kind.empty()) {
+      s.bind(offset + 5, o.error_kind);
+      s.bind(offset + 6, o.error_message);
+    }
+    if (o.target != SessionOutcome::Target::kRequeue) s.bind(offset + 7, o.finished_at_ms);
+  }
+
+  void SaveState(const OutcomeBuffer::SavedState& saved) {
+    auto save = statements_.Use(
+        "INSERT INTO session_state (session_id, state, started_at) "
+        "VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+        "state = excluded.state, started_at = excluded.started_at");
+    save->bind(1, saved.session_id);
+    BindState(*save, saved);
+    save->exec();
   }
 
   OutcomeBuffer& buffer_;
+  StatementCache& statements_;
   std::vector<OutcomeBuffer::Entry> entries_;
   std::vector<bool> applied_;
 };
@@ -147,7 +225,8 @@ void OutcomeBuffer::Add(Entry entry) {
     flush_queued_ = true;
   }
   if (!submit) return;
-  Status s = writer_.SubmitUnbounded(std::make_unique<OutcomeFlushJob>(*this));
+  Status s =
+      writer_.SubmitUnbounded(std::make_unique<OutcomeFlushJob>(*this, writer_.statements()));
   if (!s.ok()) {
     // The writer is stopping: nothing will record these. Sessions left in_progress are put
     // back in the queue at the next start, so no work is lost, only redone.
@@ -160,7 +239,11 @@ void OutcomeBuffer::Add(Entry entry) {
 std::vector<OutcomeBuffer::Entry> OutcomeBuffer::TakeAll() {
   std::lock_guard lock(mu_);
   flush_queued_ = false;
-  return std::exchange(pending_, {});
+  std::vector<Entry> taken;
+  taken.swap(pending_);
+  // The next flush is likely about as big: growing to it again would copy it log2(n) times.
+  pending_.reserve(taken.size());
+  return taken;
 }
 
 }  // namespace batchd::storage

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,7 +113,8 @@ struct ClaimedSession {
   int64_t attempts = 0;  // including this start
   int64_t max_attempts = 3;
   // Set when the session ran before (retry, crash recovery): its state is reused as is.
-  std::optional<ExecutionRecord> execution;
+  // Shared, not inline: a claim moves thousands of these between threads, nearly all fresh.
+  std::shared_ptr<const ExecutionRecord> execution;
 };
 
 struct ClaimResult {

@@ -11,8 +11,9 @@
 namespace batchd::storage {
 
 enum class ConnectionRole {
-  kWriter,  // read-write, creates the file; exactly one per database
-  kReader,  // read-only; any number, each used by one thread at a time
+  kWriter,        // read-write, creates the file; exactly one per database
+  kReader,        // read-only; any number, each used by one thread at a time
+  kCheckpointer,  // read-write, for WAL checkpoints only (checkpointer.h); never writes rows
 };
 
 // Opens `path` in WAL mode (readers never block the writer, nor it them) with

@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "storage/batch_insert_job.h"
 #include "storage/batch_queries.h"
+#include "storage/checkpointer.h"
 #include "storage/claim_job.h"
 #include "storage/function_job.h"
 #include "storage/lifecycle.h"
@@ -20,9 +21,10 @@ namespace {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(const SqliteStoreOptions& options, std::unique_ptr<Writer> writer,
-              std::unique_ptr<ReadPool> readers)
+  SqliteStore(const SqliteStoreOptions& options, std::unique_ptr<Checkpointer> checkpointer,
+              std::unique_ptr<Writer> writer, std::unique_ptr<ReadPool> readers)
       : options_(options),
+        checkpointer_(std::move(checkpointer)),
         writer_(std::move(writer)),
         readers_(std::move(readers)),
         outcomes_(*writer_) {}
@@ -51,7 +53,7 @@ class SqliteStore final : public Store {
   }
 
   void ClaimSessions(int max_sessions, int64_t now_ms, Callback<ClaimResult> done) override {
-    Write(std::make_unique<ClaimJob>(max_sessions, now_ms, done), done);
+    Write(std::make_unique<ClaimJob>(max_sessions, now_ms, writer_->statements(), done), done);
   }
 
   void SaveExecutionState(int64_t session_id, std::string state_json,
@@ -114,8 +116,10 @@ class SqliteStore final : public Store {
   StoreStats Stats() const override { return {writer_->QueueDepth(), readers_->QueueDepth()}; }
 
   void Close() override {
-    // Writer first: in-flight submissions finish and answer before the readers go away.
+    // Writer first: in-flight submissions finish and answer before the readers go away. Its
+    // connection (whose commits call the checkpointer) closes before the checkpointer stops.
     writer_->Stop();
+    checkpointer_->Stop();
     readers_->Stop();
   }
 
@@ -138,6 +142,7 @@ class SqliteStore final : public Store {
   }
 
   const SqliteStoreOptions options_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   OutcomeBuffer outcomes_;  // flushes through writer_
@@ -160,10 +165,12 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   }
   ASSIGN_OR_RETURN(auto readers, ReadPool::Open(options.db_path, options.reader_threads,
                                                 options.reader_queue_limit));
+  ASSIGN_OR_RETURN(auto checkpointer, Checkpointer::Start(options.db_path));
+  checkpointer->Attach(*db);
   auto writer = std::make_unique<Writer>(std::move(db),
                                          WriterOptions{.queue_limit = options.writer_queue_limit});
-  return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(options, std::move(writer), std::move(readers)));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
+      options, std::move(checkpointer), std::move(writer), std::move(readers)));
 }
 
 }  // namespace batchd::storage

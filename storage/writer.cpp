@@ -8,8 +8,9 @@ namespace {
 
 // Runs one job's step inside a savepoint so that a failing job leaves its round-mates' work
 // intact.
-Result<WriteJob::Progress> StepInSavepoint(SQLite::Database& db, WriteJob& job) {
-  db.exec("SAVEPOINT job");
+Result<WriteJob::Progress> StepInSavepoint(StatementCache& statements, WriteJob& job) {
+  SQLite::Database& db = statements.db();
+  statements.Use("SAVEPOINT job")->exec();
   Result<WriteJob::Progress> r = Status::Internal("step did not run");
   try {
     r = job.Step(db);
@@ -18,15 +19,15 @@ Result<WriteJob::Progress> StepInSavepoint(SQLite::Database& db, WriteJob& job) 
   } catch (const std::exception& e) {
     r = Status::Internal(e.what());
   }
-  if (!r.ok()) db.exec("ROLLBACK TO job");
-  db.exec("RELEASE job");
+  if (!r.ok()) statements.Use("ROLLBACK TO job")->exec();
+  statements.Use("RELEASE job")->exec();
   return r;
 }
 
 }  // namespace
 
 Writer::Writer(std::unique_ptr<SQLite::Database> db, WriterOptions options)
-    : db_(std::move(db)), options_(options), queue_(options.queue_limit) {
+    : db_(std::move(db)), statements_(*db_), options_(options), queue_(options.queue_limit) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -48,6 +49,7 @@ Status Writer::SubmitUnbounded(std::unique_ptr<WriteJob> job) {
 void Writer::Stop() {
   queue_.Close();
   if (thread_.joinable()) thread_.join();
+  statements_.Clear();
   db_.reset();
 }
 
@@ -64,9 +66,9 @@ void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
   results.reserve(round.size());
   Status commit_status;
   try {
-    db_->exec("BEGIN IMMEDIATE");
-    for (auto& job : round) results.push_back(StepInSavepoint(*db_, *job));
-    db_->exec("COMMIT");
+    statements_.Use("BEGIN IMMEDIATE")->exec();
+    for (auto& job : round) results.push_back(StepInSavepoint(statements_, *job));
+    statements_.Use("COMMIT")->exec();
   } catch (const SQLite::Exception& e) {
     commit_status = Status::IoError(std::string("commit failed: ") + e.what());
     spdlog::error("writer: {}", commit_status.message());

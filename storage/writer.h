@@ -16,6 +16,7 @@
 
 #include "core/bounded_queue.h"
 #include "core/status.h"
+#include "storage/statement_cache.h"
 
 namespace batchd::storage {
 
@@ -60,6 +61,10 @@ class Writer {
 
   size_t QueueDepth() const { return queue_.size(); }
 
+  // The writer connection's prepared statements, for jobs to reuse across rounds. Use it only
+  // on the writer thread, from a job's Step, Complete or Fail.
+  StatementCache& statements() { return statements_; }
+
   // Refuses new jobs, runs every queued job (including all remaining steps of sliced ones) to
   // the end, then joins the thread and closes the connection. Idempotent.
   void Stop();
@@ -69,6 +74,7 @@ class Writer {
   void RunRound(std::vector<std::unique_ptr<WriteJob>>& round);
 
   std::unique_ptr<SQLite::Database> db_;  // used only by thread_
+  StatementCache statements_;             // of *db_, used only by thread_; cleared before it
   const WriterOptions options_;
   BoundedQueue<std::unique_ptr<WriteJob>> queue_;
   std::thread thread_;

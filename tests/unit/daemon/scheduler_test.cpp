@@ -173,5 +173,39 @@ TEST_F(SchedulerTest, StopInterruptsRunningSessionsAndTheyResumeLater) {
   ExpectCountersEqualRows(dir_.path() / "batchd.db");
 }
 
+// A slot is given back when its session's outcome is queued, before the outcome is committed;
+// the claim that reuses it is queued behind that outcome, so however fast sessions churn, no
+// committed state ever shows more sessions in progress than there are slots.
+TEST_F(SchedulerTest, QuickSessionsNeverShowMoreInProgressThanSlotsInTheDatabase) {
+  constexpr int kSlots = 3;
+  const std::string id =
+      Create(R"({"template":{"op":"noop","x":0},"data":[[{"field":"/x","items":)" + [] {
+        std::string items = "[0";
+        for (int i = 1; i < 3000; ++i) items += "," + std::to_string(i);
+        return items + "]";
+      }() + "}]]}");
+  SQLite::Database db((dir_.path() / "batchd.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement rows(db, "SELECT count(*) FROM session WHERE state = 1");
+  SQLite::Statement counter(db, "SELECT n_in_progress, n_completed FROM batch");
+  scheduler_ = std::make_unique<Scheduler>(*store_, ops_, SchedulerOptions{.slots = kSlots});
+  scheduler_->Start();
+  int64_t completed = 0;
+  int samples = 0;
+  for (; samples < 200'000 && completed < 3000; ++samples) {
+    ASSERT_TRUE(rows.executeStep());
+    ASSERT_LE(rows.getColumn(0).getInt64(), kSlots) << "sample " << samples;
+    rows.reset();
+    ASSERT_TRUE(counter.executeStep());
+    ASSERT_LE(counter.getColumn(0).getInt64(), kSlots) << "sample " << samples;
+    completed = counter.getColumn(1).getInt64();
+    counter.reset();
+  }
+  EXPECT_EQ(completed, 3000) << "after " << samples << " samples";
+  scheduler_->Stop();  // the last exec task may still be giving its slots back
+  EXPECT_EQ(scheduler_->Stats().finished_total, 3000);
+  EXPECT_EQ(scheduler_->Stats().running, 0);
+  ExpectCountersEqualRows(dir_.path() / "batchd.db");
+}
+
 }  // namespace
 }  // namespace batchd::daemon
