@@ -39,7 +39,8 @@ nlohmann::json BatchJson(const storage::BatchRecord& b) {
       {"created_at", FormatUtcMillis(b.created_at_ms)},
       {"finished_at",
        b.finished_at_ms ? nlohmann::json(FormatUtcMillis(*b.finished_at_ms)) : nlohmann::json()},
-      {"result", nullptr},
+      {"result",
+       b.result_json ? nlohmann::json::parse(*b.result_json, nullptr, false) : nlohmann::json()},
   };
 }
 

@@ -188,9 +188,23 @@ void Scheduler::Execute(const Assigned& session) {
   pipeline::OpContext ctx{
       claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(*state, &job),
       std::shared_ptr<const nlohmann::json>(*state, &(*state)->resolved), cancel};
-  op->Run(ctx, [this, ticket = session.ticket, cancel](OpOutcome outcome) {
-    Finish(ticket, *cancel, std::move(outcome));
-  });
+  if (claimed.execution && claimed.execution->checkpoint_json) {
+    // A resumed chunk session: where its last checkpoint says it stood.
+    auto checkpoint = std::make_shared<nlohmann::json>(
+        nlohmann::json::parse(*claimed.execution->checkpoint_json, nullptr, false));
+    if (checkpoint->is_discarded())
+      return fail(Status::Internal("stored checkpoint does not parse"));
+    ctx.checkpoint = std::move(checkpoint);
+  }
+  ctx.save_progress = [this, id = claimed.id](pipeline::SessionProgress p) {
+    store_.SaveProgress({id, p.chunks_done, p.chunks_total, p.checkpoint.dump()});
+  };
+  // The op's name travels with its result, which the store folds into the batch's result.
+  const std::string* op_name_ref = &op_name->get_ref<const std::string&>();
+  op->Run(ctx,
+          [this, ticket = session.ticket, cancel, state = *state, op_name_ref](OpOutcome outcome) {
+            Finish(ticket, *cancel, std::move(outcome), *op_name_ref);
+          });
 }
 
 Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedState(
@@ -241,7 +255,8 @@ std::string Scheduler::StateJson(const Materialized& state, const SessionIndex& 
   return text;
 }
 
-void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcome outcome) {
+void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcome outcome,
+                       std::string_view op) {
   const int64_t now = UnixMillis();
   SessionOutcome o;
   o.session_id = ticket.session_id;
@@ -251,7 +266,10 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
   switch (outcome.kind) {
     case OpOutcome::Kind::kCompleted:
       o.target = SessionOutcome::Target::kCompleted;
-      if (!outcome.result.is_null()) o.result_json = outcome.result.dump();
+      if (!outcome.result.is_null()) {
+        o.result_json = outcome.result.dump();
+        o.op = op;
+      }
       break;
     case OpOutcome::Kind::kCanceled:
       if (cancel.reason() == CancelToken::Reason::kShutdown) {

@@ -106,8 +106,9 @@ class Scheduler final : public api::SchedulerControl {
   static std::string StateJson(const Materialized& state, const SessionIndex& index);
   // Queues the session's outcome, then gives its slot back (at once, or with the others of its
   // exec task when it finished inside one).
+  // `op` names the op that produced the outcome (for folding its result into the batch's).
   void Finish(const Ticket& ticket, const pipeline::CancelToken& cancel,
-              pipeline::OpOutcome outcome);
+              pipeline::OpOutcome outcome, std::string_view op = {});
   void ReleaseSlots(std::span<const int> slots);
   void OnRecorded(int64_t session_id, const Result<bool>& recorded);
   bool Idle() const;  // with mu_ held: no claim in flight, every outcome recorded

@@ -8,6 +8,7 @@
 #include "api/server.h"
 #include "core/worker_pool.h"
 #include "daemon/data_dir.h"
+#include "daemon/result_folding.h"
 #include "daemon/scheduler.h"
 #include "pipeline/array_format.h"
 #include "pipeline/chunk_op.h"
@@ -46,7 +47,11 @@ int RunServe(const ServeConfig& config) {
     spdlog::critical("{}", dir.status().message());
     return 1;
   }
+  // Ops first: the store folds completed sessions' results with them.
+  pipeline::TimerService timers;
+  pipeline::OpRegistry ops;
   storage::SqliteStoreOptions store_options;
+  store_options.merge_results = MakeResultMerger(ops);
   store_options.db_path = dir->DatabasePath();
   store_options.insert_slice_rows = config.insert_slice_rows;
   Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);
@@ -56,8 +61,6 @@ int RunServe(const ServeConfig& config) {
   }
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  pipeline::TimerService timers;
-  pipeline::OpRegistry ops;
   pipeline::RegisterBuiltinOps(ops, timers);
 
   // The chunk pipeline: registries of codecs, stores and formats, and one decode pool that
@@ -65,8 +68,8 @@ int RunServe(const ServeConfig& config) {
   pipeline::CodecRegistry codecs;
   pipeline::RegisterBuiltinCodecs(codecs);
   pipeline::StoreRegistry stores;
-  pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
-                                           .http_max_in_flight = config.http_max_in_flight});
+  pipeline::RegisterBuiltinStores(
+      stores, {.file_roots = config.file_roots, .http_max_in_flight = config.http_max_in_flight});
   pipeline::FormatRegistry formats;
   pipeline::RegisterBuiltinFormats(formats, codecs);
   const int decode_threads = config.decode_threads > 0 ? config.decode_threads : cores;

@@ -30,7 +30,7 @@ struct ServeConfig {
   int64_t bytes_in_flight = 64ll << 20;   // a job's default byte budget
   int http_max_in_flight = 64;            // requests in flight per http:// store
   int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
-  bool help = false;  // --help was given: print ServeHelp() and exit 0
+  bool help = false;                      // --help was given: print ServeHelp() and exit 0
 };
 
 // Parses the arguments after "serve". `getenv` is injectable for tests.

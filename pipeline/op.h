@@ -74,6 +74,14 @@ class Op {
   // ctx.cancel is canceled (returning OpOutcome::Canceled()). Must not block for long: slow
   // waits belong on a timer or another pool, so that slots can outnumber threads.
   virtual void Run(const OpContext& ctx, OpDone done) const = 0;
+
+  // Folds one completed session's result into its batch's result (`aggregate` is null before
+  // the first). The batch shows the aggregate as its "result". Must be deterministic and
+  // order-independent up to rounding. Default: this op's results do not fold (null).
+  virtual Result<nlohmann::json> FoldResult(const nlohmann::json& aggregate,
+                                            const nlohmann::json& result) const {
+    return nlohmann::json();
+  }
 };
 
 }  // namespace batchd::pipeline

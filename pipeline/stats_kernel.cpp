@@ -115,7 +115,8 @@ void StatsAccumulator::Merge(const StatsAccumulator& other) {
 nlohmann::json StatsAccumulator::ToResult() const {
   const uint64_t finite = count - nan_count;
   const double total = sum.Value();
-  nlohmann::json r = {{"count", count}, {"nan_count", nan_count}, {"sum", total}};
+  nlohmann::json r = {
+      {"count", count}, {"nan_count", nan_count}, {"sum", total}, {"exact_sum", sum.Serialize()}};
   if (finite == 0) {
     r["min"] = nullptr;
     r["max"] = nullptr;
@@ -135,6 +136,16 @@ nlohmann::json StatsAccumulator::ToState() const {
           {"min", any ? nlohmann::json(min) : nlohmann::json()},
           {"max", any ? nlohmann::json(max) : nlohmann::json()},
           {"sum", sum.Serialize()}};
+}
+
+Result<StatsAccumulator> StatsAccumulator::FromResult(const nlohmann::json& result) {
+  // The same members as the checkpoint form, with the exact sum under its result name.
+  if (!result.is_object() || !result.contains("exact_sum")) {
+    return Status::InvalidArgument("a stats result needs \"exact_sum\"");
+  }
+  nlohmann::json state = result;
+  state["sum"] = result["exact_sum"];
+  return FromState(state);
 }
 
 Result<StatsAccumulator> StatsAccumulator::FromState(const nlohmann::json& state) {

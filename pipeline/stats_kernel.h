@@ -36,9 +36,11 @@ struct StatsAccumulator {
   void Add(const ChunkStats& chunk);
   void Merge(const StatsAccumulator& other);
 
-  // {"count", "nan_count", "min", "max", "sum", "mean"}; min, max and mean are null when
-  // there is no finite element.
+  // {"count", "nan_count", "min", "max", "sum", "mean", "exact_sum"}; min, max and mean are
+  // null when there is no finite element. exact_sum is the sum as ExactSum's exact text, so
+  // results fold (FromResult, Merge) without rounding.
   nlohmann::json ToResult() const;
+  static Result<StatsAccumulator> FromResult(const nlohmann::json& result);
 
   // Checkpoint form (exact: the sum keeps every bit) and back.
   nlohmann::json ToState() const;

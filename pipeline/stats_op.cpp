@@ -44,6 +44,23 @@ class StatsOp final : public ChunkOp {
  public:
   using ChunkOp::ChunkOp;
 
+  // The batch's result: the statistics of every completed session's region together, plus
+  // how many sessions it covers.
+  Result<nlohmann::json> FoldResult(const nlohmann::json& aggregate,
+                                    const nlohmann::json& result) const override {
+    ASSIGN_OR_RETURN(StatsAccumulator add, StatsAccumulator::FromResult(result));
+    StatsAccumulator total;
+    int64_t sessions = 0;
+    if (!aggregate.is_null()) {
+      ASSIGN_OR_RETURN(total, StatsAccumulator::FromResult(aggregate));
+      sessions = aggregate.value("sessions", int64_t{0});
+    }
+    total.Merge(add);
+    nlohmann::json folded = total.ToResult();
+    folded["sessions"] = sessions + 1;
+    return folded;
+  }
+
  protected:
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json&,
                                                       const ArrayMetadata& array) const override {

@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kBatchColumns =
     "b.id, b.public_id, b.name, b.priority, b.runs, b.max_running, b.max_attempts, b.state, "
     "b.session_count, b.first_session_id, b.shape, b.n_uninitialized, b.n_in_progress, "
-    "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at";
+    "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at, b.result";
 
 std::vector<uint64_t> SplitShape(const std::string& text) {
   std::vector<uint64_t> out;
@@ -48,6 +48,7 @@ BatchRecord ReadBatch(SQLite::Statement& s, int first = 0) {
               col(15).getInt64()};
   b.created_at_ms = col(16).getInt64();
   if (!col(17).isNull()) b.finished_at_ms = col(17).getInt64();
+  if (!col(18).isNull()) b.result_json = col(18).getString();
   return b;
 }
 
@@ -152,7 +153,7 @@ Result<std::optional<ExecutionRecord>> LoadExecution(SQLite::Database& db, int64
   return Guarded("reading session state", [&]() -> Result<std::optional<ExecutionRecord>> {
     SQLite::Statement s(db,
                         "SELECT state, chunks_done, chunks_total, result, error_kind, "
-                        "error_message FROM session_state WHERE session_id = ?");
+                        "error_message, checkpoint FROM session_state WHERE session_id = ?");
     s.bind(1, session_id);
     if (!s.executeStep()) return std::optional<ExecutionRecord>();
     ExecutionRecord e;
@@ -167,6 +168,7 @@ Result<std::optional<ExecutionRecord>> LoadExecution(SQLite::Database& db, int64
     if (!s.getColumn(3).isNull()) e.result_json = s.getColumn(3).getString();
     if (!s.getColumn(4).isNull()) e.error_kind = s.getColumn(4).getString();
     if (!s.getColumn(5).isNull()) e.error_message = s.getColumn(5).getString();
+    if (!s.getColumn(6).isNull()) e.checkpoint_json = s.getColumn(6).getString();
     return std::optional<ExecutionRecord>(std::move(e));
   });
 }

@@ -94,6 +94,12 @@ class OutcomeFlushJob : public WriteJob {
         entry_of.push_back(i);
       }
     }
+    // Progress first: every checkpoint in this flush was saved before any outcome of the same
+    // run (a session's last checkpoint precedes its outcome), so it still finds the session
+    // in progress, and an outcome in this flush then ends the session after it.
+    for (const auto& e : entries_) {
+      if (const auto* p = std::get_if<ProgressUpdate>(&e)) SaveProgress(*p);
+    }
     const std::vector<bool> moved = MoveFinishedSessions(statements_, outcomes);
     applied_.assign(entries_.size(), false);
     for (size_t k = 0; k < outcomes.size(); ++k) {
@@ -105,6 +111,7 @@ class OutcomeFlushJob : public WriteJob {
       records.push_back({&o, states.Take(o.session_id)});
     }
     RecordOutcomes(records);
+    FoldResults(records);
     // States of sessions still running (or whose outcome did not apply).
     states.ForEachUntaken([&](const OutcomeBuffer::SavedState& saved) { SaveState(saved); });
     for (const auto& [batch_id, delta] : deltas.all()) {
@@ -191,6 +198,60 @@ class OutcomeFlushJob : public WriteJob {
     if (o.target != SessionOutcome::Target::kRequeue) s.bind(offset + 7, o.finished_at_ms);
   }
 
+  // Upserts the session's progress columns, only while the session is in progress.
+  void SaveProgress(const ProgressUpdate& p) {
+    auto save = statements_.Use(
+        "INSERT INTO session_state (session_id, chunks_done, chunks_total, checkpoint) "
+        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM session WHERE id = ?1 AND state = 1) "
+        "ON CONFLICT (session_id) DO UPDATE SET chunks_done = excluded.chunks_done, "
+        "chunks_total = excluded.chunks_total, checkpoint = excluded.checkpoint");
+    save->bind(1, p.session_id);
+    save->bind(2, p.chunks_done);
+    save->bind(3, p.chunks_total);
+    save->bindNoCopy(4, p.checkpoint_json);
+    save->exec();
+  }
+
+  // Folds the results of the sessions completed in this flush into their batches' results,
+  // reading and writing each batch's result once.
+  void FoldResults(const std::vector<OutcomeRow>& rows) {
+    if (!buffer_.merge_results_) return;
+    std::vector<std::pair<int64_t, std::optional<std::string>>> folded;  // few batches a flush
+    for (const OutcomeRow& row : rows) {
+      const SessionOutcome& o = *row.outcome;
+      if (o.target != SessionOutcome::Target::kCompleted || !o.result_json || o.op.empty()) {
+        continue;
+      }
+      auto it = std::find_if(folded.begin(), folded.end(),
+                             [&](const auto& f) { return f.first == o.batch_id; });
+      if (it == folded.end()) {
+        auto read = statements_.Use("SELECT result FROM batch WHERE id = ?");
+        read->bind(1, o.batch_id);
+        std::optional<std::string> current;
+        if (read->executeStep() && !read->getColumn(0).isNull()) {
+          current = read->getColumn(0).getString();
+        }
+        folded.emplace_back(o.batch_id, std::move(current));
+        it = folded.end() - 1;
+      }
+      Result<std::optional<std::string>> merged =
+          buffer_.merge_results_(o.op, it->second, *o.result_json);
+      if (!merged.ok()) {
+        spdlog::warn("result of session {} not folded into its batch's: {}", o.session_id,
+                     merged.status().ToString());
+      } else if (*merged) {
+        it->second = std::move(*merged);
+      }
+    }
+    for (const auto& [batch_id, result] : folded) {
+      if (!result) continue;
+      auto write = statements_.Use("UPDATE batch SET result = ? WHERE id = ?");
+      write->bind(1, *result);
+      write->bind(2, batch_id);
+      write->exec();
+    }
+  }
+
   void SaveState(const OutcomeBuffer::SavedState& saved) {
     auto save = statements_.Use(
         "INSERT INTO session_state (session_id, state, started_at) "
@@ -211,6 +272,8 @@ void OutcomeBuffer::SaveExecutionState(int64_t session_id, std::string_view stat
                                        int64_t started_at_ms) {
   Add(SavedState{session_id, CompressJson(state_json), started_at_ms});
 }
+
+void OutcomeBuffer::SaveProgress(ProgressUpdate progress) { Add(std::move(progress)); }
 
 void OutcomeBuffer::FinishSession(SessionOutcome outcome, Callback<bool> done) {
   Add(Finished{std::move(outcome), std::move(done)});

@@ -16,10 +16,13 @@ namespace batchd::storage {
 
 class OutcomeBuffer {
  public:
-  explicit OutcomeBuffer(Writer& writer) : writer_(writer) {}
+  // `merge_results` (may be empty) folds completed sessions' results into their batch's.
+  OutcomeBuffer(Writer& writer, ResultMerger merge_results)
+      : writer_(writer), merge_results_(std::move(merge_results)) {}
 
   // Compresses on the calling thread, keeping that work off the single writer.
   void SaveExecutionState(int64_t session_id, std::string_view state_json, int64_t started_at_ms);
+  void SaveProgress(ProgressUpdate progress);
   void FinishSession(SessionOutcome outcome, Callback<bool> done);
 
   struct SavedState {
@@ -31,7 +34,7 @@ class OutcomeBuffer {
     SessionOutcome outcome;
     Callback<bool> done;
   };
-  using Entry = std::variant<SavedState, Finished>;
+  using Entry = std::variant<SavedState, ProgressUpdate, Finished>;
 
  private:
   friend class OutcomeFlushJob;
@@ -39,6 +42,7 @@ class OutcomeBuffer {
   std::vector<Entry> TakeAll();
 
   Writer& writer_;
+  const ResultMerger merge_results_;
   std::mutex mu_;
   std::vector<Entry> pending_;  // guarded by mu_, in call order
   bool flush_queued_ = false;   // guarded by mu_: a flush job is queued and has not taken yet

@@ -75,6 +75,8 @@ struct BatchRecord {
   SessionCounts counts;
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
+  // The completed sessions' results folded together (JSON), if their op folds results.
+  std::optional<std::string> result_json;
 };
 
 struct SessionRecord {
@@ -94,6 +96,16 @@ struct ExecutionRecord {
   std::optional<std::string> result_json;
   std::optional<std::string> error_kind;  // "transient", "permanent", "canceled"
   std::optional<std::string> error_message;
+  // Where a chunk session stands (JSON, opaque to storage): handed back when it resumes.
+  std::optional<std::string> checkpoint_json;
+};
+
+// A running session's progress, saved so that it can resume there.
+struct ProgressUpdate {
+  int64_t session_id = 0;
+  int64_t chunks_done = 0;
+  int64_t chunks_total = 0;
+  std::string checkpoint_json;
 };
 
 // A session together with what is needed to derive its index and values.
@@ -136,6 +148,9 @@ struct SessionOutcome {
   int64_t batch_id = 0;
   Target target = Target::kCompleted;
   std::optional<std::string> result_json;
+  // The op that produced result_json; the store's ResultMerger folds it into the batch's
+  // result under this name. Empty when there is no result.
+  std::string op;
   std::string error_kind;
   std::string error_message;
   int64_t not_before_ms = 0;  // kRequeue only

@@ -27,7 +27,7 @@ class SqliteStore final : public Store {
         checkpointer_(std::move(checkpointer)),
         writer_(std::move(writer)),
         readers_(std::move(readers)),
-        outcomes_(*writer_) {}
+        outcomes_(*writer_, options.merge_results) {}
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
@@ -59,6 +59,10 @@ class SqliteStore final : public Store {
   void SaveExecutionState(int64_t session_id, std::string state_json,
                           int64_t started_at_ms) override {
     outcomes_.SaveExecutionState(session_id, state_json, started_at_ms);
+  }
+
+  void SaveProgress(ProgressUpdate progress) override {
+    outcomes_.SaveProgress(std::move(progress));
   }
 
   void FinishSession(SessionOutcome outcome, Callback<bool> done) override {

@@ -63,6 +63,11 @@ class Store {
   virtual void SaveExecutionState(int64_t session_id, std::string state_json,
                                   int64_t started_at_ms) = 0;
 
+  // Records a running session's progress (buffered and group-committed with the other writes,
+  // in call order). Ignored once the session has left in_progress, so a late checkpoint never
+  // lands on a finished session.
+  virtual void SaveProgress(ProgressUpdate progress) = 0;
+
   // Applies an outcome (buffered and group-committed, in call order with SaveExecutionState).
   // `done` gets true if the session was in_progress and moved, false if it had already left.
   virtual void FinishSession(SessionOutcome outcome, Callback<bool> done) = 0;
@@ -96,8 +101,17 @@ class Store {
   virtual void Close() = 0;
 };
 
+// Folds a completed session's result into its batch's result: `aggregate` is the batch's result
+// so far (nullopt before the first), `op` the op that produced `result`. Returns the new
+// aggregate, nullopt when this op's results do not fold, or an error (logged; the aggregate is
+// left as it was). Runs on the writer thread inside the completion's transaction: it must be
+// quick and must not call the store. Storage knows nothing of what results mean.
+using ResultMerger = std::function<Result<std::optional<std::string>>(
+    std::string_view op, const std::optional<std::string>& aggregate, std::string_view result)>;
+
 struct SqliteStoreOptions {
   std::filesystem::path db_path;
+  ResultMerger merge_results;  // may be empty: batches then have no result
   int reader_threads = 2;
   // Rows per write transaction when inserting a batch's sessions: bounds how long one batch
   // keeps other writes waiting.

@@ -30,8 +30,8 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
   TempDir root;
   std::vector<ArraySpec> specs;
   for (const char* name : {"good1", "corrupt", "truncated", "wrongtype", "gzip", "good2"}) {
-    specs.push_back({root.path() / name, {"--shape", "30,40", "--chunks", "10,20",
-                                          "--compressor", "zstd"}});
+    specs.push_back(
+        {root.path() / name, {"--shape", "30,40", "--chunks", "10,20", "--compressor", "zstd"}});
   }
   ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles, MakeArrays(specs));
   Overwrite(root.path() / "corrupt" / "0.1", "this is not a zstd frame at all");
@@ -41,13 +41,16 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
     std::filesystem::resize_file(chunk, size / 2);
   }
   EditZarray(root.path() / "wrongtype", [](nlohmann::json& d) { d["shape"] = "30,40"; });
-  EditZarray(root.path() / "gzip",
-             [](nlohmann::json& d) { d["compressor"] = {{"id", "gzip"}, {"level", 1}}; });
+  EditZarray(root.path() / "gzip", [](nlohmann::json& d) {
+    d["compressor"] = {{"id", "gzip"}, {"level", 1}};
+  });
   // A directory outside the configured root, reached with "..".
   TempDir elsewhere;
-  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> outside,
-                       MakeArrays({{elsewhere.path() / "x", {"--shape", "10,10", "--chunks", "5,5"}}}));
-  const std::string escape = FileUrl(root.path()) + "/../" + elsewhere.path().filename().string() + "/x";
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<nlohmann::json> outside,
+      MakeArrays({{elsewhere.path() / "x", {"--shape", "10,10", "--chunks", "5,5"}}}));
+  const std::string escape =
+      FileUrl(root.path()) + "/../" + elsewhere.path().filename().string() + "/x";
 
   TempDir data;
   DaemonOptions options;

@@ -30,10 +30,9 @@ class PipelineStatsTest : public DaemonTest {
   // its source URL.
   std::map<std::string, nlohmann::json> RunStats(const std::vector<std::string>& urls,
                                                  const std::string& expected_state = "completed") {
-    nlohmann::json batch = {
-        {"name", "stats"},
-        {"template", {{"op", "stats"}, {"source", {{"url", urls.front()}}}}},
-        {"data", {{{{"field", "/source/url"}, {"items", urls}}}}}};
+    nlohmann::json batch = {{"name", "stats"},
+                            {"template", {{"op", "stats"}, {"source", {{"url", urls.front()}}}}},
+                            {"data", {{{{"field", "/source/url"}, {"items", urls}}}}}};
     Result<std::string> id = SubmitBatch(client(), batch);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     if (!id.ok()) return {};
@@ -74,9 +73,9 @@ TEST_F(PipelineStatsTest, EqualsNumpyForEveryCompressorDtypeAndSeparator) {
         ArraySpec spec;
         spec.path = root() / ("a" + std::to_string(n));
         // Shapes that do not divide into the chunks; every third array misses two chunks.
-        spec.args = {"--shape",      "37,53",   "--chunks",    "8,16",    "--dtype",
-                     dtype,          "--compressor", compressor, "--separator", separator,
-                     "--seed",       std::to_string(n)};
+        spec.args = {"--shape",     "37,53",   "--chunks",     "8,16",
+                     "--dtype",     dtype,     "--compressor", compressor,
+                     "--separator", separator, "--seed",       std::to_string(n)};
         if (n % 3 == 0) spec.args.insert(spec.args.end(), {"--drop-chunks", "2"});
         specs.push_back(spec);
         ++n;
@@ -102,10 +101,13 @@ TEST_F(PipelineStatsTest, EqualsNumpyForEveryCompressorDtypeAndSeparator) {
 TEST_F(PipelineStatsTest, ZarrV3ArraysWithZstdChunks) {
   std::vector<ArraySpec> specs = {
       {root() / "v3a", {"--shape", "37,53", "--chunks", "8,16"}, true},
-      {root() / "v3b", {"--shape", "50,9,7", "--chunks", "16,4,4", "--endian", "big", "--dtype",
-                        "float64"}, true},
-      {root() / "v3c", {"--shape", "64,64", "--chunks", "16,16", "--encoding", "v2",
-                        "--separator", ".", "--dtype", "int16", "--drop-chunks", "3"}, true},
+      {root() / "v3b",
+       {"--shape", "50,9,7", "--chunks", "16,4,4", "--endian", "big", "--dtype", "float64"},
+       true},
+      {root() / "v3c",
+       {"--shape", "64,64", "--chunks", "16,16", "--encoding", "v2", "--separator", ".", "--dtype",
+        "int16", "--drop-chunks", "3"},
+       true},
       {root() / "v3d", {"--shape", "33", "--chunks", "10", "--dtype", "uint8"}, true},
   };
   ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles, MakeArrays(specs));
@@ -122,16 +124,18 @@ TEST_F(PipelineStatsTest, ZarrV3ArraysWithZstdChunks) {
 }
 
 TEST_F(PipelineStatsTest, RegionsSplitOverSessionsAddUpToTheWholeArray) {
-  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
-                       MakeArrays({{root() / "big", {"--shape", "100,90", "--chunks", "16,32",
-                                                      "--compressor", "blosc-lz4"}}}));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<nlohmann::json> oracles,
+      MakeArrays({{root() / "big",
+                   {"--shape", "100,90", "--chunks", "16,32", "--compressor", "blosc-lz4"}}}));
   ASSERT_NO_FATAL_FAILURE(StartWithRoot());
   // 7 x 3 chunks, in four quarters of the grid.
   nlohmann::json regions = nlohmann::json::parse(
       "[[[0, 4], [0, 2]], [[0, 4], [2, 3]], [[4, 7], [0, 2]], [[4, 7], [2, 3]]]");
   nlohmann::json batch = {
       {"name", "quarters"},
-      {"template", {{"op", "stats"}, {"source", {{"url", FileUrl(root() / "big")}}}, {"region", nullptr}}},
+      {"template",
+       {{"op", "stats"}, {"source", {{"url", FileUrl(root() / "big")}}}, {"region", nullptr}}},
       {"data", {{{{"field", "/region"}, {"items", regions}}}}}};
   ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
   ASSERT_OK_AND_ASSIGN(nlohmann::json done,
@@ -142,7 +146,8 @@ TEST_F(PipelineStatsTest, RegionsSplitOverSessionsAddUpToTheWholeArray) {
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client(), id));
   int64_t chunks = 0;
   for (int64_t sid : ids) {
-    ASSERT_OK_AND_ASSIGN(nlohmann::json s, GetJson(client(), "/api/v1/sessions/" + std::to_string(sid)));
+    ASSERT_OK_AND_ASSIGN(nlohmann::json s,
+                         GetJson(client(), "/api/v1/sessions/" + std::to_string(sid)));
     chunks += s["progress"]["chunks_total"].get<int64_t>();
   }
   EXPECT_EQ(chunks, 7 * 3);

@@ -16,9 +16,7 @@ class PipelineTranscodeTest : public DaemonTest {
  protected:
   const std::filesystem::path& root() const { return arrays_.path(); }
 
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root().string()}));
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root().string()})); }
 
   nlohmann::json Transcode(const std::filesystem::path& in, const std::filesystem::path& out,
                            const nlohmann::json& codec) {
@@ -44,17 +42,17 @@ TEST_F(PipelineTranscodeTest, ZarrPythonReadsBackTheSameValues) {
   };
   std::vector<ArraySpec> specs;
   for (size_t i = 0; i < cases.size(); ++i) {
-    specs.push_back({root() / ("in" + std::to_string(i)),
-                     {"--shape", "45,70", "--chunks", "16,32", "--dtype", i == 1 ? ">f8" : "<f4",
-                      "--compressor", cases[i].source_compressor, "--drop-chunks",
-                      i == 2 ? "1" : "0"}});
+    specs.push_back(
+        {root() / ("in" + std::to_string(i)),
+         {"--shape", "45,70", "--chunks", "16,32", "--dtype", i == 1 ? ">f8" : "<f4",
+          "--compressor", cases[i].source_compressor, "--drop-chunks", i == 2 ? "1" : "0"}});
   }
   ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles, MakeArrays(specs));
 
   nlohmann::json jobs = nlohmann::json::array();
   for (size_t i = 0; i < cases.size(); ++i) {
-    jobs.push_back(Transcode(specs[i].path, root() / ("out" + std::to_string(i)),
-                             cases[i].sink_codec));
+    jobs.push_back(
+        Transcode(specs[i].path, root() / ("out" + std::to_string(i)), cases[i].sink_codec));
   }
   // One session per case: the source and the sink are zipped in one group.
   nlohmann::json sources = nlohmann::json::array(), sinks = nlohmann::json::array();
@@ -62,11 +60,11 @@ TEST_F(PipelineTranscodeTest, ZarrPythonReadsBackTheSameValues) {
     sources.push_back(j["source"]);
     sinks.push_back(j["sink"]);
   }
-  nlohmann::json batch = {{"name", "transcode"},
-                          {"template", jobs[0]},
-                          {"data",
-                           {{{{"field", "/source"}, {"items", sources}},
-                             {{"field", "/sink"}, {"items", sinks}}}}}};
+  nlohmann::json batch = {
+      {"name", "transcode"},
+      {"template", jobs[0]},
+      {"data",
+       {{{{"field", "/source"}, {"items", sources}}, {{"field", "/sink"}, {"items", sinks}}}}}};
   ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
   ASSERT_OK_AND_ASSIGN(nlohmann::json done,
                        WaitForBatchState(client(), id, "completed", kBatchTimeout));
@@ -84,19 +82,22 @@ TEST_F(PipelineTranscodeTest, ZarrPythonReadsBackTheSameValues) {
     }
   }
   // The missing source chunk stays missing: it reads as the fill value on both sides.
-  EXPECT_FALSE(std::filesystem::exists(root() / "out2" / oracles[2]["dropped_chunks"][0].get<std::string>()));
+  EXPECT_FALSE(std::filesystem::exists(root() / "out2" /
+                                       oracles[2]["dropped_chunks"][0].get<std::string>()));
 }
 
 TEST_F(PipelineTranscodeTest, SessionsWritingRegionsOfOneSink) {
-  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
-                       MakeArrays({{root() / "src", {"--shape", "64,50", "--chunks", "16,16",
-                                                     "--compressor", "blosc-zstd"}}}));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<nlohmann::json> oracles,
+      MakeArrays({{root() / "src",
+                   {"--shape", "64,50", "--chunks", "16,16", "--compressor", "blosc-zstd"}}}));
   nlohmann::json batch = {
       {"name", "regions"},
       {"template", Transcode(root() / "src", root() / "dst", {{"id", "zstd"}, {"level", 1}})},
       {"data",
        {{{{"field", "/region"},
-          {"items", nlohmann::json::parse("[[[0, 2], [0, 4]], [[2, 4], [0, 2]], [[2, 4], [2, 4]]]")}}}}}};
+          {"items",
+           nlohmann::json::parse("[[[0, 2], [0, 4]], [[2, 4], [0, 2]], [[2, 4], [2, 4]]]")}}}}}};
   batch["template"]["region"] = nullptr;
   ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
   ASSERT_OK_AND_ASSIGN(nlohmann::json done,
@@ -113,9 +114,11 @@ TEST_F(PipelineTranscodeTest, RefusesASinkHoldingAnotherArray) {
                           {"template", Transcode(root() / "a", root() / "b", nullptr)},
                           {"data", nlohmann::json::array()}};
   ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
-  ASSERT_OK_AND_ASSIGN(nlohmann::json done, WaitForBatchState(client(), id, "failed", kBatchTimeout));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "failed", kBatchTimeout));
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client(), id));
-  ASSERT_OK_AND_ASSIGN(nlohmann::json s, GetJson(client(), "/api/v1/sessions/" + std::to_string(ids[0])));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json s,
+                       GetJson(client(), "/api/v1/sessions/" + std::to_string(ids[0])));
   EXPECT_NE(s["error"]["message"].get<std::string>().find("already holds a different array"),
             std::string::npos)
       << s.dump();

@@ -27,8 +27,9 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
 
 // Runs `argv`, requires exit code 0, and parses the last line of stdout as JSON. The error
 // carries stderr when it fails.
-Result<nlohmann::json> RunJsonCommand(const std::vector<std::string>& argv,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(120));
+Result<nlohmann::json> RunJsonCommand(
+    const std::vector<std::string>& argv,
+    std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // Debian's interpreter, which has numpy, zarr and numcodecs (the first python3 on PATH may be
 // another one).
