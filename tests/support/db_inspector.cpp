@@ -122,4 +122,15 @@ Result<std::map<std::string, BatchCounterAudit>> AuditBatchCounters(
   });
 }
 
+Result<std::map<int64_t, std::string>> ReadCheckpoints(const std::filesystem::path& db_path) {
+  using Checkpoints = std::map<int64_t, std::string>;
+  return Guarded(db_path, [](SQLite::Database& db) -> Result<Checkpoints> {
+    Checkpoints out;
+    SQLite::Statement s(
+        db, "SELECT session_id, checkpoint FROM session_state WHERE checkpoint IS NOT NULL");
+    while (s.executeStep()) out[s.getColumn(0).getInt64()] = s.getColumn(1).getString();
+    return out;
+  });
+}
+
 }  // namespace batchd::testing

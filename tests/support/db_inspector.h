@@ -55,4 +55,8 @@ struct BatchCounterAudit {
 Result<std::map<std::string, BatchCounterAudit>> AuditBatchCounters(
     const std::filesystem::path& db_path);
 
+// The saved checkpoint of every session that has one (session_state.checkpoint: JSON text),
+// by session id: where a chunk session would resume.
+Result<std::map<int64_t, std::string>> ReadCheckpoints(const std::filesystem::path& db_path);
+
 }  // namespace batchd::testing

@@ -51,6 +51,8 @@ std::string NginxServer::FailingPrefix(int status) {
   return "/status/" + std::to_string(status) + "/";
 }
 
+std::filesystem::path NginxServer::AccessLogPath() const { return work_dir_.path() / "access.log"; }
+
 std::string NginxServer::Url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
@@ -90,9 +92,15 @@ Status NginxServer::WriteConfig() {
        << "pid " << work << "/nginx.pid;\n"
        << "error_log " << work << "/error.log warn;\n"
        << "events { worker_connections 4096; }\n"
-       << "http {\n"
-       << "  access_log off;\n"
-       << "  default_type application/octet-stream;\n"
+       << "http {\n";
+  if (options_.access_log) {
+    // One line per request, flushed at once: tests count what batchd read.
+    conf << "  log_format requests '$request_method $uri $status';\n"
+         << "  access_log " << AccessLogPath().string() << " requests;\n";
+  } else {
+    conf << "  access_log off;\n";
+  }
+  conf << "  default_type application/octet-stream;\n"
        << "  client_max_body_size 0;\n"
        << "  keepalive_requests 100000;\n"
        << "  sendfile on;\n";

@@ -29,6 +29,7 @@ namespace batchd::testing {
 struct NginxOptions {
   std::filesystem::path document_root;  // served directory; empty: a fresh "<work dir>/root"
   bool allow_put = true;
+  bool access_log = false;  // "METHOD URI STATUS" per request in AccessLogPath()
   std::filesystem::path binary = "/usr/sbin/nginx";
   std::chrono::milliseconds start_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds stop_timeout = std::chrono::seconds(10);
@@ -49,6 +50,7 @@ class NginxServer {
   // "http://127.0.0.1:<port>" + path (path starts with "/").
   std::string Url(std::string_view path) const;
   const std::filesystem::path& document_root() const { return document_root_; }
+  std::filesystem::path AccessLogPath() const;
   bool running() const { return pid_ > 0; }
 
   // Every request under this URL path prefix is answered with `status` and an empty body:
