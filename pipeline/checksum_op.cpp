@@ -109,7 +109,7 @@ class ChecksumOp final : public ChunkOp {
   }
 
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op,
-                                                      const ArrayMetadata&) const override {
+                                                      const ArrayMetadata&, bool) const override {
     return std::unique_ptr<ChunkConsumer>(
         std::make_unique<ChecksumConsumer>(op.value("algorithm", std::string("xxh64"))));
   }

@@ -107,7 +107,8 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
       array->codec, {.element_size = static_cast<size_t>(array->dtype.size)});
   if (!codec.ok()) return fail(codec.status());
   Result<std::unique_ptr<ChunkConsumer>> consumer =
-      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array);
+      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array,
+                   ctx.attempt > 1 || (ctx.checkpoint && !ctx.checkpoint->is_null()));
   if (!consumer.ok()) return fail(consumer.status());
 
   std::optional<ChunkCheckpoint> resume;

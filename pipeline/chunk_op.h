@@ -57,8 +57,11 @@ class ChunkOp : public Op {
                                            const ArrayMetadata& array) const;
 
   // The consumer for one run of a session; `op_resolved` is what PrepareOp returned.
+  // `resumed`: the session ran before (a retry, or a restart after a crash), so it may find
+  // what an interrupted run left behind. Runs on a scheduler thread, which may block briefly.
   virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op_resolved,
-                                                              const ArrayMetadata& array) const = 0;
+                                                              const ArrayMetadata& array,
+                                                              bool resumed) const = 0;
 
   const ChunkServices& services_;
 };

@@ -63,7 +63,8 @@ class StatsOp final : public ChunkOp {
 
  protected:
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json&,
-                                                      const ArrayMetadata& array) const override {
+                                                      const ArrayMetadata& array,
+                                                      bool) const override {
     return std::unique_ptr<ChunkConsumer>(std::make_unique<StatsConsumer>(array));
   }
 };

@@ -126,12 +126,18 @@ class TranscodeOp final : public ChunkOp {
   }
 
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op,
-                                                      const ArrayMetadata&) const override {
+                                                      const ArrayMetadata&,
+                                                      bool resumed) const override {
     const nlohmann::json sink = op.value("sink", nlohmann::json());
     ASSIGN_OR_RETURN(ArrayMetadata out,
                      ArrayMetadata::FromJson(sink.value("array", nlohmann::json())));
     ASSIGN_OR_RETURN(std::shared_ptr<ChunkStore> store,
                      services_.stores.Open(sink.value("url", std::string())));
+    if (resumed) {
+      // An interrupted run may have died in the middle of a put: its temp file is not a chunk
+      // (puts are atomic), but it must not stay behind in the user's array.
+      RETURN_IF_ERROR(store->RemoveStaleTempFiles().status());
+    }
     ASSIGN_OR_RETURN(
         std::unique_ptr<const Codec> codec,
         services_.codecs.Create(out.codec, {.element_size = static_cast<size_t>(out.dtype.size)}));

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libsqlite3-dev libsqlitecpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev
   liblz4-dev libzstd-dev libblosc-dev libxxhash-dev libgtest-dev googletest
-  python3 python3-numpy python3-zarr python3-numcodecs
+  python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   time curl
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
 )
