@@ -92,7 +92,8 @@ class ZarrV3Format final : public ArrayFormat {
     size_t i = 0;
     // array -> array codecs would come first; none is supported.
     const nlohmann::json& first = codecs[0];
-    const std::string first_name = first.is_object() ? first.value("name", std::string()) : "";
+    const std::string first_name =
+        first.is_object() ? first.value("name", first.dump()) : first.dump();
     if (first_name != "bytes") {
       return err.Invalid("codec \"" + first_name +
                          "\" is unsupported: the chain must start with \"bytes\"" +

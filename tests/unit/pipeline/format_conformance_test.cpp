@@ -1,0 +1,232 @@
+// One suite for the array formats (pipeline/array_format.h): each registered format reads a
+// valid description into the same metadata, round-trips it through the execution state, and
+// refuses what it cannot read correctly with an error naming the document and the member.
+#include "pipeline/array_format.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace batchd::pipeline {
+namespace {
+
+class FormatTest : public ::testing::Test {
+ protected:
+  FormatTest() {
+    char tmpl[] = "/tmp/batchd-format-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    RegisterBuiltinCodecs(codecs_);
+    RegisterBuiltinStores(stores_, {.file_roots = {root_}});
+    RegisterBuiltinFormats(formats_, codecs_);
+  }
+  ~FormatTest() override { std::filesystem::remove_all(root_); }
+
+  // Writes `doc` as `name` in array directory `array` and opens that array.
+  Result<ArrayMetadata> OpenWith(const std::string& array, const std::string& name,
+                                 const nlohmann::json& doc,
+                                 const nlohmann::json& source = nlohmann::json::object()) {
+    std::filesystem::create_directories(root_ / array);
+    if (!name.empty()) std::ofstream(root_ / array / name) << doc.dump();
+    return Open(array, source);
+  }
+
+  Result<ArrayMetadata> Open(const std::string& array, const nlohmann::json& source) {
+    Result<std::shared_ptr<ChunkStore>> store = stores_.Open("file://" + (root_ / array).string());
+    if (!store.ok()) return store.status();
+    return formats_.Open(**store, source);
+  }
+
+  static nlohmann::json V2() {
+    return nlohmann::json::parse(R"({"zarr_format": 2, "shape": [100, 50], "chunks": [16, 16],
+      "dtype": "<f4", "compressor": {"id": "zstd", "level": 3}, "fill_value": "NaN",
+      "order": "C", "filters": null, "dimension_separator": "/"})");
+  }
+  static nlohmann::json V3() {
+    return nlohmann::json::parse(R"({"zarr_format": 3, "node_type": "array", "shape": [100, 50],
+      "data_type": "float32", "chunk_grid": {"name": "regular", "configuration":
+      {"chunk_shape": [16, 16]}}, "chunk_key_encoding": {"name": "default", "configuration":
+      {"separator": "/"}}, "fill_value": "NaN", "codecs": [{"name": "bytes", "configuration":
+      {"endian": "little"}}, {"name": "zstd", "configuration": {"level": 3, "checksum": false}}],
+      "attributes": {}})");
+  }
+  static nlohmann::json Raw() {
+    return nlohmann::json::parse(R"({"url": "x", "format": "raw", "shape": [100, 50],
+      "chunks": [16, 16], "dtype": "<f4", "codec": {"id": "zstd", "level": 3},
+      "separator": "/", "fill_value": "NaN"})");
+  }
+
+  // Expects a kInvalidArgument whose message (or path) contains every one of `words`.
+  static void ExpectRefused(const Result<ArrayMetadata>& r, std::vector<std::string> words) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+    for (const std::string& w : words) {
+      EXPECT_NE(r.status().ToString().find(w), std::string::npos)
+          << "\"" << w << "\" not in: " << r.status().ToString();
+    }
+  }
+
+  std::filesystem::path root_;
+  CodecRegistry codecs_;
+  StoreRegistry stores_;
+  FormatRegistry formats_;
+};
+
+TEST_F(FormatTest, EveryFormatDescribesTheSameArray) {
+  Result<ArrayMetadata> v2 = OpenWith("v2", ".zarray", V2());
+  Result<ArrayMetadata> v3 = OpenWith("v3", "zarr.json", V3());
+  Result<ArrayMetadata> raw = OpenWith("raw", "", nullptr, Raw());
+  for (const Result<ArrayMetadata>* m : {&v2, &v3, &raw}) {
+    ASSERT_TRUE(m->ok()) << m->status().ToString();
+    EXPECT_EQ((*m)->shape, (std::vector<int64_t>{100, 50}));
+    EXPECT_EQ((*m)->chunk_shape, (std::vector<int64_t>{16, 16}));
+    EXPECT_EQ((*m)->dtype.ToNumpy(), "<f4");
+    EXPECT_EQ((*m)->codec["id"], "zstd");
+    EXPECT_EQ((*m)->fill_value, "NaN");
+    Result<ArrayMetadata> back = ArrayMetadata::FromJson((*m)->ToJson());
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->ToJson(), (*m)->ToJson()) << "the execution state round trip";
+  }
+  const std::vector<int64_t> c = {3, 2};
+  EXPECT_EQ(v2->keys.Key(c), "3/2");
+  EXPECT_EQ(v3->keys.Key(c), "c/3/2");
+  EXPECT_EQ(raw->keys.Key(c), "3/2");
+  EXPECT_EQ(v2->format, "zarr2");
+  EXPECT_EQ(v3->format, "zarr3");
+}
+
+TEST_F(FormatTest, AutoDetectionAndExplicitFormats) {
+  ASSERT_TRUE(OpenWith("a", ".zarray", V2()).ok());
+  EXPECT_EQ(Open("a", {{"format", "zarr2"}})->format, "zarr2");
+  ASSERT_TRUE(OpenWith("b", "zarr.json", V3()).ok());
+  EXPECT_EQ(Open("b", {{"format", "auto"}})->format, "zarr3");
+  ExpectRefused(Open("a", {{"format", "hdf5"}}), {"hdf5", "zarr2", "/source/format"});
+  ExpectRefused(Open("empty", nlohmann::json::object()), {"neither .zarray", "raw"});
+  Result<ArrayMetadata> missing = Open("a", {{"format", "zarr3"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
+  struct Case {
+    const char* member;
+    nlohmann::json value;
+    std::vector<std::string> words;
+  };
+  const std::vector<Case> cases = {
+      {"order", "F", {".zarray", "\"order\"", "F"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f4"}])"),
+       {"filters", "delta"}},
+      {"dtype", "<c8", {"dtype", "<c8"}},
+      {"dtype", nlohmann::json::parse(R"([["a", "<f4"]])"), {"structured"}},
+      {"compressor", {{"id", "gzip"}, {"level", 1}}, {"compressor", "gzip"}},
+      {"compressor", {{"id", "blosc"}, {"cname", "nope"}}, {"compressor", "nope"}},
+      {"shape", "100,50", {"\"shape\""}},
+      {"chunks", nlohmann::json::parse("[16]"), {"dimensions"}},
+      {"chunks", nlohmann::json::parse("[16, 0]"), {"chunk dimension 1"}},
+      {"dimension_separator", "-", {"dimension_separator"}},
+      {"zarr_format", 3, {"zarr_format"}},
+      {"fill_value", "lots", {"fill_value"}},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.member) + " = " + c.value.dump());
+    nlohmann::json doc = V2();
+    doc[c.member] = c.value;
+    ExpectRefused(OpenWith("v2bad" + std::to_string(n++), ".zarray", doc), c.words);
+  }
+  std::filesystem::create_directories(root_ / "notjson");
+  std::ofstream(root_ / "notjson" / ".zarray") << "{not json";
+  ExpectRefused(Open("notjson", nlohmann::json::object()), {".zarray", "not valid JSON"});
+}
+
+TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
+  auto edit = [](const std::function<void(nlohmann::json&)>& f) {
+    nlohmann::json doc = V3();
+    f(doc);
+    return doc;
+  };
+  struct Case {
+    nlohmann::json doc;
+    std::vector<std::string> words;
+  };
+  const std::vector<Case> cases = {
+      {edit([](auto& d) { d["node_type"] = "group"; }), {"group"}},
+      {edit([](auto& d) {
+         d["codecs"][0] = {{"name", "sharding_indexed"}};
+       }),
+       {"sharding"}},
+      {edit([](auto& d) {
+         d["codecs"].insert(d["codecs"].begin(), nlohmann::json{{"name", "transpose"}});
+       }),
+       {"transpose"}},
+      {edit([](auto& d) {
+         d["codecs"][1] = {{"name", "gzip"}};
+       }),
+       {"gzip"}},
+      {edit([](auto& d) {
+         d["codecs"].push_back({{"name", "crc32c"}});
+       }),
+       {"crc32c"}},
+      {edit([](auto& d) { d["chunk_grid"]["name"] = "rectilinear"; }), {"chunk_grid"}},
+      {edit([](auto& d) { d["chunk_key_encoding"]["name"] = "other"; }), {"chunk_key_encoding"}},
+      {edit([](auto& d) { d["data_type"] = "complex64"; }), {"complex64"}},
+      {edit([](auto& d) {
+         d["storage_transformers"] = {{{"name", "x"}}};
+       }),
+       {"storage_transformers"}},
+      {edit([](auto& d) { d["codecs"][0]["configuration"]["endian"] = "middle"; }), {"endian"}},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.doc.dump());
+    ExpectRefused(OpenWith("v3bad" + std::to_string(n++), "zarr.json", c.doc), c.words);
+  }
+}
+
+TEST_F(FormatTest, ZarrV3BigEndianAndBloscAndTheV2KeyEncoding) {
+  nlohmann::json doc = V3();
+  doc["codecs"][0]["configuration"]["endian"] = "big";
+  doc["codecs"][1] = {{"name", "blosc"},
+                      {"configuration",
+                       {{"cname", "lz4"},
+                        {"clevel", 5},
+                        {"shuffle", "bitshuffle"},
+                        {"typesize", 4},
+                        {"blocksize", 0}}}};
+  doc["chunk_key_encoding"] = {{"name", "v2"}, {"configuration", {{"separator", "."}}}};
+  Result<ArrayMetadata> m = OpenWith("v3be", "zarr.json", doc);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(m->dtype.big_endian);
+  EXPECT_EQ(m->codec["id"], "blosc");
+  EXPECT_EQ(m->codec["shuffle"], 2);
+  EXPECT_EQ(m->keys.Key(std::vector<int64_t>{1, 2}), "1.2");
+}
+
+TEST_F(FormatTest, RawRefusesAnIncompleteSpecNamingTheMember) {
+  for (const char* member : {"shape", "chunks", "dtype"}) {
+    nlohmann::json source = Raw();
+    source.erase(member);
+    Result<ArrayMetadata> r = Open("raw", source);
+    ASSERT_FALSE(r.ok()) << member;
+    EXPECT_EQ(r.status().path(), std::string("/source/") + member);
+  }
+  nlohmann::json source = Raw();
+  source["codec"] = {{"id", "snappy"}};
+  EXPECT_EQ(Open("raw", source).status().path(), "/source/codec");
+}
+
+TEST_F(FormatTest, ZarrV2DocumentsWeWriteReadBackTheSame) {
+  Result<ArrayMetadata> m = OpenWith("w", ".zarray", V2());
+  ASSERT_TRUE(m.ok());
+  std::filesystem::create_directories(root_ / "copy");
+  std::ofstream(root_ / "copy" / ".zarray") << ZarrV2ArrayDocument(*m);
+  Result<ArrayMetadata> back = Open("copy", nlohmann::json::object());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->ToJson(), m->ToJson());
+}
+
+}  // namespace
+}  // namespace batchd::pipeline
