@@ -1,7 +1,7 @@
 // "blosc": c-blosc 1.x buffers, zarr v2's default compressor, through the library's
 // context-per-call API (blosc_compress_ctx / blosc_decompress_ctx), which touches no global
 // state and so is safe from any thread. One internal thread: the decode pool already runs one
-// chunk per core. docs/pipeline-codecs.md describes the header.
+// chunk per core. docs/pipeline.md ("Codecs") describes the header.
 #include <blosc.h>
 
 #include <string>

@@ -13,7 +13,7 @@
 // Recipe for a new store: implement ChunkStore, register a factory for its URL scheme in
 // RegisterBuiltinStores, and add it to the store conformance suite
 // (tests/store/store_conformance_test.cpp). file_store.cpp is the reference;
-// docs/pipeline-stores.md describes the URL forms and behaviour of the built-in ones.
+// docs/pipeline.md ("Stores") describes the URL forms and behaviour of the built-in ones.
 #pragma once
 
 #include <filesystem>

@@ -7,7 +7,7 @@
 //   {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
 // (the values shown are the defaults, numcodecs' own). The array formats (zarr v2 "compressor",
 // zarr v3 "codecs", the raw format's "codec") turn their own spelling into one of these.
-// docs/pipeline-codecs.md describes each wire format exactly.
+// docs/pipeline.md ("Codecs") describes each wire format exactly.
 //
 // Recipe for a new codec: implement Codec, add a factory in RegisterBuiltinCodecs, and add it to
 // the conformance suite (tests/unit/pipeline/codec_conformance_test.cpp). zstd_codec.cpp is the

@@ -1,5 +1,5 @@
 // "lz4", numcodecs' framing: the decoded size as a 4-byte little-endian uint32, then one LZ4
-// block (not the LZ4 frame format). docs/pipeline-codecs.md has the details.
+// block (not the LZ4 frame format). docs/pipeline.md ("Codecs") has the details.
 #include <lz4.h>
 
 #include <climits>
