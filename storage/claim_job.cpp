@@ -115,6 +115,9 @@ Result<WriteJob::Progress> ClaimJob::Step(SQLite::Database& db) {
       CounterDelta delta{};
       Move(delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
       ApplyCounterDelta(db, b.id, delta, now_ms_);
+      if (observer_) {
+        observer_->OnClaimed(db, std::span(result_.sessions).subspan(before));
+      }
     }
     remaining -= claimed;
   }

@@ -2,6 +2,7 @@
 // then batch age, then id order, respecting each batch's max_running (see Store::ClaimSessions).
 #pragma once
 
+#include "storage/session_transitions.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 
@@ -9,8 +10,10 @@ namespace batchd::storage {
 
 class ClaimJob : public WriteJob {
  public:
-  ClaimJob(int max_sessions, int64_t now_ms, Callback<ClaimResult> done)
-      : max_sessions_(max_sessions), now_ms_(now_ms), done_(std::move(done)) {}
+  // `observer` (optional) hears of each batch's claimed sessions inside the transaction.
+  ClaimJob(int max_sessions, int64_t now_ms, Callback<ClaimResult> done,
+           SessionTransitionObserver* observer = nullptr)
+      : max_sessions_(max_sessions), now_ms_(now_ms), done_(std::move(done)), observer_(observer) {}
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override { done_(std::move(result_)); }
@@ -20,6 +23,7 @@ class ClaimJob : public WriteJob {
   const int max_sessions_;
   const int64_t now_ms_;
   Callback<ClaimResult> done_;
+  SessionTransitionObserver* const observer_;
   ClaimResult result_;
 };
 

@@ -73,6 +73,7 @@ class OutcomeFlushJob : public WriteJob {
       if (o.target != SessionOutcome::Target::kRequeue) record.bind(7, o.finished_at_ms);
       record.exec();
       record.reset();
+      if (buffer_.observer_) buffer_.observer_->OnFinished(db, o);
     }
     // States of sessions still running (or whose outcome did not apply).
     SQLite::Statement save(db,
