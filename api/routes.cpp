@@ -134,9 +134,16 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   // `ctx` is copied into the handlers: its members are references to long-lived objects.
   router.Add("GET", "/healthz", [ctx](HttpRequest&, Responder respond) {
     const storage::StoreStats stats = ctx.store.Stats();
-    respond(JsonResponse(200, {{"status", "ok"},
-                               {"writer_queue", stats.writer_queue_depth},
-                               {"reader_queue", stats.reader_queue_depth}}));
+    nlohmann::json body = {{"status", "ok"},
+                           {"writer_queue", stats.writer_queue_depth},
+                           {"reader_queue", stats.reader_queue_depth}};
+    if (ctx.events != nullptr) {
+      const EventHub::Stats events = ctx.events->GetStats();
+      body["events"] = {{"subscribers", events.subscribers},
+                        {"latest_seq", events.latest_seq},
+                        {"slow_consumers_closed", events.slow_consumers_closed}};
+    }
+    respond(JsonResponse(200, body));
   });
   router.Add("POST", "/api/v1/batches",
              [ctx](HttpRequest& r, Responder done) { SubmitBatch(ctx, r, std::move(done)); });
@@ -150,6 +157,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   router.Add("GET", "/api/v1/sessions/{id}",
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
+  RegisterEventRoutes(router, ctx);
 }
 
 }  // namespace batchd::api

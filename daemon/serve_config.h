@@ -22,6 +22,14 @@ struct ServeConfig {
   uint64_t insert_slice_rows = 65536;
   int slots = 0;  // 0: the number of cores
   int64_t retry_backoff_ms = 1000;
+  // The event stream (docs/api.md, "Events").
+  int64_t event_retention_events = 1'000'000;
+  int64_t event_retention_seconds = 24 * 3600;
+  uint64_t event_queue_limit = 1024;
+  int64_t event_ping_ms = 15'000;
+  uint64_t event_max_subscribers = 1000;
+  uint64_t event_small_batch = 1000;
+  uint64_t event_session_rate = 1000;
   bool help = false;  // --help was given: print ServeHelp() and exit 0
 };
 

@@ -65,6 +65,10 @@ class RetentionJob : public WriteJob {
   RetentionJob(EventLog& log, std::function<void(Result<int64_t>)> done)
       : log_(log), done_(std::move(done)) {}
   Result<Progress> Step(SQLite::Database& db) override {
+    if (deleted_ == 0) {
+      std::lock_guard lock(log_.mu_);
+      log_.seq_at_last_retention_ = log_.published_seq_;
+    }
     const auto age =
         std::chrono::duration_cast<std::chrono::milliseconds>(log_.options_.retention_age);
     const int64_t n = DeleteExpiredEvents(db, log_.options_.retention_events,
@@ -166,6 +170,15 @@ void EventLog::Publish(SQLite::Database& db) {
     if (page->events.empty()) return;
     published_seq_ = page->events.back().seq;
     if (listener_) listener_(page->events);
+    bool trim = false;
+    {
+      std::lock_guard lock(mu_);
+      const int64_t slack = std::max<int64_t>(100, options_.retention_events / 10);
+      if (published_seq_ - seq_at_last_retention_ > slack && !retention_job_queued_) {
+        trim = retention_wanted_ = true;
+      }
+    }
+    if (trim) wake_.notify_one();
   } catch (const SQLite::Exception& e) {
     spdlog::error("publishing events: {}", e.what());
   }
@@ -346,8 +359,9 @@ void EventLog::TickerLoop() {
       if (!s.ok()) progress_job_queued_ = false;  // stopping
       continue;
     }
-    if (now >= next_retention) {
+    if (now >= next_retention || retention_wanted_) {
       next_retention = now + options_.retention_interval;
+      retention_wanted_ = false;
       if (!retention_job_queued_) {
         retention_job_queued_ = true;
         lock.unlock();

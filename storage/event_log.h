@@ -138,6 +138,8 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
   bool progress_wanted_ = false;                          // guarded by mu_
   bool progress_job_queued_ = false;                      // guarded by mu_
   bool retention_job_queued_ = false;                     // guarded by mu_
+  bool retention_wanted_ = false;                         // guarded by mu_: the log grew fast
+  int64_t seq_at_last_retention_ = 0;                     // guarded by mu_
   std::unordered_map<int64_t, SessionProgress> reports_;  // guarded by mu_: latest each
   std::thread ticker_;
 };

@@ -17,7 +17,9 @@ struct EventLogOptions {
   // client asking to replay from before that is told to resync.
   int64_t retention_events = 1'000'000;
   std::chrono::seconds retention_age{24 * 3600};
-  // How often retention runs (besides Store::TrimEvents).
+  // How often retention runs (besides Store::TrimEvents). It also runs as soon as the log has
+  // grown by a tenth of retention_events (at least 100 events) since the last run, so a burst
+  // never leaves the table far above its bound.
   std::chrono::milliseconds retention_interval{10'000};
   // Coalescing: at most one batch.progress per batch, and one session.progress per session,
   // per interval.

@@ -82,6 +82,7 @@ struct SessionProgress {
 struct EventQuery {
   int64_t after_seq = 0;
   std::optional<std::string> batch_public_id;  // only this batch's events
+  std::optional<int64_t> session_id;           // only this session's events
   std::vector<EventType> types;                // empty: every type
   int limit = 256;
   // Instead of the oldest events after after_seq: the newest `limit` matching ones (still

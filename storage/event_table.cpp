@@ -150,6 +150,7 @@ Result<EventPage> ReadEvents(SQLite::Database& db, const EventQuery& q) {
 
     std::string sql = std::string("SELECT seq, ") + kColumns + " FROM event WHERE seq > ?";
     if (q.batch_public_id) sql += " AND batch = ?";
+    if (q.session_id) sql += " AND session_id = ?";
     if (!q.types.empty()) {
       sql += " AND type IN (";
       for (size_t t = 0; t < q.types.size(); ++t) sql += t == 0 ? "?" : ",?";
@@ -160,6 +161,7 @@ Result<EventPage> ReadEvents(SQLite::Database& db, const EventQuery& q) {
     int i = 1;
     s.bind(i++, q.after_seq);
     if (q.batch_public_id) s.bind(i++, *q.batch_public_id);
+    if (q.session_id) s.bind(i++, *q.session_id);
     for (EventType t : q.types) s.bind(i++, EventTypeName(t));
     const int limit = std::max(1, q.limit);
     s.bind(i, limit + 1);  // one more tells whether the page is the last

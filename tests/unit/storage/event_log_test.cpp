@@ -151,7 +151,9 @@ TEST_F(EventLogTest, ABatchLifeIsEnqueuedStateChangesAndFinishedWithTheFinalCoun
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(page.events[i].seq, all[i].seq);
     EXPECT_EQ(page.events[i].type, all[i].type);
-    if (i > 0) EXPECT_GT(all[i].seq, all[i - 1].seq);
+    if (i > 0) {
+      EXPECT_GT(all[i].seq, all[i - 1].seq);
+    }
   }
   EXPECT_EQ(page.latest_seq, all.back().seq);
   EXPECT_EQ(page.oldest_seq, 1);
