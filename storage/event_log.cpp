@@ -124,10 +124,9 @@ void EventLog::Stop() {
 void EventLog::OnRowChanged(void* self, int op, const char*, const char* table, long long rowid) {
   auto* log = static_cast<EventLog*>(self);
   if (table[0] == 'b' && std::strcmp(table, "batch") == 0) {
-    log->rows_changed_ = true;
     if (op != SQLITE_DELETE) log->changed_batches_.push_back(rowid);
   } else if (table[0] == 'e' && op == SQLITE_INSERT && std::strcmp(table, "event") == 0) {
-    log->rows_changed_ = true;
+    log->events_written_ = true;  // rows the batch triggers insert are reported too
   }
 }
 
@@ -138,16 +137,20 @@ void EventLog::AfterCommit(SQLite::Database& db) {
     changed_batches_.clear();
     want_progress = true;
   }
-  if (rows_changed_) {
-    rows_changed_ = false;
+  if (events_written_) {
+    events_written_ = false;
     Publish(db);
   }
   if (want_progress) {
+    // Only the first change after a progress job wakes the ticker: a drain commits hundreds of
+    // rounds a second, and the ticker needs to hear of them once per interval.
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
+      wake = !progress_wanted_;
       progress_wanted_ = true;
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
   }
 }
 
@@ -314,14 +317,16 @@ void EventLog::OnSessionRequest(SQLite::Database& db, const SessionRecord& befor
 }
 
 void EventLog::ReportProgress(SessionProgress progress) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (reports_.size() >= kMaxPendingReports && !reports_.count(progress.session_id)) return;
     const int64_t id = progress.session_id;
     reports_.insert_or_assign(id, std::move(progress));
+    wake = !progress_wanted_;
     progress_wanted_ = true;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void EventLog::Trim(std::function<void(Result<int64_t>)> done) {

@@ -117,7 +117,7 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
 
   // Writer thread only.
   int64_t published_seq_ = 0;
-  bool rows_changed_ = false;             // the update hook saw event or batch rows change
+  bool events_written_ = false;           // the update hook saw event rows inserted
   std::vector<int64_t> changed_batches_;  // batch rowids changed since the last commit
   std::set<int64_t> progress_candidates_;
   std::map<int64_t, BatchProgress> progress_;
