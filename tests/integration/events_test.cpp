@@ -169,6 +169,43 @@ TEST_F(EventsTest, FiltersSelectBatchTypesAndSessionAlsoOnReplay) {
   for (const json& e : of_session) EXPECT_EQ(e["session"], sessions[1]);
 }
 
+// Chunk progress an op reports (here `sleep` with "chunks") becomes session.progress events
+// with the done map, coalesced to at most one per session per 100 ms, and batch.progress gets
+// a chunk rate.
+TEST_F(EventsTest, ReportedChunkProgressReachesSubscribersCoalesced) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_OK_AND_ASSIGN(auto ws, Subscribe("types=session.progress,batch.progress"));
+  ASSERT_OK_AND_ASSIGN(json hello, ReadHello(*ws));
+  json batch = SleepBatch("chunky", 1, 1000);
+  batch["template"]["chunks"] = 40;
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(std::vector<json> got, ReadUntil(*ws, [](const json& m) {
+                         return m.value("type", "") == "session.progress" && m["chunks_done"] == 40;
+                       }));
+  std::vector<json> progress;
+  bool chunk_rate = false;
+  for (const json& e : got) {
+    if (e["type"] == "session.progress") progress.push_back(e);
+    if (e["type"] == "batch.progress" && e["chunks_per_s"].is_number()) chunk_rate = true;
+  }
+  ASSERT_GE(progress.size(), 2u);
+  int64_t before = 0;
+  for (const json& p : progress) {
+    EXPECT_EQ(p["batch"], id);
+    EXPECT_EQ(p["chunks_total"], 40);
+    EXPECT_GT(p["chunks_done"].get<int64_t>(), before);
+    before = p["chunks_done"];
+    ASSERT_TRUE(p["done_ranges"].is_array()) << p.dump();
+    int64_t covered = 0;
+    for (const json& r : p["done_ranges"]) covered += r[1].get<int64_t>() - r[0].get<int64_t>();
+    EXPECT_EQ(covered, p["chunks_done"].get<int64_t>()) << "the map marks every done chunk";
+  }
+  EXPECT_EQ(progress.back()["done_ranges"], json::array({json::array({0, 40})}));
+  // 40 chunk reports over about a second, but at most one event per 100 ms (plus the last).
+  EXPECT_LT(progress.size(), 40u);
+  EXPECT_TRUE(chunk_rate) << "batch.progress reports chunks/s once chunks are reported";
+}
+
 TEST_F(EventsTest, ASinceOutsideTheRetainedLogIsAnsweredWithResync) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon({"--event-retention-events", "10", "--slots", "4"}));
   // A 100-session batch writes over 200 events: retention (run as the log outgrows its bound)
