@@ -47,7 +47,9 @@ class SleepOp final : public Op {
       return Status::InvalidArgument(
           "sleep: \"chunks\" must be at most " + std::to_string(kMaxChunks), "/chunks");
     }
-    return nlohmann::json{{"ms", ms}, {"chunks", chunks}};
+    nlohmann::json resolved = {{"ms", ms}};
+    if (chunks > 0) resolved["chunks"] = chunks;  // plain sleeps keep their old state
+    return resolved;
   }
 
   void Run(const OpContext& ctx, OpDone done) const override {
