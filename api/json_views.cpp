@@ -40,6 +40,7 @@ nlohmann::json BatchJson(const storage::BatchRecord& b) {
       {"finished_at",
        b.finished_at_ms ? nlohmann::json(FormatUtcMillis(*b.finished_at_ms)) : nlohmann::json()},
       {"result", nullptr},
+      {"event_seq", b.event_seq},
   };
 }
 

@@ -7,6 +7,7 @@
 #include "api/op_validation.h"
 #include "api/query_params.h"
 #include "api/route_helpers.h"
+#include "api/static_files.h"
 #include "core/batch_expansion.h"
 #include "core/batch_spec.h"
 
@@ -158,6 +159,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);
+  RegisterStaticRoutes(router);
 }
 
 }  // namespace batchd::api

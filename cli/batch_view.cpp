@@ -61,6 +61,7 @@ BatchView BatchView::FromBatch(const nlohmann::json& b) {
   v.name = b.value("name", "");
   v.state = b.value("state", "");
   v.sessions = b.value("sessions", int64_t{0});
+  v.seq = b.value("event_seq", int64_t{0});
   const nlohmann::json counts = b.value("counts", nlohmann::json::object());
   v.uninitialized = Count(counts, "uninitialized");
   v.in_progress = Count(counts, "in_progress");
@@ -73,6 +74,9 @@ BatchView BatchView::FromBatch(const nlohmann::json& b) {
 bool BatchView::Apply(const nlohmann::json& e) {
   const std::string type = e.value("type", "");
   if (!type.starts_with("batch.") || e.value("batch", "") != id) return false;
+  const int64_t event_seq = e.value("seq", int64_t{0});
+  if (event_seq <= seq) return false;  // the REST read already reflected it
+  seq = event_seq;
   if (type == "batch.deleted") {
     state = "deleted";
     return true;

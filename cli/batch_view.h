@@ -23,13 +23,17 @@ struct BatchView {
   std::optional<double> sessions_per_s;
   std::optional<double> eta_s;
   std::string time;  // of the last update (the event's time), ISO 8601
+  // The latest event seq this view reflects: a REST read's event_seq, then each event's seq.
+  // Events at or below it are older than what is shown and are skipped.
+  int64_t seq = 0;
 
   int64_t Done() const { return completed + error + canceled; }
   bool Finished() const { return state == "completed" || state == "failed" || state == "canceled"; }
 
   // From GET /api/v1/batches/{id}.
   static BatchView FromBatch(const nlohmann::json& batch);
-  // Applies a batch.* event about this batch; false if it changed nothing shown.
+  // Applies a batch.* event about this batch; false if it changed nothing shown (or is older
+  // than the view).
   bool Apply(const nlohmann::json& event);
 };
 

@@ -162,7 +162,7 @@ class Watcher {
       done = kExitRefused;
       return true;
     }
-    if (type == "batch.finished") {  // its state change came just before: nothing new to show
+    if (type == "batch.finished" && view_->Finished()) {  // its state change came just before
       printer_.Finish(*view_);
       done = ExitCodeOf(*view_);
       return true;

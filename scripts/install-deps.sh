@@ -9,7 +9,13 @@ packages=(
   liblz4-dev libzstd-dev libblosc-dev libgtest-dev googletest
   python3 python3-numpy python3-zarr python3-numcodecs
   time curl
+  chromium
 )
+# Node.js and npm run the dashboard's browser test (tests/browser, playwright-core from npm).
+# Debian's nodejs/npm are installed only when no `node`/`npm` is on PATH: a Node.js from
+# elsewhere (nodesource bundles npm) conflicts with Debian's npm package.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

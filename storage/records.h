@@ -74,6 +74,9 @@ struct BatchRecord {
   SessionCounts counts;
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
+  // The event log's latest seq in the snapshot this record was read from: events with a higher
+  // seq describe later changes (how a client merges a REST read with the event stream).
+  int64_t event_seq = 0;
 };
 
 struct SessionRecord {

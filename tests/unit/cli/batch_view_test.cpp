@@ -42,6 +42,21 @@ TEST(BatchViewTest, FoldsRestThenEventsOfItsOwnBatchOnly) {
   EXPECT_FALSE(v.eta_s) << "a finished batch has no ETA";
 }
 
+TEST(BatchViewTest, EventsOlderThanTheRestReadAreSkipped) {
+  json batch = Batch();
+  batch["event_seq"] = 20;
+  BatchView v = BatchView::FromBatch(batch);
+  json stale =
+      json::parse(R"({"seq": 19, "type": "batch.progress", "batch": "b1", "state": "running",
+    "counts": {"uninitialized": 900, "in_progress": 0, "completed": 100, "error": 0, "canceled": 0}})");
+  EXPECT_FALSE(v.Apply(stale)) << "seq 19 is already in the REST read taken at seq 20";
+  EXPECT_EQ(v.completed, 500);
+  stale["seq"] = 21;
+  EXPECT_TRUE(v.Apply(stale));
+  EXPECT_EQ(v.completed, 100) << "a newer event wins, even backwards (a retry)";
+  EXPECT_EQ(v.seq, 21);
+}
+
 TEST(BatchViewTest, PlainLinesAreGreppableKeyValues) {
   BatchView v = BatchView::FromBatch(Batch());
   v.time = "2026-11-23T08:00:00.000Z";
