@@ -5,6 +5,7 @@
 #include "api/error_response.h"
 #include "api/json_views.h"
 #include "api/op_validation.h"
+#include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/route_helpers.h"
 #include "api/static_files.h"
@@ -160,6 +161,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   RegisterLifecycleRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);
   RegisterStaticRoutes(router);
+  RegisterOpenApiRoute(router);
 }
 
 }  // namespace batchd::api
