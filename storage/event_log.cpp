@@ -71,8 +71,9 @@ class RetentionJob : public WriteJob {
     }
     const auto age =
         std::chrono::duration_cast<std::chrono::milliseconds>(log_.options_.retention_age);
-    const int64_t n = DeleteExpiredEvents(db, log_.options_.retention_events,
-                                          UnixMillis() - age.count(), kRetentionSliceRows);
+    const int64_t n =
+        DeleteExpiredEvents(db, log_.options_.retention_events, UnixMillis() - age.count(),
+                            kRetentionSliceRows, log_.published_seq_);
     deleted_ += n;
     return n == kRetentionSliceRows ? Progress::kMore : Progress::kDone;
   }

@@ -184,7 +184,7 @@ Result<EventPage> ReadEvents(SQLite::Database& db, const EventQuery& q) {
 }
 
 int64_t DeleteExpiredEvents(SQLite::Database& db, int64_t max_events, int64_t min_time_ms,
-                            int64_t max_delete) {
+                            int64_t max_delete, int64_t published_seq) {
   SQLite::Statement bounds(db, "SELECT min(seq), max(seq) FROM event");
   if (!bounds.executeStep() || bounds.getColumn(0).isNull()) return 0;
   const int64_t oldest = bounds.getColumn(0).getInt64();
@@ -199,7 +199,7 @@ int64_t DeleteExpiredEvents(SQLite::Database& db, int64_t max_events, int64_t mi
   // No event young enough: all may go. `time` is not indexed, but this scan starts at
   // keep_from and stops at the first young event, which is near the start when it matters.
   keep_from = young.executeStep() ? young.getColumn(0).getInt64() : newest + 1;
-  keep_from = std::min(keep_from, oldest + max_delete);
+  keep_from = std::min({keep_from, oldest + max_delete, published_seq + 1});
   if (keep_from <= oldest) return 0;
   SQLite::Statement drop(db, "DELETE FROM event WHERE seq < ?");
   drop.bind(1, keep_from);

@@ -33,8 +33,9 @@ int64_t LatestEventSeq(SQLite::Database& db);
 
 // Deletes the oldest events until at most `max_events` remain and none is older than
 // `min_time_ms`, but never more than `max_delete` rows at once (so one call is one bounded
-// transaction step). Returns how many rows it deleted.
+// transaction step), and never an event after `published_seq` (one not yet handed to the
+// subscribers). Returns how many rows it deleted.
 int64_t DeleteExpiredEvents(SQLite::Database& db, int64_t max_events, int64_t min_time_ms,
-                            int64_t max_delete);
+                            int64_t max_delete, int64_t published_seq);
 
 }  // namespace batchd::storage

@@ -2,7 +2,11 @@
 // session-event policy with its token bucket.
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/Database.h>
+
 #include "storage/event_record.h"
+#include "storage/event_table.h"
+#include "storage/migrations.h"
 #include "storage/rate_window.h"
 #include "storage/session_event_policy.h"
 
@@ -65,6 +69,33 @@ TEST(SessionEventPolicyTest, TheRateLimitSuppressesThenRefills) {
   EXPECT_EQ(p.Judge(5, true, false, 1400), V::kSuppress);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(p.Judge(5, true, false, 9000), V::kEmit);
   EXPECT_EQ(p.Judge(5, true, false, 9000), V::kSuppress) << "the bucket holds one second";
+}
+
+TEST(EventTableTest, RetentionBoundsByCountAndAgeInSlicesAndSparesUnpublishedEvents) {
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  ASSERT_TRUE(ApplyMigrations(db).ok());
+  EventAppender append(db);
+  for (int i = 1; i <= 10; ++i) {
+    append.Append({.time_ms = i * 1000, .type = EventType::kBatchState, .batch_public_id = "b"});
+  }
+  auto count = [&] { return db.execAndGet("SELECT count(*) FROM event").getInt64(); };
+  auto oldest = [&] { return db.execAndGet("SELECT min(seq) FROM event").getInt64(); };
+
+  // Keep 2, but only 5 are published: events 6..10 stay until they are.
+  EXPECT_EQ(DeleteExpiredEvents(db, 2, 0, 100, 5), 5);
+  EXPECT_EQ(oldest(), 6);
+  // Published now; at most 2 rows per call.
+  EXPECT_EQ(DeleteExpiredEvents(db, 2, 0, 2, 10), 2);
+  EXPECT_EQ(DeleteExpiredEvents(db, 2, 0, 2, 10), 1);
+  EXPECT_EQ(count(), 2);
+  EXPECT_EQ(DeleteExpiredEvents(db, 2, 0, 2, 10), 0) << "nothing more to do";
+  // By age: events older than 10 s go, whatever the count allows.
+  EXPECT_EQ(DeleteExpiredEvents(db, 100, 10'000, 100, 10), 1);
+  EXPECT_EQ(oldest(), 10);
+  EXPECT_EQ(DeleteExpiredEvents(db, 100, 20'000, 100, 10), 1);
+  EXPECT_EQ(count(), 0);
+  EXPECT_EQ(DeleteExpiredEvents(db, 100, 20'000, 100, 10), 0) << "an empty log is fine";
+  EXPECT_EQ(LatestEventSeq(db), 10) << "the high-water mark survives";
 }
 
 }  // namespace
