@@ -111,7 +111,9 @@ export function mountBatch(root, id) {
   }
 
   async function showChunks(session) {
-    const last = await readEvents({ session, types: 'session.progress', tail: '1' }).catch(() => null);
+    // With the batch too, so the read follows the batch's index instead of the whole log.
+    const last = await readEvents({ batch: id, session, types: 'session.progress', tail: '1' })
+      .catch(() => null);
     if (last?.items?.length) map.show(last.items[0]);
   }
 
