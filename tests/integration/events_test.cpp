@@ -265,6 +265,35 @@ TEST_F(EventsTest, BadSubscriptionsAreRefusedBeforeTheUpgrade) {
   ASSERT_OK_AND_ASSIGN(json hello, ReadHello(*ws));
 }
 
+TEST_F(EventsTest, WhatClientsSendIsIgnoredAndOversizedMessagesCloseOnlyTheirConnection) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_OK_AND_ASSIGN(auto chatty, Subscribe());
+  ASSERT_OK_AND_ASSIGN(auto flooder, Subscribe());
+  ASSERT_OK_AND_ASSIGN(json h1, ReadHello(*chatty));
+  ASSERT_OK_AND_ASSIGN(json h2, ReadHello(*flooder));
+
+  ASSERT_OK(chatty->SendText("{\"please\": \"send more\"}"));
+  ASSERT_OK(chatty->SendText("not even json"));
+  ASSERT_OK(chatty->SendPing("are you there"));
+  ASSERT_OK(flooder->SendText(std::string(64 * 1024, 'x')));  // past the 4 KiB limit
+
+  // The flooder is closed (1009: message too big), or cut.
+  Result<WebSocketMessage> end = flooder->Read();
+  if (end.ok()) {
+    EXPECT_EQ(end->kind, WebSocketMessage::Kind::kClose) << end->Describe();
+    EXPECT_EQ(end->close_code, 1009) << end->Describe();
+  } else {
+    EXPECT_NE(end.status().message().find("closed"), std::string::npos)
+        << "ended, not timed out: " << end.status().ToString();
+  }
+  // The chatty one got its pong and still receives events.
+  ASSERT_OK_AND_ASSIGN(WebSocketMessage pong, chatty->Read());
+  EXPECT_EQ(pong.kind, WebSocketMessage::Kind::kPong) << pong.Describe();
+  EXPECT_EQ(pong.payload, "are you there");
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), SleepBatch("after", 1, 1)));
+  ASSERT_OK_AND_ASSIGN(std::vector<json> got, ReadUntil(*chatty, IsEvent("batch.finished", id)));
+}
+
 TEST_F(EventsTest, SubscribersBeyondTheLimitAreRefusedWith503) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon({"--event-max-subscribers", "2"}));
   ASSERT_OK_AND_ASSIGN(auto a, Subscribe());
