@@ -1,12 +1,12 @@
 #include "daemon/scheduler.h"
 
-#include <atomic>
 #include <future>
 
 #include <spdlog/spdlog.h>
 
 #include "core/batch_expansion.h"
 #include "core/clock.h"
+#include "daemon/chunk_progress_reporter.h"
 
 namespace batchd::daemon {
 namespace {
@@ -21,31 +21,6 @@ constexpr size_t kSpecCacheEntries = 256;
 
 std::string Describe(const Status& s) {
   return s.path().empty() ? s.message() : s.message() + " (at " + s.path() + ")";
-}
-
-// Chunk progress reports closer together than this are dropped (the event log writes at most
-// one session.progress per session per 100 ms anyway).
-constexpr int64_t kProgressReportIntervalMs = 100;
-// A done-map with more ranges than this is sent as counts only: a map that scattered is not
-// worth its bytes, and a viewer draws it from chunks_done alone.
-constexpr size_t kMaxDoneRanges = 512;
-
-// The done chunks as [first, end) ranges; nullopt when there are too many.
-std::optional<std::vector<storage::ChunkRange>> DoneRanges(const std::vector<bool>& done) {
-  std::vector<storage::ChunkRange> out;
-  const int64_t n = static_cast<int64_t>(done.size());
-  for (int64_t i = 0; i < n;) {
-    if (!done[static_cast<size_t>(i)]) {
-      ++i;
-      continue;
-    }
-    int64_t end = i + 1;
-    while (end < n && done[static_cast<size_t>(end)]) ++end;
-    if (out.size() == kMaxDoneRanges) return std::nullopt;
-    out.emplace_back(i, end);
-    i = end;
-  }
-  return out;
 }
 
 }  // namespace
@@ -173,12 +148,10 @@ void Scheduler::Execute(const storage::ClaimedSession& claimed,
   const pipeline::Op* op = ops_.Find(job.value("op", std::string()));
   if (op == nullptr) return fail(Status::InvalidArgument("unknown op", "/op"));
   // Aliasing shared_ptrs: the op holds parts of `state`, which lives as long as they do.
-  pipeline::OpContext ctx{claimed.id,
-                          claimed.attempts,
-                          std::shared_ptr<const nlohmann::json>(state, &job),
-                          std::shared_ptr<const nlohmann::json>(state, &(*state)["resolved"]),
-                          cancel,
-                          ChunkProgressReporter(claimed.id, claimed.batch_public_id)};
+  pipeline::OpContext ctx{
+      claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(state, &job),
+      std::shared_ptr<const nlohmann::json>(state, &(*state)["resolved"]), cancel};
+  ctx.progress = ChunkProgressReporter(store_, claimed.id, claimed.batch_public_id);
   op->Run(ctx, [this, claimed, cancel](OpOutcome outcome) {
     Finish(claimed, *cancel, std::move(outcome));
   });
@@ -245,27 +218,6 @@ void Scheduler::OnRecorded(int64_t session_id) {
     wake_ = true;  // a slot, and maybe a batch's max_running, has room again
   }
   changed_.notify_all();
-}
-
-pipeline::ProgressReporter Scheduler::ChunkProgressReporter(int64_t session_id,
-                                                            std::string batch_public_id) {
-  // An op may report after every chunk; turning its map into ranges costs a pass over it, so
-  // reports closer than the event interval are dropped here (the last one always goes).
-  auto last_ms = std::make_shared<std::atomic<int64_t>>(0);
-  return [this, session_id, batch = std::move(batch_public_id),
-          last_ms](const pipeline::ChunkProgress& p) {
-    const int64_t now = UnixMillis();
-    const bool last = p.chunks_done >= p.chunks_total;
-    if (!last && now - last_ms->load() < kProgressReportIntervalMs) return;
-    last_ms->store(now);
-    storage::SessionProgress report{.session_id = session_id,
-                                    .batch_public_id = batch,
-                                    .chunks_done = p.chunks_done,
-                                    .chunks_total = p.chunks_total,
-                                    .bytes_done = p.bytes_done};
-    if (p.done_map != nullptr) report.done_ranges = DoneRanges(*p.done_map);
-    store_.ReportProgress(std::move(report));
-  };
 }
 
 void Scheduler::CancelRunningSession(int64_t session_id) {

@@ -63,10 +63,6 @@ class Scheduler final : public api::SchedulerControl {
   void Finish(const storage::ClaimedSession& claimed, const pipeline::CancelToken& cancel,
               pipeline::OpOutcome outcome);
   void OnRecorded(int64_t session_id);
-  // The chunk-progress hook handed to the session's op (OpContext::progress): forwards its
-  // reports to the store's event log as session.progress (docs/scheduler.md, "Chunk
-  // progress").
-  pipeline::ProgressReporter ChunkProgressReporter(int64_t session_id, std::string batch_public_id);
 
   storage::Store& store_;
   const pipeline::OpRegistry& ops_;
