@@ -6,9 +6,11 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "api/error_response.h"
 #include "api/query_params.h"
+#include "api/websocket_session.h"
 
 namespace batchd::api {
 
@@ -84,6 +86,10 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
   request_keep_alive_ = req.keep_alive();
   request_version_ = req.version();
   HttpRequest request = ToHttpRequest(req);
+  if (beast::websocket::is_upgrade(req) && request.path == kEventsPath &&
+      state_->options.events.hub != nullptr) {
+    return UpgradeToEventStream(request);
+  }
   ++state_->requests_in_flight;
   // The responder may run on any thread; it hops back onto this session's strand.
   auto self = shared_from_this();
@@ -92,6 +98,19 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
       self->OnResponse(std::move(response));
     });
   });
+}
+
+void HttpSession::UpgradeToEventStream(HttpRequest& request) {
+  // Refusals are plain HTTP answers, before any handshake: a bad filter is the client's to fix.
+  Result<EventSubscription> subscription = ParseEventSubscription(request);
+  Status room = state_->stopping ? Status::Unavailable("the daemon is stopping")
+                                 : state_->options.events.hub->CheckRoom();
+  if (!subscription.ok() || !room.ok()) {
+    const Status& refusal = subscription.ok() ? room : subscription.status();
+    return Write(ErrorResponse(refusal), /*keep_alive=*/false, /*counted=*/false);
+  }
+  StartEventWebSocket(stream_.release_socket(), std::move(buffer_), state_,
+                      std::move(*subscription), parser_->release());
 }
 
 void HttpSession::OnResponse(HttpResponse response) {

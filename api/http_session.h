@@ -30,6 +30,7 @@ struct ServerState {
   const Router& router;
   const ServerOptions options;
   std::atomic<int> requests_in_flight{0};
+  std::atomic<int> websockets_open{0};
   std::atomic<bool> stopping{false};
 };
 
@@ -45,6 +46,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void OnResponse(HttpResponse response);
+  // The request asks to upgrade to the event stream: hand the connection to a WebSocket
+  // session, or answer why not.
+  void UpgradeToEventStream(HttpRequest& request);
   // Writes `response`; closes afterwards unless keep-alive. `counted` marks a response to a
   // dispatched request (it ends one request in flight).
   void Write(HttpResponse response, bool keep_alive, bool counted);

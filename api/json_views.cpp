@@ -41,6 +41,7 @@ nlohmann::json BatchJson(const storage::BatchRecord& b) {
        b.finished_at_ms ? nlohmann::json(FormatUtcMillis(*b.finished_at_ms)) : nlohmann::json()},
       {"result",
        b.result_json ? nlohmann::json::parse(*b.result_json, nullptr, false) : nlohmann::json()},
+      {"event_seq", b.event_seq},
   };
 }
 

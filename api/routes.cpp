@@ -5,8 +5,10 @@
 #include "api/error_response.h"
 #include "api/json_views.h"
 #include "api/op_validation.h"
+#include "api/openapi.h"
 #include "api/query_params.h"
 #include "api/route_helpers.h"
+#include "api/static_files.h"
 #include "core/batch_expansion.h"
 #include "core/batch_spec.h"
 
@@ -134,9 +136,16 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   // `ctx` is copied into the handlers: its members are references to long-lived objects.
   router.Add("GET", "/healthz", [ctx](HttpRequest&, Responder respond) {
     const storage::StoreStats stats = ctx.store.Stats();
-    respond(JsonResponse(200, {{"status", "ok"},
-                               {"writer_queue", stats.writer_queue_depth},
-                               {"reader_queue", stats.reader_queue_depth}}));
+    nlohmann::json body = {{"status", "ok"},
+                           {"writer_queue", stats.writer_queue_depth},
+                           {"reader_queue", stats.reader_queue_depth}};
+    if (ctx.events != nullptr) {
+      const EventHub::Stats events = ctx.events->GetStats();
+      body["events"] = {{"subscribers", events.subscribers},
+                        {"latest_seq", events.latest_seq},
+                        {"slow_consumers_closed", events.slow_consumers_closed}};
+    }
+    respond(JsonResponse(200, body));
   });
   router.Add("POST", "/api/v1/batches",
              [ctx](HttpRequest& r, Responder done) { SubmitBatch(ctx, r, std::move(done)); });
@@ -150,6 +159,9 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   router.Add("GET", "/api/v1/sessions/{id}",
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
+  RegisterEventRoutes(router, ctx);
+  RegisterStaticRoutes(router);
+  RegisterOpenApiRoute(router);
 }
 
 }  // namespace batchd::api

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "api/event_hub.h"
 #include "api/router.h"
 #include "api/scheduler_control.h"
 #include "core/worker_pool.h"
@@ -25,6 +26,7 @@ struct ApiContext {
   SchedulerControl& scheduler;
   const pipeline::OpRegistry& ops;
   ApiOptions options;
+  EventHub* events = nullptr;  // for /healthz figures; the stream itself is served by Server
 };
 
 // Adds every route to `router`: batches and sessions (routes.cpp), lifecycle and queue
@@ -33,5 +35,8 @@ void RegisterRoutes(Router& router, const ApiContext& context);
 
 // The lifecycle and queue routes alone.
 void RegisterLifecycleRoutes(Router& router, const ApiContext& context);
+
+// GET /api/v1/events without an upgrade: a page of the stored event log (event_routes.cpp).
+void RegisterEventRoutes(Router& router, const ApiContext& context);
 
 }  // namespace batchd::api

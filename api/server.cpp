@@ -111,8 +111,15 @@ void Server::Stop() {
   impl_->stopped = true;
   impl_->state->stopping = true;
   impl_->listener->Stop();
+  // Event streams are told to close (1001, with the seq to resume from) and get a moment to
+  // send it; requests in flight are answered meanwhile.
+  if (EventHub* hub = impl_->state->options.events.hub) hub->Shutdown();
   const auto deadline = std::chrono::steady_clock::now() + impl_->state->options.shutdown_grace;
   while (impl_->state->requests_in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (impl_->state->websockets_open > 0 && std::chrono::steady_clock::now() < close_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (impl_->state->requests_in_flight > 0) {

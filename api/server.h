@@ -7,10 +7,29 @@
 #include <memory>
 #include <string>
 
+#include "api/event_hub.h"
+#include "api/event_stream.h"
 #include "api/router.h"
 #include "core/status.h"
 
 namespace batchd::api {
+
+// Where the WebSocket event stream is served (GET with `Upgrade: websocket`); a plain GET of
+// the same path is an ordinary route (a page of the stored log, api/event_routes.cpp).
+inline constexpr const char* kEventsPath = "/api/v1/events";
+
+// The event stream's dependencies and limits. Without a hub, upgrades are not accepted.
+struct EventEndpointOptions {
+  EventHub* hub = nullptr;
+  storage::Store* store = nullptr;
+  EventStreamOptions stream;
+  // A connection that sends nothing (not even a pong) for twice this long is closed; after
+  // this long of silence the server pings it.
+  std::chrono::milliseconds ping_interval{15'000};
+  // How long a close may wait for a write the client is not reading before the socket is cut.
+  // Generous: the client may only be slow, and meanwhile it holds one message at most.
+  std::chrono::milliseconds close_timeout{30'000};
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -20,6 +39,7 @@ struct ServerOptions {
   uint32_t max_header_bytes = 16 << 10;
   std::chrono::seconds idle_timeout{60};    // a keep-alive connection with no request is closed
   std::chrono::seconds shutdown_grace{10};  // how long Stop() waits for requests in flight
+  EventEndpointOptions events;
 };
 
 class Server {
@@ -34,8 +54,9 @@ class Server {
   // The port actually bound.
   uint16_t port() const;
 
-  // Stops accepting, lets requests in flight be answered (up to shutdown_grace; responses
-  // then carry Connection: close), closes the connections and joins the threads. Idempotent.
+  // Stops accepting, closes event streams (1001, with the seq to resume from), lets requests
+  // in flight be answered (up to shutdown_grace; responses then carry Connection: close),
+  // closes the connections and joins the threads. Idempotent.
   void Stop();
 
  private:

@@ -6,17 +6,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/commands.h"
 #include "daemon/serve.h"
 #include "daemon/serve_config.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: batchd <command> [options]\n\n"
-    "commands:\n"
-    "  serve     run the daemon (batchd serve --help for its options)\n\n"
-    "  --help    show this text\n"
-    "  --version print the version\n";
+std::string Usage() {
+  return "usage: batchd <command> [options]\n\n"
+         "  serve [options]                 run the daemon (batchd serve --help for its "
+         "options)\n\n"
+         "commands that talk to a running daemon (--server URL or BATCHD_URL, default\n"
+         "http://127.0.0.1:8080):\n" +
+         batchd::cli::CommandsHelp() +
+         "\nexit codes: 0 done (a watched batch completed), 1 the batch failed, 2 usage,\n"
+         "3 the batch was canceled, 4 the daemon refused (invalid, not found, conflict),\n"
+         "5 the daemon could not be reached\n\n"
+         "  --help                          show this text\n"
+         "  --version                       print the version\n";
+}
 
 // Blocks the stop signals before any thread exists, so every thread inherits the mask and
 // only RunServe's sigwait receives them.
@@ -34,7 +42,7 @@ void BlockStopSignals() {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kUsage;
+    std::cout << Usage();
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {
@@ -42,7 +50,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args[0] != "serve") {
-    std::cerr << "batchd: unknown command '" << args[0] << "'\n\n" << kUsage;
+    // A client command (or --server before one). Unknown names are reported there.
+    if (batchd::cli::FindCommand(args[0]) != nullptr || args[0].starts_with("--server")) {
+      std::signal(SIGPIPE, SIG_IGN);  // `batchd watch ID | head` ends with an error, not a signal
+      return batchd::cli::RunCommand(args);
+    }
+    std::cerr << "batchd: unknown command '" << args[0] << "'\n\n" << Usage();
     return 2;
   }
   batchd::Result<batchd::daemon::ServeConfig> config =

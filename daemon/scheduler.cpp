@@ -6,6 +6,7 @@
 
 #include "core/batch_expansion.h"
 #include "core/clock.h"
+#include "daemon/chunk_progress_reporter.h"
 
 namespace batchd::daemon {
 namespace {
@@ -196,6 +197,8 @@ void Scheduler::Execute(const Assigned& session) {
       return fail(Status::Internal("stored checkpoint does not parse"));
     ctx.checkpoint = std::move(checkpoint);
   }
+  // Live chunk progress (session.progress events, the dashboard's chunk map), throttled.
+  ctx.progress = ChunkProgressReporter(store_, claimed.id, claimed.batch_public_id);
   ctx.save_progress = [this, id = claimed.id](pipeline::SessionProgress p) {
     store_.SaveProgress({id, p.chunks_done, p.chunks_total, p.checkpoint.dump()});
   };

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/event_hub.h"
 #include "api/routes.h"
 #include "api/server.h"
 #include "core/worker_pool.h"
@@ -47,6 +48,8 @@ int RunServe(const ServeConfig& config) {
     spdlog::critical("{}", dir.status().message());
     return 1;
   }
+  // Declared before the store: the store's writer publishes into it until the store closes.
+  api::EventHub events(config.event_max_subscribers);
   // Ops first: the store folds completed sessions' results with them.
   pipeline::TimerService timers;
   pipeline::OpRegistry ops;
@@ -54,6 +57,14 @@ int RunServe(const ServeConfig& config) {
   store_options.merge_results = MakeResultMerger(ops);
   store_options.db_path = dir->DatabasePath();
   store_options.insert_slice_rows = config.insert_slice_rows;
+  store_options.events.retention_events = config.event_retention_events;
+  store_options.events.retention_age = std::chrono::seconds(config.event_retention_seconds);
+  store_options.events.session_events = {
+      .every_transition_max_sessions = config.event_small_batch,
+      .max_per_second = static_cast<double>(config.event_session_rate)};
+  store_options.event_listener = [&events](const std::vector<storage::EventRecord>& batch) {
+    events.Publish(batch);
+  };
   Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);
   if (!store.ok()) {
     spdlog::critical("{}", store.status().message());
@@ -94,12 +105,12 @@ int RunServe(const ServeConfig& config) {
 
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   api::Router router;
-  api::RegisterRoutes(router,
-                      {.store = **store,
-                       .cpu = validation,
-                       .scheduler = scheduler,
-                       .ops = ops,
-                       .options = {.max_sessions_per_batch = config.max_sessions_per_batch}});
+  api::RegisterRoutes(router, {.store = **store,
+                               .cpu = validation,
+                               .scheduler = scheduler,
+                               .ops = ops,
+                               .options = {.max_sessions_per_batch = config.max_sessions_per_batch},
+                               .events = &events});
   scheduler.Start();
 
   api::ServerOptions server_options;
@@ -107,6 +118,10 @@ int RunServe(const ServeConfig& config) {
   server_options.port = config.port;
   server_options.threads = config.http_threads;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.events = {.hub = &events,
+                           .store = store->get(),
+                           .stream = {.queue_limit = config.event_queue_limit},
+                           .ping_interval = std::chrono::milliseconds(config.event_ping_ms)};
   Result<std::unique_ptr<api::Server>> server = api::Server::Start(server_options, router);
   if (!server.ok()) {
     spdlog::critical("{}", server.status().message());

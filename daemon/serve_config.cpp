@@ -162,6 +162,54 @@ const std::vector<Option>& Options() {
          c.checkpoint_interval_ms = static_cast<int64_t>(n);
          return Status::Ok();
        }},
+      {"--event-retention-events", "BATCHD_EVENT_RETENTION_EVENTS", "N",
+       "events kept for replay at most; older ones are deleted (default 1000000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--event-retention-events", 1, INT64_MAX));
+         c.event_retention_events = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--event-retention-seconds", "BATCHD_EVENT_RETENTION_SECONDS", "S",
+       "events older than this are deleted (default 86400, one day)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n,
+                          ParseCount(v, "--event-retention-seconds", 1, 100ull * 365 * 86400));
+         c.event_retention_seconds = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--event-queue-limit", "BATCHD_EVENT_QUEUE_LIMIT", "N",
+       "events waiting for one WebSocket client before it is closed as too slow (default 1024)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.event_queue_limit, ParseCount(v, "--event-queue-limit", 1, 1 << 20));
+         return Status::Ok();
+       }},
+      {"--event-ping-ms", "BATCHD_EVENT_PING_MS", "MS",
+       "ping a silent WebSocket client after this long; close it after twice (default 15000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--event-ping-ms", 100, 3'600'000));
+         c.event_ping_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--event-max-subscribers", "BATCHD_EVENT_MAX_SUBSCRIBERS", "N",
+       "WebSocket event streams open at once; more are refused with 503 (default 1000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.event_max_subscribers,
+                          ParseCount(v, "--event-max-subscribers", 1, 100'000));
+         return Status::Ok();
+       }},
+      {"--event-small-batch", "BATCHD_EVENT_SMALL_BATCH", "N",
+       "batches of at most N sessions get a session.state event for every transition (default "
+       "1000; larger ones only for errors and requests)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.event_small_batch, ParseCount(v, "--event-small-batch", 0, INT64_MAX));
+         return Status::Ok();
+       }},
+      {"--event-session-rate", "BATCHD_EVENT_SESSION_RATE", "N",
+       "session.state events written per second at most; the rest are counted (default 1000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.event_session_rate, ParseCount(v, "--event-session-rate", 1, 1 << 30));
+         return Status::Ok();
+       }},
   };
   return kOptions;
 }

@@ -30,7 +30,15 @@ struct ServeConfig {
   int64_t bytes_in_flight = 64ll << 20;   // a job's default byte budget
   int http_max_in_flight = 64;            // requests in flight per http:// store
   int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
-  bool help = false;                      // --help was given: print ServeHelp() and exit 0
+  // The event stream (docs/api.md, "Events").
+  int64_t event_retention_events = 1'000'000;
+  int64_t event_retention_seconds = 24 * 3600;
+  uint64_t event_queue_limit = 1024;
+  int64_t event_ping_ms = 15'000;
+  uint64_t event_max_subscribers = 1000;
+  uint64_t event_small_batch = 1000;
+  uint64_t event_session_rate = 1000;
+  bool help = false;  // --help was given: print ServeHelp() and exit 0
 };
 
 // Parses the arguments after "serve". `getenv` is injectable for tests.

@@ -1,6 +1,8 @@
 // The orchestration-only ops: noop, sleep and fail. They do no data work, so the scheduler
 // can be tested and benchmarked alone.
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include "pipeline/op_registry.h"
 
@@ -31,18 +33,29 @@ Result<int64_t> NonNegativeInt(const nlohmann::json& job, const char* op, const 
 }
 
 // {"op": "sleep", "ms": 50}: completes after ms milliseconds on the shared timer; a cancel
-// ends it at once.
+// ends it at once. With "chunks": N it pretends to work through N chunks in that time,
+// reporting progress after each (for demos and tests of the progress events and the
+// dashboard's chunk map; real chunk progress comes from the chunk pipeline's ops).
 class SleepOp final : public Op {
  public:
   explicit SleepOp(TimerService& timers) : timers_(timers) {}
 
   Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
     ASSIGN_OR_RETURN(int64_t ms, NonNegativeInt(job, "sleep", "ms", std::nullopt));
-    return nlohmann::json{{"ms", ms}};
+    ASSIGN_OR_RETURN(int64_t chunks, NonNegativeInt(job, "sleep", "chunks", 0));
+    if (chunks > kMaxChunks) {
+      return Status::InvalidArgument(
+          "sleep: \"chunks\" must be at most " + std::to_string(kMaxChunks), "/chunks");
+    }
+    nlohmann::json resolved = {{"ms", ms}};
+    if (chunks > 0) resolved["chunks"] = chunks;  // plain sleeps keep their old state
+    return resolved;
   }
 
   void Run(const OpContext& ctx, OpDone done) const override {
     const int64_t ms = ctx.resolved->value("ms", int64_t{0});
+    const int64_t chunks = ctx.resolved->value("chunks", int64_t{0});
+    if (chunks > 0) return RunChunks(ctx, ms, chunks, std::move(done));
     // Whichever of the timer and the cancel comes first finishes the run; the other is a no-op.
     auto finished = std::make_shared<std::atomic<bool>>(false);
     auto finish = [finished, done](OpOutcome outcome) {
@@ -57,6 +70,60 @@ class SleepOp final : public Op {
   }
 
  private:
+  static constexpr int64_t kMaxChunks = 1'000'000;
+
+  // One "chunk" per ms/chunks, in a scattered order (a stride through the chunks), the way a
+  // pipeline with many reads in flight finishes them.
+  struct ChunkRun {
+    std::mutex mu;
+    ProgressCursor done;     // guarded by mu
+    int64_t finished = 0;    // guarded by mu
+    TimerService::TimerId timer = 0;
+    bool over = false;  // guarded by mu: completed or canceled
+  };
+
+  void RunChunks(const OpContext& ctx, int64_t ms, int64_t chunks, OpDone done) const {
+    auto run = std::make_shared<ChunkRun>();
+    run->done = ProgressCursor(chunks);
+    const auto step = std::chrono::microseconds(ms * 1000 / chunks);
+    const int64_t stride = chunks > 7 && chunks % 7 != 0 ? 7 : 1;
+    ProgressReporter report = ctx.progress;
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [this, run, chunks, stride, step, report, done, weak = std::weak_ptr(tick)] {
+      ChunkProgress p;
+      {
+        std::lock_guard lock(run->mu);
+        if (run->over) return;
+        run->done.MarkDone(run->finished * stride % chunks);
+        p.chunks_done = ++run->finished;
+        p.chunks_total = chunks;
+        p.bytes_done = p.chunks_done * 1024;
+        p.done = &run->done;
+        if (report) report(p);
+        if (run->finished == chunks) {
+          run->over = true;
+        } else if (auto next = weak.lock()) {
+          run->timer = timers_.Schedule(step, [next] { (*next)(); });
+          return;
+        }
+      }
+      done(OpOutcome::Completed(nlohmann::json{{"chunks", chunks}}));
+    };
+    {
+      std::lock_guard lock(run->mu);
+      run->timer = timers_.Schedule(step, [tick] { (*tick)(); });
+    }
+    ctx.cancel->OnCancel([this, run, done, tick] {
+      {
+        std::lock_guard lock(run->mu);
+        if (run->over) return;
+        run->over = true;
+        timers_.Cancel(run->timer);
+      }
+      done(OpOutcome::Canceled());
+    });
+  }
+
   TimerService& timers_;
 };
 

@@ -128,7 +128,8 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
                .resume = std::move(resume),
                .save_checkpoint = [save = ctx.save_progress, total](const ChunkCheckpoint& cp) {
                  if (save) save({cp.cursor.done(), total, cp.ToJson()});
-               }};
+               },
+               .report_progress = ctx.progress};
   RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
 }
 

@@ -107,6 +107,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     {
       std::lock_guard lock(mu_);
       --reads_in_flight_;
+      if (data.ok() && data->has_value()) bytes_read_ += static_cast<int64_t>((*data)->size());
       fetched_.push_back({number, std::move(data)});
       if (decode_tasks_ < decode_threads_) {
         ++decode_tasks_;
@@ -243,6 +244,14 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       checkpointed_done_ = cursor_.done();
       last_checkpoint_ = now;
     }
+    if (job_.report_progress &&
+        (end || now - last_report_ >= std::chrono::milliseconds(kProgressIntervalMs))) {
+      last_report_ = now;
+      job_.report_progress({.chunks_done = cursor_.done(),
+                            .chunks_total = cursor_.total(),
+                            .bytes_done = bytes_read_,
+                            .done = &cursor_});
+    }
     const bool completed = end && error_.ok() && !stopped_;
     const Status error = error_;
     lock.unlock();
@@ -292,6 +301,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   ProgressCursor cursor_;          // guarded by mu_
   int64_t checkpointed_done_ = 0;  // guarded by mu_
   uint64_t checkpoint_seq_ = 0;    // guarded by mu_
+  Clock::time_point last_report_;  // guarded by mu_: the last live progress report
+  int64_t bytes_read_ = 0;         // guarded by mu_: encoded bytes fetched by this run
   Clock::time_point last_checkpoint_;  // guarded by mu_
 };
 

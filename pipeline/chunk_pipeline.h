@@ -64,7 +64,14 @@ struct ChunkJob {
   // Persists a checkpoint. Called from pipeline threads, in order, never concurrently; the
   // last call comes before `done`.
   std::function<void(const ChunkCheckpoint&)> save_checkpoint;
+  // Live progress (session.progress events, the dashboard's chunk map): called at most every
+  // kProgressIntervalMs while chunks are being done, and once at the end, under the
+  // pipeline's lock (it must be quick). May be empty.
+  ProgressReporter report_progress;
 };
+
+// How often a running pipeline reports live progress.
+inline constexpr int64_t kProgressIntervalMs = 100;
 
 // Starts the pipeline and returns at once. `done` is called exactly once: Completed with the
 // consumer's result; Failed with the first chunk's error ("chunk 3.1: zstd: frame is

@@ -10,11 +10,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "pipeline/cancel_token.h"
+#include "pipeline/progress_cursor.h"
 
 namespace batchd::pipeline {
 
@@ -45,12 +47,27 @@ struct SessionProgress {
   nlohmann::json checkpoint;  // opaque to the scheduler; handed back as OpContext::checkpoint
 };
 
+// What a chunked op reports while it runs: the hook behind `session.progress` events and the
+// dashboard's chunk map (docs/api.md, "Events").
+struct ChunkProgress {
+  int64_t chunks_done = 0;
+  int64_t chunks_total = 0;
+  int64_t bytes_done = 0;  // bytes read so far, for the batch's bytes/s
+  // Optional: which chunks are done. Read during the call only.
+  const ProgressCursor* done = nullptr;
+};
+
+// Called by the op from any thread, as often as it likes: the receiver keeps only the latest
+// report per session and writes at most ten a second.
+using ProgressReporter = std::function<void(const ChunkProgress&)>;
+
 struct OpContext {
   int64_t session_id = 0;
   int64_t attempt = 1;                             // 1 for the first start
   std::shared_ptr<const nlohmann::json> job;       // the template with the session's values
   std::shared_ptr<const nlohmann::json> resolved;  // what Prepare returned
   std::shared_ptr<CancelToken> cancel;
+  ProgressReporter progress;  // may be empty (then there is nobody to tell)
   // The checkpoint of the session's last saved progress (a resumed session), or null.
   std::shared_ptr<const nlohmann::json> checkpoint;
   // Saves progress: group-committed with the session's other writes, in call order, and

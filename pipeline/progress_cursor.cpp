@@ -13,8 +13,9 @@ void ProgressCursor::MarkDone(int64_t chunk) {
   ++done_;
 }
 
-nlohmann::json ProgressCursor::ToJson() const {
-  nlohmann::json runs = nlohmann::json::array();
+std::optional<std::vector<std::pair<int64_t, int64_t>>> ProgressCursor::Runs(
+    size_t max_runs) const {
+  std::vector<std::pair<int64_t, int64_t>> runs;
   // Whole words that are all done (or all not done) are stepped over at once.
   auto word = [&](int64_t i) { return bits_[static_cast<size_t>(i >> 6)]; };
   int64_t i = 0;
@@ -25,8 +26,16 @@ nlohmann::json ProgressCursor::ToJson() const {
     }
     const int64_t first = i;
     while (i < total_ && IsDone(i)) i += ((i & 63) == 0 && word(i) == ~uint64_t{0}) ? 64 : 1;
-    runs.push_back({first, std::min(i, total_)});
+    if (runs.size() == max_runs) return std::nullopt;
+    runs.emplace_back(first, std::min(i, total_));
   }
+  return runs;
+}
+
+nlohmann::json ProgressCursor::ToJson() const {
+  nlohmann::json runs = nlohmann::json::array();
+  const auto all = Runs();  // a named value: a range-for over *Runs() would dangle
+  for (const auto& [first, end] : *all) runs.push_back({first, end});
   return runs;
 }
 

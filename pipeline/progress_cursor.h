@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,10 @@ class ProgressCursor {
   bool IsDone(int64_t chunk) const { return (bits_[chunk >> 6] >> (chunk & 63)) & 1; }
   // Marks `chunk` (0 <= chunk < total) done; marking it again changes nothing.
   void MarkDone(int64_t chunk);
+
+  // The [first, end) runs of done chunks, ascending; nullopt when there are more than
+  // `max_runs` (a map that scattered is better sent as counts only).
+  std::optional<std::vector<std::pair<int64_t, int64_t>>> Runs(size_t max_runs = SIZE_MAX) const;
 
   // [[first, last_exclusive], ...] of done chunks, ascending.
   nlohmann::json ToJson() const;

@@ -10,7 +10,13 @@ packages=(
   python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   time curl
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
+  chromium
 )
+# Node.js and npm run the dashboard's browser test (tests/browser, playwright-core from npm).
+# Debian's nodejs/npm are installed only when no `node`/`npm` is on PATH: a Node.js from
+# elsewhere (nodesource bundles npm) conflicts with Debian's npm package.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,7 +14,9 @@ namespace {
 constexpr const char* kBatchColumns =
     "b.id, b.public_id, b.name, b.priority, b.runs, b.max_running, b.max_attempts, b.state, "
     "b.session_count, b.first_session_id, b.shape, b.n_uninitialized, b.n_in_progress, "
-    "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at, b.result";
+    "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at, b.result, "
+    // In the same statement, so from the same snapshot: the event log's latest seq.
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'event')";
 
 std::vector<uint64_t> SplitShape(const std::string& text) {
   std::vector<uint64_t> out;
@@ -49,6 +51,7 @@ BatchRecord ReadBatch(SQLite::Statement& s, int first = 0) {
   b.created_at_ms = col(16).getInt64();
   if (!col(17).isNull()) b.finished_at_ms = col(17).getInt64();
   if (!col(18).isNull()) b.result_json = col(18).getString();
+  if (!col(19).isNull()) b.event_seq = col(19).getInt64();
   return b;
 }
 

@@ -159,6 +159,9 @@ Result<WriteJob::Progress> ClaimJob::Step(SQLite::Database&) {
       CounterDelta delta{};
       Move(delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
       ApplyCounterDelta(statements_, b.id, delta, now_ms_, cursor);
+      if (observer_ && claimed > 0) {
+        observer_->OnClaimed(statements_.db(), std::span(result_.sessions).subspan(before));
+      }
     }
     remaining -= claimed;
   }

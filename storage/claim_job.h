@@ -3,6 +3,7 @@
 #pragma once
 
 #include "storage/statement_cache.h"
+#include "storage/session_transitions.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 
@@ -11,11 +12,14 @@ namespace batchd::storage {
 class ClaimJob : public WriteJob {
  public:
   // `statements` is the writer's cache (Writer::statements()), used only inside Step.
-  ClaimJob(int max_sessions, int64_t now_ms, StatementCache& statements, Callback<ClaimResult> done)
+  // `observer` (optional) hears of each batch's claimed sessions inside the transaction.
+  ClaimJob(int max_sessions, int64_t now_ms, StatementCache& statements, Callback<ClaimResult> done,
+           SessionTransitionObserver* observer = nullptr)
       : max_sessions_(max_sessions),
         now_ms_(now_ms),
         statements_(statements),
-        done_(std::move(done)) {}
+        done_(std::move(done)),
+        observer_(observer) {}
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override { done_(std::move(result_)); }
@@ -26,6 +30,7 @@ class ClaimJob : public WriteJob {
   const int64_t now_ms_;
   StatementCache& statements_;
   Callback<ClaimResult> done_;
+  SessionTransitionObserver* const observer_;
   ClaimResult result_;
 };
 

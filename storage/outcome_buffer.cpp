@@ -109,6 +109,7 @@ class OutcomeFlushJob : public WriteJob {
       Move(deltas.For(o.batch_id), SessionState::kInProgress, TargetState(o.target));
       now_ms = std::max(now_ms, o.finished_at_ms);
       records.push_back({&o, states.Take(o.session_id)});
+      if (buffer_.observer_) buffer_.observer_->OnFinished(statements_.db(), o);
     }
     RecordOutcomes(records);
     FoldResults(records);

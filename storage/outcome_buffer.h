@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "storage/session_transitions.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 
@@ -19,6 +20,10 @@ class OutcomeBuffer {
   // `merge_results` (may be empty) folds completed sessions' results into their batch's.
   OutcomeBuffer(Writer& writer, ResultMerger merge_results)
       : writer_(writer), merge_results_(std::move(merge_results)) {}
+
+  // Hears of every applied outcome inside the flush's transaction. Set before the first
+  // outcome arrives; `observer` must outlive the buffer.
+  void SetObserver(SessionTransitionObserver* observer) { observer_ = observer; }
 
   // Compresses on the calling thread, keeping that work off the single writer.
   void SaveExecutionState(int64_t session_id, std::string_view state_json, int64_t started_at_ms);
@@ -43,6 +48,7 @@ class OutcomeBuffer {
 
   Writer& writer_;
   const ResultMerger merge_results_;
+  SessionTransitionObserver* observer_ = nullptr;  // constant once outcomes flow
   std::mutex mu_;
   std::vector<Entry> pending_;  // guarded by mu_, in call order
   bool flush_queued_ = false;   // guarded by mu_: a flush job is queued and has not taken yet

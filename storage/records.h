@@ -77,6 +77,9 @@ struct BatchRecord {
   std::optional<int64_t> finished_at_ms;
   // The completed sessions' results folded together (JSON), if their op folds results.
   std::optional<std::string> result_json;
+  // The event log's latest seq in the snapshot this record was read from: events with a higher
+  // seq describe later changes (how a client merges a REST read with the event stream).
+  int64_t event_seq = 0;
 };
 
 struct SessionRecord {

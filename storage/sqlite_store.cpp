@@ -1,4 +1,5 @@
 // The embedded Store: one Writer for every mutation, a ReadPool for every query.
+#include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
@@ -6,6 +7,8 @@
 #include "storage/batch_queries.h"
 #include "storage/checkpointer.h"
 #include "storage/claim_job.h"
+#include "storage/event_log.h"
+#include "storage/event_table.h"
 #include "storage/function_job.h"
 #include "storage/lifecycle.h"
 #include "storage/migrations.h"
@@ -22,12 +25,17 @@ namespace {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteStoreOptions& options, std::unique_ptr<Checkpointer> checkpointer,
-              std::unique_ptr<Writer> writer, std::unique_ptr<ReadPool> readers)
+              std::unique_ptr<EventLog> events, std::unique_ptr<Writer> writer,
+              std::unique_ptr<ReadPool> readers)
       : options_(options),
         checkpointer_(std::move(checkpointer)),
+        events_(std::move(events)),
         writer_(std::move(writer)),
         readers_(std::move(readers)),
-        outcomes_(*writer_, options.merge_results) {}
+        outcomes_(*writer_, options.merge_results) {
+    outcomes_.SetObserver(events_.get());
+    events_->Start(*writer_);
+  }
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
@@ -53,7 +61,9 @@ class SqliteStore final : public Store {
   }
 
   void ClaimSessions(int max_sessions, int64_t now_ms, Callback<ClaimResult> done) override {
-    Write(std::make_unique<ClaimJob>(max_sessions, now_ms, writer_->statements(), done), done);
+    Write(std::make_unique<ClaimJob>(max_sessions, now_ms, writer_->statements(), done,
+                                     events_.get()),
+          done);
   }
 
   void SaveExecutionState(int64_t session_id, std::string state_json,
@@ -97,14 +107,16 @@ class SqliteStore final : public Store {
   }
 
   void CancelSession(int64_t session_id, Callback<SessionRecord> done) override {
-    Mutate<SessionRecord>(done, [session_id](SQLite::Database& db) {
-      return CancelSessionTxn(db, session_id, UnixMillis());
+    Mutate<SessionRecord>(done, [this, session_id](SQLite::Database& db) {
+      return WithSessionEvent(db, session_id,
+                              [&] { return CancelSessionTxn(db, session_id, UnixMillis()); });
     });
   }
 
   void RetrySession(int64_t session_id, int64_t now_ms, Callback<SessionRecord> done) override {
-    Mutate<SessionRecord>(done, [session_id, now_ms](SQLite::Database& db) {
-      return RetrySessionTxn(db, session_id, now_ms);
+    Mutate<SessionRecord>(done, [this, session_id, now_ms](SQLite::Database& db) {
+      return WithSessionEvent(db, session_id,
+                              [&] { return RetrySessionTxn(db, session_id, now_ms); });
     });
   }
 
@@ -117,11 +129,25 @@ class SqliteStore final : public Store {
     Read(done, [](SQLite::Database& db) { return QueryQueueStatus(db); });
   }
 
+  void ReadEvents(EventQuery query, Callback<EventPage> done) override {
+    Read(done, [query = std::move(query)](SQLite::Database& db) {
+      return storage::ReadEvents(db, query);
+    });
+  }
+
+  void ReportProgress(SessionProgress progress) override {
+    events_->ReportProgress(std::move(progress));
+  }
+
+  void TrimEvents(Callback<int64_t> done) override { events_->Trim(std::move(done)); }
+
   StoreStats Stats() const override { return {writer_->QueueDepth(), readers_->QueueDepth()}; }
 
   void Close() override {
-    // Writer first: in-flight submissions finish and answer before the readers go away. Its
-    // connection (whose commits call the checkpointer) closes before the checkpointer stops.
+    // The event ticker first (it queues jobs on the writer); then the writer: in-flight
+    // submissions finish and answer before the readers go away. The writer's connection (whose
+    // commits call the checkpointer) closes before the checkpointer stops.
+    events_->Stop();
     writer_->Stop();
     checkpointer_->Stop();
     readers_->Stop();
@@ -145,8 +171,19 @@ class SqliteStore final : public Store {
     if (!s.ok()) done(s);
   }
 
+  // A request about one session: `change` runs in the transaction, and the event log hears of
+  // the transition it made (in the same transaction).
+  template <typename Change>
+  Result<SessionRecord> WithSessionEvent(SQLite::Database& db, int64_t session_id, Change change) {
+    ASSIGN_OR_RETURN(SessionDetail before, QuerySession(db, session_id));
+    ASSIGN_OR_RETURN(SessionRecord after, change());
+    events_->OnSessionRequest(db, before.session, after);
+    return after;
+  }
+
   const SqliteStoreOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
+  std::unique_ptr<EventLog> events_;  // the writer's observer: outlives it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   OutcomeBuffer outcomes_;  // flushes through writer_
@@ -171,10 +208,18 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
                                                 options.reader_queue_limit));
   ASSIGN_OR_RETURN(auto checkpointer, Checkpointer::Start(options.db_path));
   checkpointer->Attach(*db);
-  auto writer = std::make_unique<Writer>(std::move(db),
-                                         WriterOptions{.queue_limit = options.writer_queue_limit});
-  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
-      options, std::move(checkpointer), std::move(writer), std::move(readers)));
+  auto events = std::make_unique<EventLog>(options.events, options.event_listener);
+  try {
+    events->Attach(*db);
+  } catch (const SQLite::Exception& e) {
+    return Status::IoError(std::string("opening the event log: ") + e.what());
+  }
+  auto writer = std::make_unique<Writer>(
+      std::move(db),
+      WriterOptions{.queue_limit = options.writer_queue_limit, .observer = events.get()});
+  return std::unique_ptr<Store>(
+      std::make_unique<SqliteStore>(options, std::move(checkpointer), std::move(events),
+                                    std::move(writer), std::move(readers)));
 }
 
 }  // namespace batchd::storage

@@ -16,6 +16,8 @@
 #include <string>
 
 #include "core/status.h"
+#include "storage/event_log_options.h"
+#include "storage/event_record.h"
 #include "storage/records.h"
 
 namespace batchd::storage {
@@ -94,6 +96,20 @@ class Store {
   virtual void SetQueuePaused(bool paused, Callback<QueueStatus> done) = 0;
   virtual void GetQueueStatus(Callback<QueueStatus> done) = 0;
 
+  // --- Events (docs/api.md "Events"; written by the EventLog, storage/event_log.h) ---
+
+  // A page of the stored event log, for replay, with the log's extent in the same snapshot.
+  virtual void ReadEvents(EventQuery query, Callback<EventPage> done) = 0;
+
+  // A running session's chunk progress, from its op (through the scheduler). Kept in memory,
+  // the latest per session, and written as a coalesced session.progress event. Returns at once
+  // from any thread; never touches the database on the caller's thread.
+  virtual void ReportProgress(SessionProgress progress) = 0;
+
+  // Applies event retention now (it also runs every EventLogOptions::retention_interval);
+  // `done` gets the number of events deleted.
+  virtual void TrimEvents(Callback<int64_t> done) = 0;
+
   virtual StoreStats Stats() const = 0;
 
   // Stops accepting work, finishes what is queued, joins the threads and closes the database.
@@ -118,6 +134,9 @@ struct SqliteStoreOptions {
   uint64_t insert_slice_rows = 65536;
   size_t writer_queue_limit = 4096;
   size_t reader_queue_limit = 4096;
+  EventLogOptions events;
+  // Receives every committed event in seq order, on the writer thread; must not block.
+  EventListener event_listener;
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left

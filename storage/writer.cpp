@@ -49,6 +49,7 @@ Status Writer::SubmitUnbounded(std::unique_ptr<WriteJob> job) {
 void Writer::Stop() {
   queue_.Close();
   if (thread_.joinable()) thread_.join();
+  if (db_ && options_.observer) options_.observer->BeforeClose(*db_);
   statements_.Clear();
   db_.reset();
 }
@@ -78,6 +79,7 @@ void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
       // SQLite had already rolled the transaction back.
     }
   }
+  if (commit_status.ok() && options_.observer) options_.observer->AfterCommit(*db_);
   for (size_t i = 0; i < round.size(); ++i) {
     std::unique_ptr<WriteJob>& job = round[i];
     // A failed commit fails every job of the round (results may be short if BEGIN failed).

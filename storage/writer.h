@@ -39,9 +39,21 @@ class WriteJob {
   virtual void Fail(SQLite::Database& db, const Status& status) = 0;
 };
 
+// Told about the writer's transactions, on the writer thread (the event log publishes what a
+// transaction wrote once it is durable). Must not block.
+class WriterObserver {
+ public:
+  virtual ~WriterObserver() = default;
+  // After each successful COMMIT, before the round's jobs hear Complete().
+  virtual void AfterCommit(SQLite::Database& db) = 0;
+  // Once, after the last round, just before the connection closes.
+  virtual void BeforeClose(SQLite::Database& db) = 0;
+};
+
 struct WriterOptions {
   size_t queue_limit = 4096;
   size_t max_jobs_per_commit = 512;
+  WriterObserver* observer = nullptr;  // optional; must outlive the Writer
 };
 
 class Writer {

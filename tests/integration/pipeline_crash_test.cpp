@@ -154,7 +154,9 @@ TEST(PipelineCrashTest, KilledMidBatchResumesFromCheckpointsWithExactResults) {
     // Wait until clearly more chunks are checkpointed than at the previous kill.
     const size_t before = resumes.empty() ? 0 : CountKeys(resumes.back().done);
     const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-    while (CountKeys(CheckpointedKeys(db)) <= before + 50 &&
+    constexpr size_t kAll = static_cast<size_t>(kArrays) * kGridRows * kGridCols;
+    size_t now_done = 0;
+    while ((now_done = CountKeys(CheckpointedKeys(db))) <= before + 50 && now_done < kAll &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -162,7 +164,9 @@ TEST(PipelineCrashTest, KilledMidBatchResumesFromCheckpointsWithExactResults) {
     daemon->Kill();
     // What the database says now is where the next start resumes.
     resumes.push_back({FileSize(nginx->AccessLogPath()), CheckpointedKeys(db)});
-    ASSERT_GT(CountKeys(resumes.back().done), before) << "no new checkpoint before kill " << kill << "; batchd log:\n" << log;
+    ASSERT_GT(CountKeys(resumes.back().done), before)
+        << "no new checkpoint before kill " << kill << "; batchd log:\n"
+        << log;
     daemon = Start(data.path());
     ASSERT_NE(daemon, nullptr);
   }

@@ -61,7 +61,7 @@ std::string DbFingerprint::ToString() const {
   for (const auto& [k, v] : meta) out += k + "=" + std::to_string(v) + " ";
   out += "} sqlite_sequence={";
   for (const auto& [k, v] : sqlite_sequence) out += k + "=" + std::to_string(v) + " ";
-  return out + "}";
+  return out + "} batch_lifecycle_events=" + std::to_string(batch_lifecycle_events);
 }
 
 std::string StateCounts::ToString() const {
@@ -81,7 +81,15 @@ Result<DbFingerprint> FingerprintDb(const std::filesystem::path& db_path) {
     fp.max_session_id = db.execAndGet("SELECT COALESCE(MAX(id), 0) FROM session").getInt64();
     fp.meta = ReadKeyValues(db, "SELECT key, value FROM meta");
     if (db.tableExists("sqlite_sequence")) {
-      fp.sqlite_sequence = ReadKeyValues(db, "SELECT name, seq FROM sqlite_sequence");
+      fp.sqlite_sequence =
+          ReadKeyValues(db, "SELECT name, seq FROM sqlite_sequence WHERE name != 'event'");
+    }
+    if (db.tableExists("event")) {
+      fp.batch_lifecycle_events =
+          db.execAndGet(
+                "SELECT count(*) FROM event WHERE type IN ('batch.enqueued', "
+                "'batch.deleted')")
+              .getInt64();
     }
     return fp;
   });

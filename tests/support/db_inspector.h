@@ -18,8 +18,14 @@ namespace batchd::testing {
 struct DbFingerprint {
   int64_t batch_rows = 0;
   int64_t session_rows = 0;
-  std::map<std::string, int64_t> meta;             // the whole meta table
-  std::map<std::string, int64_t> sqlite_sequence;  // AUTOINCREMENT high-water marks
+  std::map<std::string, int64_t> meta;  // the whole meta table
+  // AUTOINCREMENT high-water marks, except the event log's: events keep coming from whatever
+  // else runs meanwhile (a batch submitted earlier executes), so it is not a sign of a write.
+  std::map<std::string, int64_t> sqlite_sequence;
+  // Batches announced or removed in the event log (batch.enqueued, batch.deleted): a refused
+  // request must not add one. State, progress and session events are left out: the batches
+  // already there run meanwhile and produce them.
+  int64_t batch_lifecycle_events = 0;
   int64_t max_batch_id = 0;
   int64_t max_session_id = 0;
 

@@ -37,10 +37,15 @@ void LoopbackSocket::Close() {
   fd_ = -1;
 }
 
-Result<LoopbackSocket> LoopbackSocket::Connect(uint16_t port, std::chrono::milliseconds timeout) {
+Result<LoopbackSocket> LoopbackSocket::Connect(uint16_t port, std::chrono::milliseconds timeout,
+                                               int receive_buffer_bytes) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Status::IoError(Errno("socket"));
   LoopbackSocket socket(fd);  // owns fd from here on
+  if (receive_buffer_bytes > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
+                                               sizeof receive_buffer_bytes) != 0) {
+    return Status::IoError(Errno("setsockopt SO_RCVBUF"));
+  }
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

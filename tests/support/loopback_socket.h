@@ -23,7 +23,10 @@ class LoopbackSocket {
 
   // Connects to 127.0.0.1:port. kUnavailable if nothing listens there (connection refused),
   // kIoError on a timeout or any other failure. `timeout` also bounds every later Send/Receive.
-  static Result<LoopbackSocket> Connect(uint16_t port, std::chrono::milliseconds timeout);
+  // `receive_buffer_bytes` > 0 shrinks the kernel's receive buffer (set before connecting, so
+  // the advertised window stays small): for tests of a client that stops reading.
+  static Result<LoopbackSocket> Connect(uint16_t port, std::chrono::milliseconds timeout,
+                                        int receive_buffer_bytes = 0);
 
   // Writes all of `data`. kIoError on failure (e.g. the peer closed early: the caller may still
   // find a response to read, which is how servers answer oversized bodies).

@@ -139,6 +139,13 @@ Result<json> WaitForSessionState(HttpClient& client, int64_t session_id, const s
       "to be " + state);
 }
 
+Result<json> WaitForJson(HttpClient& client, std::string_view target,
+                         const std::function<bool(const json&)>& done,
+                         std::chrono::milliseconds timeout, std::string_view what) {
+  const std::string path(target);
+  return Poll([&] { return GetJson(client, path); }, done, timeout, what);
+}
+
 Result<std::vector<int64_t>> SessionIdsOf(HttpClient& client, const std::string& batch_id) {
   ASSIGN_OR_RETURN(Pages pages, FetchAllPages(client, "/api/v1/batches/" + batch_id + "/sessions",
                                               "limit=1000"));

@@ -53,6 +53,11 @@ Result<nlohmann::json> WaitForSessionState(HttpClient& client, int64_t session_i
                                            const std::string& state,
                                            std::chrono::milliseconds timeout);
 
+// Polls GET `target` until `done(body)` (a 200 with a JSON body); as WaitForBatch.
+Result<nlohmann::json> WaitForJson(HttpClient& client, std::string_view target,
+                                   const std::function<bool(const nlohmann::json&)>& done,
+                                   std::chrono::milliseconds timeout, std::string_view what);
+
 // The ids of a batch's sessions in ordinal order (every page of GET .../sessions).
 Result<std::vector<int64_t>> SessionIdsOf(HttpClient& client, const std::string& batch_id);
 

@@ -71,10 +71,52 @@ TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
   }
 }
 
+TEST_F(ServeConfigTest, EventStreamOptionsHaveTheirDefaultsFlagsAndVariables) {
+  Result<ServeConfig> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->event_retention_events, 1'000'000);
+  EXPECT_EQ(defaults->event_retention_seconds, 86'400);
+  EXPECT_EQ(defaults->event_queue_limit, 1024u);
+  EXPECT_EQ(defaults->event_ping_ms, 15'000);
+  EXPECT_EQ(defaults->event_max_subscribers, 1000u);
+  EXPECT_EQ(defaults->event_small_batch, 1000u);
+  EXPECT_EQ(defaults->event_session_rate, 1000u);
+
+  FakeEnv()["BATCHD_EVENT_RETENTION_EVENTS"] = "500";
+  FakeEnv()["BATCHD_EVENT_PING_MS"] = "250";
+  Result<ServeConfig> c =
+      Parse({"--event-queue-limit", "64", "--event-small-batch=0", "--event-session-rate", "5",
+             "--event-max-subscribers", "3", "--event-retention-seconds", "60"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->event_retention_events, 500);
+  EXPECT_EQ(c->event_ping_ms, 250);
+  EXPECT_EQ(c->event_queue_limit, 64u);
+  EXPECT_EQ(c->event_small_batch, 0u);
+  EXPECT_EQ(c->event_session_rate, 5u);
+  EXPECT_EQ(c->event_max_subscribers, 3u);
+  EXPECT_EQ(c->event_retention_seconds, 60);
+
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--event-queue-limit", "0"},
+                                                        {"--event-ping-ms", "5"},
+                                                        {"--event-retention-events", "0"},
+                                                        {"--event-retention-seconds", "-1"},
+                                                        {"--event-session-rate", "fast"},
+                                                        {"--event-max-subscribers", "0"}}) {
+    FakeEnv().clear();
+    Result<ServeConfig> bad = Parse({flag, value});
+    ASSERT_FALSE(bad.ok()) << flag << " " << value;
+    EXPECT_EQ(bad.status().path(), flag) << bad.status().ToString();
+  }
+}
+
 TEST_F(ServeConfigTest, HelpMentionsEveryFlagWithItsVariable) {
   const std::string help = ServeHelp();
-  for (const char* s : {"--listen", "BATCHD_LISTEN", "--data-dir", "BATCHD_DATA_DIR", "--slots",
-                        "BATCHD_SLOTS", "--retry-backoff-ms", "--insert-slice-rows"}) {
+  for (const char* s :
+       {"--listen", "BATCHD_LISTEN", "--data-dir", "BATCHD_DATA_DIR", "--slots", "BATCHD_SLOTS",
+        "--retry-backoff-ms", "--insert-slice-rows", "--event-retention-events",
+        "BATCHD_EVENT_RETENTION_SECONDS", "--event-queue-limit", "--event-ping-ms",
+        "--event-max-subscribers", "--event-small-batch", "BATCHD_EVENT_SESSION_RATE"}) {
     EXPECT_NE(help.find(s), std::string::npos) << s;
   }
 }

@@ -2,8 +2,10 @@
 // it rejects; Run calls done exactly once; a cancel ends it), plus the timer and cancel token.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
+#include <mutex>
 
 #include "pipeline/op_registry.h"
 
@@ -61,6 +63,75 @@ TEST_F(BuiltinOpsTest, SleepEndsCanceledWhenItsTokenIsCanceled) {
   canceller.join();
   EXPECT_EQ(outcome.kind, OpOutcome::Kind::kCanceled);
   EXPECT_EQ(calls, 1);
+}
+
+TEST_F(BuiltinOpsTest, SleepWithChunksReportsEachChunkThenCompletes) {
+  const Op* sleep = registry_.Find("sleep");
+  const nlohmann::json job = {{"op", "sleep"}, {"ms", 20}, {"chunks", 10}};
+  Result<nlohmann::json> resolved = sleep->Prepare(job);
+  ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
+  std::mutex mu;
+  std::vector<ChunkProgress> reports;
+  std::vector<std::vector<bool>> maps;
+  auto outcome = std::make_shared<std::promise<OpOutcome>>();
+  OpContext ctx{1,
+                1,
+                std::make_shared<const nlohmann::json>(job),
+                std::make_shared<const nlohmann::json>(*resolved),
+                std::make_shared<CancelToken>(),
+                [&](const ChunkProgress& p) {
+                  std::lock_guard lock(mu);
+                  reports.push_back(p);
+                  std::vector<bool> map(static_cast<size_t>(p.done->total()));
+                  for (int64_t c = 0; c < p.done->total(); ++c) {
+                    map[static_cast<size_t>(c)] = p.done->IsDone(c);
+                  }
+                  maps.push_back(std::move(map));
+                }};
+  sleep->Run(ctx, [outcome](OpOutcome o) { outcome->set_value(std::move(o)); });
+  const OpOutcome o = outcome->get_future().get();
+  EXPECT_EQ(o.kind, OpOutcome::Kind::kCompleted);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(reports.size(), 10u);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(reports[i].chunks_done, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(reports[i].chunks_total, 10);
+    EXPECT_EQ(std::count(maps[i].begin(), maps[i].end(), true), static_cast<long>(i + 1))
+        << "the map marks exactly the chunks done so far";
+  }
+  EXPECT_NE(maps[1],
+            std::vector<bool>({true, true, false, false, false, false, false, false, false, false}))
+      << "chunks finish scattered, not in order";
+}
+
+TEST_F(BuiltinOpsTest, SleepWithChunksStopsReportingWhenCanceled) {
+  auto cancel = std::make_shared<CancelToken>();
+  std::atomic<int> reports{0};
+  const Op* sleep = registry_.Find("sleep");
+  const nlohmann::json job = {{"op", "sleep"}, {"ms", 600000}, {"chunks", 3}};
+  Result<nlohmann::json> resolved = sleep->Prepare(job);
+  ASSERT_TRUE(resolved.ok());
+  auto outcome = std::make_shared<std::promise<OpOutcome>>();
+  OpContext ctx{1,
+                1,
+                std::make_shared<const nlohmann::json>(job),
+                std::make_shared<const nlohmann::json>(*resolved),
+                cancel,
+                [&](const ChunkProgress&) { ++reports; }};
+  sleep->Run(ctx, [outcome](OpOutcome o) { outcome->set_value(std::move(o)); });
+  cancel->Cancel(CancelToken::Reason::kCanceled);
+  EXPECT_EQ(outcome->get_future().get().kind, OpOutcome::Kind::kCanceled);
+  EXPECT_EQ(reports.load(), 0) << "the first chunk was 200 s away";
+}
+
+TEST_F(BuiltinOpsTest, SleepRejectsBadChunksNamingThem) {
+  const Op* sleep = registry_.Find("sleep");
+  for (const nlohmann::json& chunks :
+       {nlohmann::json(-1), nlohmann::json("3"), nlohmann::json(2'000'000)}) {
+    Result<nlohmann::json> r = sleep->Prepare({{"op", "sleep"}, {"ms", 1}, {"chunks", chunks}});
+    ASSERT_FALSE(r.ok()) << chunks;
+    EXPECT_EQ(r.status().path(), "/chunks");
+  }
 }
 
 TEST_F(BuiltinOpsTest, SleepRejectsAMissingOrBadMsNamingIt) {

@@ -143,7 +143,22 @@ TEST(ChaosTest, TwentyKillsLeaveEverySessionDoneOnceWithTheCleanRunsResults) {
     ASSERT_NE(daemon, nullptr) << "restart after kill " << kill << " (seed " << seed << ")";
   }
   HttpClient client(daemon->port());
-  ASSERT_OK_AND_ASSIGN(nlohmann::json done, WaitForBatchState(client, id, "completed", kTimeout));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done, WaitForBatch(
+                                                client, id,
+                                                [](const nlohmann::json& b) {
+                                                  const std::string s = b["state"];
+                                                  return s == "completed" || s == "failed" ||
+                                                         s == "canceled";
+                                                },
+                                                kTimeout, "the chaos batch to end"));
+  if (done["state"] != "completed") {
+    std::string errors;
+    for (const auto& [ordinal, s] : Sessions(client, id)) {
+      if (s["state"] != "completed") errors += s.dump() + "\n";
+    }
+    FAIL() << "the batch ended " << done.dump() << " (seed " << seed << ")\n"
+           << errors << daemon->LogTail();
+  }
 
   // Exactly once: every session completed, the counters equal the rows.
   EXPECT_EQ(done["counts"]["completed"], done["sessions"]) << done.dump();

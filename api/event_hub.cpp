@@ -1,0 +1,87 @@
+#include "api/event_hub.h"
+
+#include <algorithm>
+
+#include "api/event_json.h"
+
+namespace batchd::api {
+
+void EventHub::Publish(const std::vector<storage::EventRecord>& events) {
+  if (events.empty()) return;
+  std::vector<std::shared_ptr<const RenderedEvent>> rendered;
+  rendered.reserve(events.size());
+  for (const storage::EventRecord& e : events) {
+    rendered.push_back(std::make_shared<const RenderedEvent>(
+        RenderedEvent{e.seq, e.type, e.batch_public_id, e.session_id, EventJson(e).dump()}));
+  }
+  std::vector<std::shared_ptr<EventSubscriber>> live;
+  {
+    std::lock_guard lock(mu_);
+    // The seq moves under the lock that Subscribe takes, so a new subscriber is offered exactly
+    // the events after the seq it was given.
+    latest_seq_ = std::max(latest_seq_, events.back().seq);
+    live.reserve(subscribers_.size());
+    for (const auto& weak : subscribers_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (const auto& event : rendered) {
+    for (const auto& s : live) s->Offer(event);
+  }
+}
+
+Result<int64_t> EventHub::Subscribe(std::weak_ptr<EventSubscriber> subscriber) {
+  std::lock_guard lock(mu_);
+  std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
+  RETURN_IF_ERROR(CheckRoomLocked());
+  subscribers_.push_back(std::move(subscriber));
+  return latest_seq_;
+}
+
+Status EventHub::CheckRoom() const {
+  std::lock_guard lock(mu_);
+  return CheckRoomLocked();
+}
+
+Status EventHub::CheckRoomLocked() const {
+  if (shut_down_) return Status::Unavailable("the daemon is stopping");
+  const auto live = std::count_if(subscribers_.begin(), subscribers_.end(),
+                                  [](const auto& w) { return !w.expired(); });
+  if (static_cast<size_t>(live) >= max_subscribers_) {
+    return Status::Unavailable("too many event subscribers (" + std::to_string(max_subscribers_) +
+                               "); retry later");
+  }
+  return Status::Ok();
+}
+
+void EventHub::Unsubscribe(const EventSubscriber* subscriber) {
+  std::lock_guard lock(mu_);
+  std::erase_if(subscribers_, [subscriber](const auto& w) {
+    auto s = w.lock();
+    return !s || s.get() == subscriber;
+  });
+}
+
+void EventHub::Shutdown() {
+  std::vector<std::shared_ptr<EventSubscriber>> live;
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    for (const auto& weak : subscribers_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : live) s->Shutdown();
+}
+
+EventHub::Stats EventHub::GetStats() const {
+  std::lock_guard lock(mu_);
+  Stats s;
+  s.subscribers = static_cast<size_t>(std::count_if(subscribers_.begin(), subscribers_.end(),
+                                                    [](const auto& w) { return !w.expired(); }));
+  s.latest_seq = latest_seq_;
+  s.slow_consumers_closed = slow_consumers_closed_;
+  return s;
+}
+
+}  // namespace batchd::api

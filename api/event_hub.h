@@ -1,0 +1,77 @@
+// Fan-out of committed events to the connected event streams (Beast's chat-multi shape): the
+// event log hands each committed batch of events to Publish, which renders each event once and
+// offers it to every subscriber, copying weak_ptrs under the lock and offering after releasing
+// it, so a slow or dying subscriber never holds anyone up. Subscribers bound their own queues.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "storage/event_record.h"
+
+namespace batchd::api {
+
+// An event rendered once for every subscriber.
+struct RenderedEvent {
+  int64_t seq = 0;
+  storage::EventType type = storage::EventType::kBatchState;
+  std::string batch;
+  std::optional<int64_t> session;
+  std::string json;  // the text frame
+};
+
+class EventSubscriber {
+ public:
+  virtual ~EventSubscriber() = default;
+  // A published event, on the publisher's thread (the storage writer). Must not block: keep it
+  // (boundedly) or drop it.
+  virtual void Offer(const std::shared_ptr<const RenderedEvent>& event) = 0;
+  // The daemon is stopping: close soon.
+  virtual void Shutdown() = 0;
+};
+
+class EventHub {
+ public:
+  explicit EventHub(size_t max_subscribers) : max_subscribers_(max_subscribers) {}
+
+  // Renders `events` (in seq order) and offers each to every subscriber. Called by the event
+  // log's listener on the storage writer thread; never blocks on a subscriber.
+  void Publish(const std::vector<storage::EventRecord>& events);
+
+  // Adds a subscriber; it is offered every event published after the returned seq (the latest
+  // published so far). kUnavailable when max_subscribers are connected or the hub shut down.
+  Result<int64_t> Subscribe(std::weak_ptr<EventSubscriber> subscriber);
+  void Unsubscribe(const EventSubscriber* subscriber);
+  // Whether Subscribe would succeed now (for refusing an upgrade with a plain HTTP 503).
+  Status CheckRoom() const;
+
+  // Tells every subscriber to close and refuses new ones. Idempotent.
+  void Shutdown();
+
+  void CountSlowConsumerClosed() { ++slow_consumers_closed_; }
+
+  struct Stats {
+    size_t subscribers = 0;
+    int64_t latest_seq = 0;
+    int64_t slow_consumers_closed = 0;
+  };
+  Stats GetStats() const;
+
+ private:
+  Status CheckRoomLocked() const;  // requires mu_
+
+  const size_t max_subscribers_;
+  mutable std::mutex mu_;
+  std::vector<std::weak_ptr<EventSubscriber>> subscribers_;  // guarded by mu_
+  int64_t latest_seq_ = 0;                                   // guarded by mu_
+  bool shut_down_ = false;                                   // guarded by mu_
+  std::atomic<int64_t> slow_consumers_closed_{0};
+};
+
+}  // namespace batchd::api

@@ -1,0 +1,68 @@
+// How the CLI talks to a running daemon: plain HTTP requests and the WebSocket event stream,
+// blocking, one connection per request. Beast stays in daemon_client.cpp.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/status.h"
+
+namespace batchd::cli {
+
+// Where the daemon is: from --server or BATCHD_URL, e.g. "http://127.0.0.1:8080" or
+// "http://batchd.internal:80/prefix" (requests go under the prefix).
+struct ServerAddress {
+  std::string host;
+  std::string port;
+  std::string base_path;         // "" or "/prefix" (no trailing slash)
+  std::string ToString() const;  // "http://host:port/prefix"
+};
+
+// kInvalidArgument naming what is wrong: only http:// URLs with a host are understood.
+Result<ServerAddress> ParseServerUrl(std::string_view url);
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+// One WebSocket event stream (docs/api.md, "The WebSocket stream").
+class EventSocket {
+ public:
+  virtual ~EventSocket() = default;
+  struct Closed {
+    int code = 0;
+    std::string reason;
+  };
+  // The next text message, or Closed when the server ended the stream with a close frame.
+  // kIoError when the connection broke (or the server stopped answering pings).
+  virtual Result<std::variant<std::string, Closed>> Next() = 0;
+};
+
+class DaemonClient {
+ public:
+  explicit DaemonClient(ServerAddress address,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  ~DaemonClient();
+
+  const ServerAddress& address() const { return address_; }
+
+  // `target` is the path and query under the base path ("/api/v1/batches?limit=5").
+  // kUnavailable when the daemon cannot be reached (the message names the address); kIoError
+  // when the connection broke or the answer took longer than the timeout.
+  Result<HttpResult> Request(std::string_view method, std::string_view target,
+                             std::string_view body = {});
+
+  // Upgrades a GET of `target` to a WebSocket. As Request for unreachable daemons;
+  // kFailedPrecondition "HTTP <status>: <body>" when the daemon answers without upgrading.
+  Result<std::unique_ptr<EventSocket>> OpenEvents(std::string_view target);
+
+ private:
+  ServerAddress address_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace batchd::cli

@@ -1,0 +1,60 @@
+// GET /api/v1/openapi.json from the real daemon, and every operation it documents is served:
+// called with placeholder ids and values, none is answered "no route" (404 for the path) or 405.
+// (That every served route is documented is checked against the router itself, in
+// unit/daemon/openapi_test.cpp.)
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/api_calls.h"
+#include "tests/support/daemon_fixture.h"
+
+namespace batchd::testing {
+namespace {
+
+using nlohmann::json;
+
+class OpenApiServedTest : public DaemonTest {};
+
+TEST_F(OpenApiServedTest, EveryDocumentedOperationIsServed) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_OK_AND_ASSIGN(HttpResponse raw, client().Get("/api/v1/openapi.json"));
+  ASSERT_EQ(raw.status, 200) << raw.Describe();
+  EXPECT_EQ(raw.headers["content-type"], "application/json");
+  const json doc = raw.Json();
+  ASSERT_FALSE(doc.is_discarded());
+  ASSERT_TRUE(doc["paths"].is_object());
+
+  int operations = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    // Placeholders: a batch id that does not exist, session 1, the dashboard's own files.
+    std::string target =
+        std::regex_replace(path, std::regex(R"(\{id\})"),
+                           path.starts_with("/api/v1/sessions") ? "1" : "00000000000000ff");
+    target = std::regex_replace(target, std::regex(R"(\{dir\})"), "views");
+    target = std::regex_replace(target, std::regex(R"(\{file\})"),
+                                path.find("{dir}") != std::string::npos ? "list.js" : "app.js");
+    for (const auto& [method, op] : item.items()) {
+      std::string verb = method;
+      for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ASSERT_OK_AND_ASSIGN(HttpResponse r,
+                           client().Request(verb, target, verb == "POST" ? "{}" : "",
+                                            {{"Content-Type", "application/json"}}));
+      EXPECT_NE(r.status, 405) << verb << " " << target << ": " << r.Describe();
+      const json body = r.Json();
+      const bool no_route = r.status == 404 && !body.is_discarded() &&
+                            body["error"]["message"].get<std::string>().starts_with("no route");
+      EXPECT_FALSE(no_route) << verb << " " << target << ": " << r.Describe();
+      // The answer is one the document lists for this operation.
+      EXPECT_TRUE(op["responses"].contains(std::to_string(r.status)))
+          << verb << " " << target << " answered " << r.status << ", not documented";
+      ++operations;
+    }
+  }
+  EXPECT_GE(operations, 20);
+}
+
+}  // namespace
+}  // namespace batchd::testing

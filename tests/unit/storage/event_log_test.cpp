@@ -1,0 +1,420 @@
+// The event log through the Store (storage/event_log.h, docs/api.md "Events"): which events a
+// batch's life produces, that the listener sees exactly what the log stores, in seq order,
+// coalescing, the session-event policy and its rate limit, retention and the extent a replay
+// uses to detect a resync, and that events roll back with their transaction.
+#include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "core/clock.h"
+#include "storage/store.h"
+#include "storage_test_util.h"
+
+namespace batchd::storage {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Await;
+using testing::MakeBatch;
+using testing::TempDir;
+
+// Collects what the listener is given (on the writer thread).
+class Collector {
+ public:
+  EventListener Listener() {
+    return [this](const std::vector<EventRecord>& events) {
+      std::lock_guard lock(mu_);
+      events_.insert(events_.end(), events.begin(), events.end());
+      changed_.notify_all();
+    };
+  }
+
+  // Waits (bounded) until `done(events)` holds; false after the timeout.
+  bool WaitFor(const std::function<bool(const std::vector<EventRecord>&)>& done,
+               milliseconds timeout = milliseconds(10'000)) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] { return done(events_); });
+  }
+
+  std::vector<EventRecord> Events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<EventRecord> events_;
+};
+
+std::vector<EventRecord> OfType(const std::vector<EventRecord>& all, EventType type) {
+  std::vector<EventRecord> out;
+  for (const EventRecord& e : all) {
+    if (e.type == type) out.push_back(e);
+  }
+  return out;
+}
+
+bool HasType(const std::vector<EventRecord>& all, EventType type) {
+  return !OfType(all, type).empty();
+}
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  void Open(EventLogOptions options = {}) {
+    store_.reset();
+    collector_ = std::make_unique<Collector>();
+    SqliteStoreOptions o{.db_path = dir_.path() / "batchd.db"};
+    o.events = options;
+    o.event_listener = collector_->Listener();
+    Result<std::unique_ptr<Store>> s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  BatchCreated Create(NewBatch b) {
+    Result<BatchCreated> r =
+        Await<BatchCreated>([&](auto cb) { store_->CreateBatch(std::move(b), cb); });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : BatchCreated{};
+  }
+
+  ClaimResult Claim(int n) {
+    Result<ClaimResult> r =
+        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, UnixMillis(), cb); });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : ClaimResult{};
+  }
+
+  void Finish(const ClaimedSession& c, SessionOutcome::Target target,
+              const std::string& error_kind = "", int64_t not_before = 0) {
+    SessionOutcome o{.session_id = c.id, .batch_id = c.batch_id, .target = target};
+    o.error_kind = error_kind;
+    if (!error_kind.empty()) o.error_message = "disk on fire";
+    o.not_before_ms = not_before;
+    o.finished_at_ms = UnixMillis();
+    Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
+    ASSERT_TRUE(r.ok() && *r) << r.status().ToString();
+  }
+
+  BatchRecord Batch(const std::string& id) {
+    Result<BatchRecord> r = Await<BatchRecord>([&](auto cb) { store_->GetBatch(id, cb); });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : BatchRecord{};
+  }
+
+  EventPage Read(EventQuery q) {
+    Result<EventPage> r = Await<EventPage>([&](auto cb) { store_->ReadEvents(q, cb); });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : EventPage{};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Collector> collector_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(EventLogTest, ABatchLifeIsEnqueuedStateChangesAndFinishedWithTheFinalCounters) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  BatchCreated b = Create(MakeBatch(3));
+  ClaimResult r = Claim(3);
+  ASSERT_EQ(r.sessions.size(), 3u);
+  for (const ClaimedSession& c : r.sessions) Finish(c, SessionOutcome::Target::kCompleted);
+  ASSERT_TRUE(
+      collector_->WaitFor([](const auto& all) { return HasType(all, EventType::kBatchFinished); }));
+
+  const std::vector<EventRecord> all = collector_->Events();
+  std::vector<std::string> lifecycle;
+  for (const EventRecord& e : all) {
+    EXPECT_EQ(e.batch_public_id, b.public_id);
+    if (e.type == EventType::kBatchEnqueued || e.type == EventType::kBatchState ||
+        e.type == EventType::kBatchFinished) {
+      lifecycle.push_back(std::string(EventTypeName(e.type)) + ":" + e.from + "->" + e.to);
+    }
+  }
+  EXPECT_EQ(lifecycle, (std::vector<std::string>{
+                           "batch.enqueued:enqueuing->queued", "batch.state:queued->running",
+                           "batch.state:running->completed", "batch.finished:running->completed"}));
+  const EventRecord finished = OfType(all, EventType::kBatchFinished).back();
+  const BatchRecord stored = Batch(b.public_id);
+  ASSERT_TRUE(finished.counts);
+  EXPECT_EQ(*finished.counts, stored.counts);
+  EXPECT_EQ(finished.sessions, 3u);
+  EXPECT_EQ(finished.batch_name, "test");
+  EXPECT_EQ(finished.finished_at_ms, stored.finished_at_ms);
+
+  // The listener got exactly the stored log, in strictly increasing seq order.
+  EventPage page = Read({.after_seq = 0, .limit = 1000});
+  ASSERT_EQ(page.events.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(page.events[i].seq, all[i].seq);
+    EXPECT_EQ(page.events[i].type, all[i].type);
+    if (i > 0) {
+      EXPECT_GT(all[i].seq, all[i - 1].seq);
+    }
+  }
+  EXPECT_EQ(page.latest_seq, all.back().seq);
+  EXPECT_EQ(page.oldest_seq, 1);
+  EXPECT_FALSE(page.more);
+}
+
+TEST_F(EventLogTest, SmallBatchesGetEverySessionTransitionWithErrorsAndRetryTimes) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  Create(MakeBatch(3));
+  ClaimResult r = Claim(3);
+  ASSERT_EQ(r.sessions.size(), 3u);
+  const int64_t retry_at = UnixMillis() + 60'000;
+  Finish(r.sessions[0], SessionOutcome::Target::kCompleted);
+  Finish(r.sessions[1], SessionOutcome::Target::kError, "permanent");
+  Finish(r.sessions[2], SessionOutcome::Target::kRequeue, "transient", retry_at);
+  ASSERT_TRUE(collector_->WaitFor(
+      [](const auto& all) { return OfType(all, EventType::kSessionState).size() == 6; }));
+  const auto sessions = OfType(collector_->Events(), EventType::kSessionState);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(sessions[i].session_id, r.sessions[i].id);
+    EXPECT_EQ(sessions[i].from, "uninitialized");
+    EXPECT_EQ(sessions[i].to, "in_progress");
+    EXPECT_EQ(sessions[i].attempt, 1);
+  }
+  EXPECT_EQ(sessions[3].to, "completed");
+  EXPECT_EQ(sessions[3].error_kind, "");
+  EXPECT_EQ(sessions[4].to, "error");
+  EXPECT_EQ(sessions[4].error_kind, "permanent");
+  EXPECT_EQ(sessions[4].error_message, "disk on fire");
+  EXPECT_FALSE(sessions[4].retry_at_ms);
+  EXPECT_EQ(sessions[5].from, "in_progress");
+  EXPECT_EQ(sessions[5].to, "uninitialized");
+  EXPECT_EQ(sessions[5].retry_at_ms, retry_at);
+}
+
+TEST_F(EventLogTest, LargeBatchesOnlyReportErrorsAndTheRateLimitCountsTheRest) {
+  EventLogOptions options;
+  options.session_events = {.every_transition_max_sessions = 2, .max_per_second = 2};
+  options.progress_interval = milliseconds(1);
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  BatchCreated b = Create(MakeBatch(9));
+  ClaimResult r = Claim(9);
+  ASSERT_EQ(r.sessions.size(), 9u);
+  Finish(r.sessions[0], SessionOutcome::Target::kCompleted);
+  Finish(r.sessions[1], SessionOutcome::Target::kCanceled, "canceled");
+  for (size_t i = 2; i < 8; ++i) Finish(r.sessions[i], SessionOutcome::Target::kError, "permanent");
+  // The last session stays in progress: batch.progress reports while a batch runs.
+
+  // Six errors within well under a second against a bucket of two: at most two are written
+  // (the bucket refills at 2/s, so a slow machine may let one more through), and batch.progress
+  // accounts for every one that was not.
+  ASSERT_TRUE(collector_->WaitFor([&](const auto& all) {
+    const auto written = OfType(all, EventType::kSessionState).size();
+    for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
+      if (e.suppressed_session_events == static_cast<int64_t>(6 - written)) return true;
+    }
+    return false;
+  })) << "no batch.progress reported the suppressed count";
+  const auto sessions = OfType(collector_->Events(), EventType::kSessionState);
+  EXPECT_GE(sessions.size(), 2u);
+  EXPECT_LE(sessions.size(), 3u);
+  for (const EventRecord& e : sessions) {
+    EXPECT_EQ(e.to, "error") << "completions and cancels of a large batch are not events";
+    EXPECT_EQ(e.batch_public_id, b.public_id);
+  }
+}
+
+TEST_F(EventLogTest, ProgressIsCoalescedToOneEventPerBatchPerInterval) {
+  EventLogOptions options;
+  options.progress_interval = std::chrono::hours(1);  // one tick during the whole test
+  options.session_events.every_transition_max_sessions = 0;
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  Create(MakeBatch(50));
+  ClaimResult r = Claim(50);
+  for (const ClaimedSession& c : r.sessions) Finish(c, SessionOutcome::Target::kCompleted);
+  ASSERT_TRUE(
+      collector_->WaitFor([](const auto& all) { return HasType(all, EventType::kBatchFinished); }));
+  // 51 separate counter changes, but only the first progress tick has happened.
+  EXPECT_LE(OfType(collector_->Events(), EventType::kBatchProgress).size(), 1u);
+}
+
+TEST_F(EventLogTest, ProgressCarriesCountersRateAndEta) {
+  EventLogOptions options;
+  options.progress_interval = milliseconds(1);
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  BatchCreated b = Create(MakeBatch(20));
+  ClaimResult r = Claim(20);
+  for (size_t i = 0; i < 10; ++i) {
+    Finish(r.sessions[i], SessionOutcome::Target::kCompleted);
+    std::this_thread::sleep_for(milliseconds(5));  // spread over several ticks
+  }
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) {
+    for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
+      if (e.counts && e.counts->completed == 10 && e.sessions_per_s) return true;
+    }
+    return false;
+  }));
+  const EventRecord last = OfType(collector_->Events(), EventType::kBatchProgress).back();
+  EXPECT_EQ(last.batch_public_id, b.public_id);
+  EXPECT_EQ(last.to, "running");
+  EXPECT_EQ(last.sessions, 20u);
+  EXPECT_EQ(last.counts->in_progress, 10);
+  ASSERT_TRUE(last.sessions_per_s);
+  EXPECT_GT(*last.sessions_per_s, 0);
+  ASSERT_TRUE(last.eta_s);
+  EXPECT_GT(*last.eta_s, 0);
+  EXPECT_FALSE(last.chunks_per_s) << "no session reported chunks";
+}
+
+TEST_F(EventLogTest, ReportedChunkProgressBecomesSessionProgressAndBatchChunkRate) {
+  EventLogOptions options;
+  options.progress_interval = milliseconds(1);
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  BatchCreated b = Create(MakeBatch(1));
+  ClaimResult r = Claim(1);
+  store_->ReportProgress({.session_id = r.sessions[0].id,
+                          .batch_public_id = b.public_id,
+                          .chunks_done = 3,
+                          .chunks_total = 10,
+                          .bytes_done = 300,
+                          .done_ranges = std::vector<ChunkRange>{{0, 2}, {5, 6}}});
+  ASSERT_TRUE(collector_->WaitFor(
+      [](const auto& all) { return HasType(all, EventType::kSessionProgress); }));
+  std::this_thread::sleep_for(milliseconds(20));
+  store_->ReportProgress({.session_id = r.sessions[0].id,
+                          .batch_public_id = b.public_id,
+                          .chunks_done = 7,
+                          .chunks_total = 10,
+                          .bytes_done = 700});
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) {
+    for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
+      if (e.chunks_per_s && *e.chunks_per_s > 0) return true;
+    }
+    return false;
+  })) << "two reports apart in time give the batch a chunk rate";
+  const auto progress = OfType(collector_->Events(), EventType::kSessionProgress);
+  ASSERT_EQ(progress.size(), 2u);
+  EXPECT_EQ(progress[0].session_id, r.sessions[0].id);
+  EXPECT_EQ(progress[0].chunks_done, 3);
+  EXPECT_EQ(progress[0].chunks_total, 10);
+  EXPECT_EQ(progress[0].bytes_done, 300);
+  ASSERT_TRUE(progress[0].done_ranges);
+  EXPECT_EQ(*progress[0].done_ranges, (std::vector<ChunkRange>{{0, 2}, {5, 6}}));
+  EXPECT_FALSE(progress[1].done_ranges) << "no map reported";
+  EXPECT_EQ(progress[1].chunks_done, 7);
+}
+
+TEST_F(EventLogTest, SessionRequestsAreEventsAndRefusedChangesWriteNothing) {
+  EventLogOptions options;
+  options.session_events.every_transition_max_sessions = 0;  // only requests and errors
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  BatchCreated b = Create(MakeBatch(2));
+  const int64_t first = Batch(b.public_id).first_session_id;
+  ASSERT_TRUE(Await<SessionRecord>([&](auto cb) { store_->CancelSession(first, cb); }).ok());
+  ASSERT_TRUE(
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, UnixMillis(), cb); }).ok());
+  ASSERT_TRUE(collector_->WaitFor(
+      [](const auto& all) { return OfType(all, EventType::kSessionState).size() == 2; }));
+  const auto sessions = OfType(collector_->Events(), EventType::kSessionState);
+  EXPECT_EQ(sessions[0].from + "->" + sessions[0].to, "uninitialized->canceled");
+  EXPECT_EQ(sessions[1].from + "->" + sessions[1].to, "canceled->uninitialized");
+
+  const int64_t latest = Read({}).latest_seq;
+  // Refused changes (409, 404) roll back their transaction: no event. (batch.progress may
+  // still report the earlier cancel and retry meanwhile.)
+  EXPECT_EQ(
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, UnixMillis(), cb); })
+          .status()
+          .code(),
+      StatusCode::kConflict);
+  EXPECT_EQ(Await<uint64_t>([&](auto cb) { store_->DeleteBatch(b.public_id, cb); }).status().code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(Await<BatchRecord>([&](auto cb) { store_->CancelBatch("nope", cb); }).status().code(),
+            StatusCode::kNotFound);
+  for (const EventRecord& e : Read({.after_seq = latest}).events) {
+    EXPECT_EQ(e.type, EventType::kBatchProgress) << EventTypeName(e.type);
+  }
+}
+
+TEST_F(EventLogTest, DeletingAFinishedBatchIsAnEvent) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  BatchCreated b = Create(MakeBatch(2));
+  ASSERT_TRUE(Await<BatchRecord>([&](auto cb) { store_->CancelBatch(b.public_id, cb); }).ok());
+  ASSERT_TRUE(Await<uint64_t>([&](auto cb) { store_->DeleteBatch(b.public_id, cb); }).ok());
+  ASSERT_TRUE(
+      collector_->WaitFor([](const auto& all) { return HasType(all, EventType::kBatchDeleted); }));
+  const EventRecord deleted = OfType(collector_->Events(), EventType::kBatchDeleted).back();
+  EXPECT_EQ(deleted.batch_public_id, b.public_id);
+  EXPECT_EQ(deleted.from, "canceled");
+  EXPECT_EQ(deleted.counts->canceled, 2);
+}
+
+TEST_F(EventLogTest, ReplayFiltersByBatchAndTypeAndPagesOldestFirst) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  BatchCreated a = Create(MakeBatch(1));
+  BatchCreated b = Create(MakeBatch(1));
+  BatchCreated c = Create(MakeBatch(1));
+  ASSERT_TRUE(collector_->WaitFor(
+      [](const auto& all) { return OfType(all, EventType::kBatchEnqueued).size() == 3; }));
+  EventPage only_b = Read({.batch_public_id = b.public_id});
+  ASSERT_EQ(only_b.events.size(), 1u) << "nothing started, so no batch.progress";
+  EXPECT_EQ(only_b.events[0].batch_public_id, b.public_id);
+  EXPECT_EQ(only_b.events[0].type, EventType::kBatchEnqueued);
+
+  EventPage first = Read({.types = {EventType::kBatchEnqueued}, .limit = 2});
+  ASSERT_EQ(first.events.size(), 2u);
+  EXPECT_TRUE(first.more);
+  EXPECT_EQ(first.events[0].batch_public_id, a.public_id);
+  EventPage rest =
+      Read({.after_seq = first.events[1].seq, .types = {EventType::kBatchEnqueued}, .limit = 2});
+  ASSERT_EQ(rest.events.size(), 1u);
+  EXPECT_FALSE(rest.more);
+  EXPECT_EQ(rest.events[0].batch_public_id, c.public_id);
+
+  EventPage tail = Read({.types = {EventType::kBatchEnqueued}, .limit = 2, .tail = true});
+  ASSERT_EQ(tail.events.size(), 2u);
+  EXPECT_EQ(tail.events[0].batch_public_id, b.public_id) << "the newest two, oldest first";
+  EXPECT_EQ(tail.events[1].batch_public_id, c.public_id);
+}
+
+TEST_F(EventLogTest, RetentionDropsTheOldestAndSeqsAreNeverReused) {
+  EventLogOptions options;
+  options.retention_events = 2;
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  for (int i = 0; i < 5; ++i) Create(MakeBatch(1));
+  const int64_t latest = Read({}).latest_seq;
+  ASSERT_EQ(latest, 5);
+  Result<int64_t> trimmed = Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); });
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
+  EXPECT_EQ(*trimmed, 3);
+  EventPage page = Read({});
+  EXPECT_EQ(page.oldest_seq, 4) << "a client at seq < 3 must resync";
+  EXPECT_EQ(page.latest_seq, 5);
+  ASSERT_EQ(page.events.size(), 2u);
+  EXPECT_EQ(page.events[0].seq, 4);
+
+  // Age retention of zero empties the log; the next event still gets a new seq.
+  options.retention_age = std::chrono::seconds(0);
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  ASSERT_TRUE(Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); }).ok());
+  EventPage empty = Read({});
+  EXPECT_TRUE(empty.events.empty());
+  EXPECT_EQ(empty.latest_seq, 5);
+  EXPECT_EQ(empty.oldest_seq, 6);
+  Create(MakeBatch(1));
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) { return !all.empty(); }));
+  EXPECT_EQ(collector_->Events().front().seq, 6);
+}
+
+TEST_F(EventLogTest, EventsSurviveARestartAndAreNotPublishedAgain) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  Create(MakeBatch(1));
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) { return all.size() == 1; }));
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(Read({}).events.size(), 1u);
+  Create(MakeBatch(1));
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) { return !all.empty(); }));
+  const auto after = collector_->Events();
+  ASSERT_EQ(after.size(), 1u) << "the new listener hears only new events";
+  EXPECT_EQ(after[0].seq, 2);
+}
+
+}  // namespace
+}  // namespace batchd::storage

@@ -1,0 +1,41 @@
+// The REST API as the dashboard uses it (docs/api.md): JSON in and out, and failures as
+// ApiError carrying the server's code, message and path (the JSON Pointer of what was wrong).
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || 'http_' + status;
+    this.path = e.path || '';
+  }
+}
+
+export async function api(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, { error: { code: 'unreachable', message: 'the daemon cannot be reached' } });
+  }
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+const id = encodeURIComponent;
+export const listBatches = (query) => api('GET', '/api/v1/batches?' + new URLSearchParams(query));
+export const getBatch = (batch) => api('GET', `/api/v1/batches/${id(batch)}`);
+export const listSessions = (batch, query) =>
+  api('GET', `/api/v1/batches/${id(batch)}/sessions?` + new URLSearchParams(query));
+export const getSession = (session) => api('GET', `/api/v1/sessions/${id(session)}`);
+export const batchAction = (batch, action) => api('POST', `/api/v1/batches/${id(batch)}/${action}`);
+export const submitBatch = (text) => api('POST', '/api/v1/batches', text);
+export const readEvents = (query) => api('GET', '/api/v1/events?' + new URLSearchParams(query));
