@@ -33,6 +33,7 @@ import time
 
 # The daemon wrapper (start under /usr/bin/time -v, port file, SIGTERM, peak RSS) and the HTTP
 # helpers are the submit benchmark's; this file sits next to it.
+import submit_bench
 from submit_bench import BenchError, Daemon, remove_db, request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,26 +54,8 @@ def log(msg):
     print(f"[drain_bench] {msg}", file=sys.stderr, flush=True)
 
 
-def factor_size(n):
-    if n in SHAPES:
-        return SHAPES[n]
-    a = int(n**0.5)
-    while a > 1 and n % a:
-        a -= 1
-    return a, n // a
-
-
 def batch_body(size, name):
-    a, b = factor_size(size)
-    doc = {
-        "name": name,
-        "template": {"op": "noop", "x": 0, "y": 0},
-        "data": [
-            [{"field": "/x", "items": list(range(a))}],
-            [{"field": "/y", "items": list(range(b))}],
-        ],
-    }
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return submit_bench.batch_body(size, name, SHAPES)
 
 
 def parse_time(text):
@@ -388,7 +371,7 @@ def report(args, runs, raw, naive):
             "slots_arg": "default" if slots is None else slots,
             "slots": best["slots"],
             "sessions": args.sessions,
-            "shape": list(factor_size(args.sessions)),
+            "shape": list(submit_bench.factor_size(args.sessions, SHAPES)),
             "seconds": secs,
             "sessions_per_s": round(rate),
             "sessions_per_s_median": round(args.sessions / secs["median"]),

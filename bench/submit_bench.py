@@ -51,17 +51,19 @@ def log(msg):
     print(f"[submit_bench] {msg}", file=sys.stderr, flush=True)
 
 
-def factor_size(n):
-    if n in SHAPES:
-        return SHAPES[n]
+def factor_size(n, shapes=SHAPES):
+    """The two group lengths of an n-session batch: from `shapes`, else the squarest pair."""
+    if n in shapes:
+        return shapes[n]
     a = int(n**0.5)
     while a > 1 and n % a:
         a -= 1
     return a, n // a
 
 
-def batch_body(size, name):
-    a, b = factor_size(size)
+def batch_body(size, name, shapes=SHAPES):
+    """A noop batch of `size` sessions over two groups /x and /y, as compact JSON bytes."""
+    a, b = factor_size(size, shapes)
     doc = {
         "name": name,
         "template": {"op": "noop", "x": 0, "y": 0},

@@ -22,20 +22,6 @@ constexpr size_t kMaxPendingReports = 100'000;
 // Batches remembered for session events; cleared when exceeded (it refills on demand).
 constexpr size_t kMaxBatchInfo = 4096;
 
-SessionState TargetState(SessionOutcome::Target t) {
-  switch (t) {
-    case SessionOutcome::Target::kCompleted:
-      return SessionState::kCompleted;
-    case SessionOutcome::Target::kError:
-      return SessionState::kError;
-    case SessionOutcome::Target::kCanceled:
-      return SessionState::kCanceled;
-    case SessionOutcome::Target::kRequeue:
-      return SessionState::kUninitialized;
-  }
-  return SessionState::kError;
-}
-
 bool IsFinished(const std::string& batch_state) {
   return batch_state == "completed" || batch_state == "failed" || batch_state == "canceled";
 }

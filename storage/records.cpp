@@ -35,4 +35,18 @@ std::optional<BatchState> ParseBatchState(std::string_view name) {
   return std::nullopt;
 }
 
+SessionState TargetState(SessionOutcome::Target target) {
+  switch (target) {
+    case SessionOutcome::Target::kCompleted:
+      return SessionState::kCompleted;
+    case SessionOutcome::Target::kError:
+      return SessionState::kError;
+    case SessionOutcome::Target::kCanceled:
+      return SessionState::kCanceled;
+    case SessionOutcome::Target::kRequeue:
+      return SessionState::kUninitialized;
+  }
+  return SessionState::kError;
+}
+
 }  // namespace batchd::storage

@@ -160,6 +160,9 @@ struct SessionOutcome {
   int64_t finished_at_ms = 0;
 };
 
+// The state an outcome moves its session to.
+SessionState TargetState(SessionOutcome::Target target);
+
 // Totals over every batch (from the counters, never COUNT(*)).
 struct QueueStatus {
   SessionCounts counts;

@@ -45,20 +45,6 @@ bool MoveRangeIfAllInProgress(StatementCache& statements, int64_t first, int64_t
 
 }  // namespace
 
-SessionState TargetState(SessionOutcome::Target target) {
-  switch (target) {
-    case SessionOutcome::Target::kCompleted:
-      return SessionState::kCompleted;
-    case SessionOutcome::Target::kError:
-      return SessionState::kError;
-    case SessionOutcome::Target::kCanceled:
-      return SessionState::kCanceled;
-    case SessionOutcome::Target::kRequeue:
-      return SessionState::kUninitialized;
-  }
-  return SessionState::kError;
-}
-
 std::vector<bool> MoveFinishedSessions(StatementCache& statements,
                                        const std::vector<const SessionOutcome*>& outcomes) {
   std::vector<bool> applied(outcomes.size(), false);

@@ -8,9 +8,6 @@
 
 namespace batchd::storage {
 
-// The state an outcome moves its session to.
-SessionState TargetState(SessionOutcome::Target target);
-
 // Moves each outcome's session from in_progress to its target state (with the requeue time
 // for kRequeue), but only if it is still in_progress. Returns, per outcome, whether it moved:
 // a duplicate or late outcome does not, so nothing is ever counted twice.
