@@ -1,8 +1,8 @@
 // The inner loops of the stats kernel (stats_kernel.h): the figures of one contiguous run of
 // elements. They run over every decoded byte of a stats session, right after the codec, so
 // they must cost a small fraction of a decode: floats are handled with vector instructions
-// (SSE2, or AVX2 when the CPU has it, chosen once at run time), integers with independent
-// lanes the compiler vectorizes.
+// (SSE2, or AVX2 or AVX-512 when the CPU has them, chosen once at run time), integers with
+// independent lanes the compiler vectorizes.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +30,8 @@ using RunFunction = void (*)(const uint8_t* bytes, int64_t n, RunStats& stats);
 // The loop for `dtype`, the fastest this CPU runs.
 RunFunction RunFunctionFor(const DataType& dtype);
 
-// Every loop this CPU can run for `dtype`, named ("portable", "sse2", "avx2"), so the tests can
-// check that they agree.
+// Every loop this CPU can run for `dtype`, named ("portable", "sse2", "avx2", "avx512"), so
+// the tests can check that they agree.
 struct NamedRunFunction {
   std::string name;
   RunFunction run;
