@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Chunk benchmark: batchd `stats` over zarr arrays vs the decode limit vs zarr-python.
 
-One invocation, per array (the same files for every contender, the page cache warmed the same
-way before each one: every chunk file read once, untimed):
+One invocation, per array (the same files for every contender, and the same page cache: every
+file of the array locked in it while each contender runs):
   * limit:   build/bench/chunk_decode_limit ARRAY: the chunk files read into memory (untimed),
              then decoded on ONE thread with our codec registry; the limit is that rate times
              the cores (os.cpu_count());
@@ -23,8 +23,12 @@ failed, any contender's statistics differ from the oracle, an anchor failed), 2 
 Stdlib only; run with /usr/bin/python3. See bench/README.md.
 """
 import argparse
+import contextlib
+import ctypes
 import http.client
 import json
+import mmap
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -172,6 +176,76 @@ def warm_page_cache(path):
                 os.close(fd)
 
 
+MAP_LOCKED = 0x2000  # <linux/mman.h>: populate the mapping and lock it, as mlock(2) does
+PINS_PER_PROCESS = 50_000  # mappings per helper, below vm.max_map_count (65 530 by default)
+
+
+def _pin_files(paths, conn):
+    """A helper process: maps and locks every file, reports the bytes locked, waits to exit
+    (which unmaps them). libc's mmap rather than Python's, which keeps a descriptor per map."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    failed = ctypes.c_void_p(-1).value
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size and libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED | MAP_LOCKED, fd,
+                                  0) == failed:
+                raise OSError(ctypes.get_errno(), f"mmap {p}")
+        finally:
+            os.close(fd)
+    locked_kib = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmLck:"):
+                locked_kib = int(line.split()[1])
+    conn.send(locked_kib)
+    conn.recv()  # released
+
+
+class PinnedInPageCache:
+    """Holds every file of an array in the page cache while one contender runs: helper
+    processes map and lock the files (which reads them in), and let go afterwards. This VM
+    reclaims page cache within seconds of its last read (DAMON pageout), so a file read once
+    beforehand is not enough: a part of the array would come from disk during the run, more of
+    it the longer a contender takes."""
+
+    def __init__(self, path):
+        self.paths = [os.path.join(root, n) for root, _, names in os.walk(path) for n in names]
+        self.workers = []
+        self.locked_bytes = 0
+
+    def __enter__(self):
+        ctx = multiprocessing.get_context("fork")
+        for i in range(0, len(self.paths), PINS_PER_PROCESS):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_pin_files, args=(self.paths[i:i + PINS_PER_PROCESS], theirs),
+                               daemon=True)
+            proc.start()
+            self.workers.append((proc, ours))
+        for proc, conn in self.workers:
+            if not conn.poll(600):
+                raise BenchError("pinning the array in the page cache took over 600 s")
+            self.locked_bytes += conn.recv() * 1024
+        return self
+
+    def __exit__(self, *exc):
+        for proc, conn in self.workers:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc, _ in self.workers:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+        self.workers = []
+        return False
+
+
 # --------------------------------------------------------------------------------------------
 # Checking statistics against the oracle
 
@@ -201,6 +275,21 @@ def last_json_line(text, what):
 
 # --------------------------------------------------------------------------------------------
 # The contenders
+
+
+@contextlib.contextmanager
+def cached(args, path, res):
+    """The array in the page cache for one contender, the same way for every contender: pinned
+    (the default), or with --no-pin read once beforehand."""
+    if args.no_pin:
+        warm_page_cache(path)
+        res["page_cache"] = "warmed"
+        yield
+        return
+    with PinnedInPageCache(path) as pin:
+        res["page_cache"] = "pinned"
+        res["pinned_bytes"] = pin.locked_bytes
+        yield
 
 
 def run_limit(args, path):
@@ -340,6 +429,9 @@ def parse_args(argv):
     p.add_argument("--only", default=None,
                    help="run only these arrays, comma-separated (e.g. 256k-zstd,4k-lz4)")
     p.add_argument("--no-peer", action="store_true", help="skip zarr-python")
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not lock the array in the page cache during each contender; only "
+                        "read it once beforehand")
     p.add_argument("--prepare-only", action="store_true",
                    help="write the arrays into --workdir (reusing what is there) and exit")
     p.add_argument("--timeout", type=float, default=600.0,
@@ -400,21 +492,21 @@ def main(argv):
                    "batchd": [], "peer": []}
             for r in range(args.repeat):
                 tag = f"{spec.name} {r + 1}/{args.repeat}"
-                warm_page_cache(path)
-                res["limit"].append(run_limit(args, path))
+                with cached(args, path, res):
+                    res["limit"].append(run_limit(args, path))
                 lim = res["limit"][-1]
                 log(f"{tag}: limit {lim['decode_bytes_per_s'] / 1e9:.2f} GB/s on one thread")
-                warm_page_cache(path)
                 run_dir = os.path.join(workdir, f"run-{spec.name}-{r}")
                 os.makedirs(run_dir, exist_ok=True)
-                b = run_batchd(args, spec, path, oracle, arrays_dir, run_dir)
+                with cached(args, path, res):
+                    b = run_batchd(args, spec, path, oracle, arrays_dir, run_dir)
                 res["batchd"].append(b)
                 log(f"{tag}: batchd {b['seconds']:.3f} s, {spec.nbytes / b['seconds'] / 1e9:.2f}"
                     f" GB/s, {spec.chunk_count / b['seconds']:,.0f} chunks/s, peak RSS "
                     f"{b['peak_rss_mib']} MiB")
                 if not args.no_peer:
-                    warm_page_cache(path)
-                    peer = run_peer(args, path, oracle)
+                    with cached(args, path, res):
+                        peer = run_peer(args, path, oracle)
                     res["peer"].append(peer)
                     log(f"{tag}: peer {peer['seconds']:.3f} s, {peer['gb_per_s']:.2f} GB/s")
             results.append(res)
@@ -469,6 +561,8 @@ def report(args, results, cores, load_before, load_after):
             "decoded_bytes": spec.nbytes,
             "stored_bytes": res["stored_bytes"],
             "files": res["files"],
+            "page_cache": res.get("page_cache"),
+            "pinned_bytes": res.get("pinned_bytes"),
             "batchd_seconds": secs,
             "batchd_gb_per_s": round(gbps, 3),
             "batchd_gb_per_s_median": round(spec.nbytes / secs["median"] / 1e9, 3),
@@ -515,8 +609,7 @@ def report(args, results, cores, load_before, load_after):
 
     print(f"chunk benchmark: stats over {DTYPE} zarr v2 arrays; best of {args.repeat} "
           f"(median in the JSON line); {cores} cores; load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after; page cache warmed before every contender (each file "
-          f"read once, untimed)")
+          f"{load_after[0]:.2f} after; {page_cache_note(args)}")
     cols = ["array", "chunk", "compressor", "batchd s", "batchd GB/s",
             f"limit GB/s (1 thread x {cores})", "vs limit", "CPU vs limit", "peer GB/s",
             "vs peer", "peak RSS MiB"]
@@ -586,13 +679,20 @@ def report(args, results, cores, load_before, load_after):
         "cores": cores,
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],
-        "page_cache": "warm: every chunk file read once, untimed, before each contender",
+        "page_cache": page_cache_note(args),
         "limits": LIMITS,
         "rows": rows,
         "targets": t,
     }
     print(json.dumps(out, separators=(",", ":")))
     sys.stdout.flush()
+
+
+def page_cache_note(args):
+    if args.no_pin:
+        return "page cache warmed before every contender (each file read once, untimed)"
+    return ("every array file locked in the page cache (mmap MAP_LOCKED, untimed) while each "
+            "contender runs")
 
 
 def print_table(table):
