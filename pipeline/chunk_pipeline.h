@@ -10,6 +10,15 @@
 //     -> cursor + checkpoint           done chunks and the op's state, saved every interval
 //     -> consumer.Finish               the result
 //
+// Direct reads: when the store can read a chunk on the calling thread without waiting
+// (ChunkStore::ReadNow: file:// over the page cache), the decode threads read the chunks
+// themselves, in order, within the same budget, and the fetch stage is skipped: a cached read
+// costs CPU like a decode, and handing each chunk from an I/O thread to a decode thread costs
+// more than reading it. A chunk that is not at hand goes through GetMany, with the stretch of
+// chunks after it (data that is not cached tends to come in runs); a store without the fast path
+// is read with GetMany only. Decode threads take chunks in batches (about 256 KiB of decoded
+// bytes, one chunk when larger) and fold a batch under one lock.
+//
 // Nothing blocks a thread: stages hand chunks on by callbacks, and "producers wait" means no
 // new read is started until the budget has room. Cancel stops new reads at once; chunks in
 // flight are dropped. A resumed session starts from its last checkpoint and never fetches a

@@ -51,6 +51,26 @@ class ChunkStore {
   virtual void GetMany(std::vector<std::string> keys, int max_in_flight,
                        std::shared_ptr<CancelToken> cancel, ReadCallback on_read) = 0;
 
+  // What ReadNow did.
+  enum class ReadNowOutcome {
+    kRead,         // `into` holds the value
+    kMissing,      // the key does not exist (GetMany would say nullopt)
+    kWouldWait,    // nothing read: the value is not at hand (say, not in the page cache)
+    kUnsupported,  // nothing read, and this store never reads on the caller's thread
+  };
+
+  // An optional fast path for a caller that is about to work on the value anyway: reads `key`
+  // on the calling thread, but only if that involves no waiting for a device or a peer
+  // (file://: the bytes are in the page cache). `into` is replaced by the value (its capacity is
+  // reused, so a caller that keeps one buffer per thread allocates nothing per read). kRead and
+  // kMissing mean what a GetMany callback would have said; errors are GetMany's (kIoError,
+  // kInvalidArgument for a refused key). kWouldWait: use GetMany for this key. kUnsupported
+  // (the default): use GetMany, and do not ask again. Never blocks on I/O beyond what looking
+  // up a cached path takes.
+  virtual Result<ReadNowOutcome> ReadNow(const std::string& key, Bytes& into) {
+    return ReadNowOutcome::kUnsupported;
+  }
+
   // Stores `data` under `key`, replacing what was there atomically: readers see the old bytes
   // or the new ones, never a part, and a crash leaves no partial file under the key. Creates
   // intermediate "directories" as needed. Calls `done` once. Returns at once.

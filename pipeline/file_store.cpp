@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,12 @@ constexpr size_t kMaxRunLength = 64;
 constexpr size_t kRunsPerTask = 8;
 // Values smaller than this are read with one read(2) and no fstat(2) (ReadOpenFile).
 constexpr size_t kScratchBytes = 64 * 1024;
+// ReadNow reads at least this much at once, so a small value never needs a second read.
+constexpr size_t kReadNowMinBytes = 64 * 1024;
+// What ReadNow can tell from a read that came back short: a read that stops for lack of cached
+// data stops at a page boundary, so a short read that ends elsewhere ended at the end of the
+// file (page sizes are multiples of 4 KiB).
+constexpr size_t kPageMultiple = 4096;
 
 // What every read and write of one store needs; shared by the store and its work in flight.
 struct FileLocation {
@@ -33,6 +40,8 @@ struct FileLocation {
   size_t root = 0;
   std::string array;   // beneath the root: "" or "a.zarr/t2m"
   std::string prefix;  // `array` + "/" unless empty: prepended to keys
+  // False once a read found that this filesystem or kernel has no RWF_NOWAIT.
+  mutable std::atomic<bool> read_now_works{true};
 
   std::string Describe(std::string_view key) const {
     return "key \"" + std::string(key) + "\" of " + url;
@@ -109,6 +118,80 @@ struct FileLocation {
     }
   }
 
+  // ChunkStore::ReadNow: the same open as Read, then reads that take only what the page cache
+  // holds (RWF_NOWAIT) into the caller's buffer. Usually open + one read + close, like Read.
+  Result<ChunkStore::ReadNowOutcome> ReadNow(const std::string& key, Bytes& into) const {
+    using Outcome = ChunkStore::ReadNowOutcome;
+    if (!read_now_works.load(std::memory_order_relaxed)) return Outcome::kUnsupported;
+    RETURN_IF_ERROR(ValidateStoreKey(key));
+    thread_local std::string path;
+    path.assign(prefix).append(key);
+    int fd = roots->OpenBeneath(root, path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+      if (fd == -ENOENT || fd == -ENOTDIR) return Outcome::kMissing;
+      return OpenError(-fd, key);
+    }
+    Result<Outcome> out = ReadCached(fd, key, into);
+    ::close(fd);
+    return out;
+  }
+
+  // The whole file from the page cache into `into`, or kWouldWait as soon as a part of it is
+  // not there. One read into the buffer's whole capacity usually gets everything: only a read
+  // that fills the buffer or ends on a page boundary needs an fstat to know whether more follows.
+  Result<ChunkStore::ReadNowOutcome> ReadCached(int fd, std::string_view key, Bytes& into) const {
+    using Outcome = ChunkStore::ReadNowOutcome;
+    into.resize(std::max(into.capacity(), kReadNowMinBytes));
+    ssize_t n = ReadCachedAt(fd, into.data(), into.size(), 0);
+    if (n < 0) return ReadNowError(fd, errno, key);
+    size_t got = static_cast<size_t>(n);
+    if (got < into.size() && got % kPageMultiple != 0) {
+      into.resize(got);
+      return Outcome::kRead;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Status::IoError("cannot stat " + Describe(key) + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return Status::IoError(Describe(key) + " is not a regular file");
+    const size_t size = static_cast<size_t>(st.st_size);
+    if (size > into.size()) into.resize(size);
+    while (got < size) {
+      n = ReadCachedAt(fd, into.data() + got, size - got, static_cast<off_t>(got));
+      if (n < 0) return ReadNowError(fd, errno, key);
+      if (n == 0) break;  // shrank since fstat (only a non-atomic writer does that)
+      got += static_cast<size_t>(n);
+    }
+    into.resize(got);
+    return Outcome::kRead;
+  }
+
+  static ssize_t ReadCachedAt(int fd, uint8_t* into, size_t size, off_t offset) {
+    iovec part{into, size};
+    for (;;) {
+      ssize_t n = ::preadv2(fd, &part, 1, offset, RWF_NOWAIT);
+      if (n >= 0 || errno != EINTR) return n;
+    }
+  }
+
+  Result<ChunkStore::ReadNowOutcome> ReadNowError(int fd, int error, std::string_view key) const {
+    using Outcome = ChunkStore::ReadNowOutcome;
+    if (error == EAGAIN) return Outcome::kWouldWait;  // not cached (or a FIFO: Read says so)
+    if (error == EISDIR) return Outcome::kMissing;    // a directory under a key, as in Read
+    if (error == EOPNOTSUPP || error == EINVAL) {
+      // Files that cannot be read without waiting say so too: a directory under a key (no
+      // value, as in Read), a FIFO or device (Read says what). Only a regular file means this
+      // filesystem or kernel has no RWF_NOWAIT at all.
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) return Outcome::kMissing;
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        read_now_works.store(false, std::memory_order_relaxed);
+      }
+      return Outcome::kWouldWait;
+    }
+    return Status::IoError("cannot read " + Describe(key) + ": " + std::strerror(error));
+  }
+
   Status Write(const std::string& key, ByteView data) const {
     RETURN_IF_ERROR(ValidateStoreKey(key));
     size_t slash = key.rfind('/');
@@ -140,7 +223,8 @@ struct ReadJob : std::enable_shared_from_this<ReadJob> {
   std::atomic<size_t> next{0};
 
   // The body of one pool task: reads runs until the keys are done, re-queueing itself after
-  // each run so other jobs get the thread; if the queue refuses, it just keeps going.
+  // each run when other tasks are waiting, so they get the thread; if the queue refuses, or
+  // nothing waits, it just keeps going (a re-queue costs a hand-off, often a thread wake-up).
   void RunTask() {
     std::string path;
     for (;;) {
@@ -155,6 +239,7 @@ struct ReadJob : std::enable_shared_from_this<ReadJob> {
         }
       }
       if (next.load(std::memory_order_relaxed) >= keys.size()) return;
+      if (location->io->queued() == 0) continue;
       IoThreadPool::Task again = [self = shared_from_this()] { self->RunTask(); };
       if (location->io->TrySubmit(again)) return;
     }
@@ -187,6 +272,10 @@ class FileStore final : public ChunkStore {
         job->on_read(i, Status::Unavailable("file store I/O queue is full; try again"));
       }
     }
+  }
+
+  Result<ReadNowOutcome> ReadNow(const std::string& key, Bytes& into) override {
+    return location_->ReadNow(key, into);
   }
 
   void Put(std::string key, Bytes data, WriteCallback done) override {

@@ -14,6 +14,10 @@
 // failures are kIoError naming the key. If the pool's queue is full, GetMany reports every key
 // kUnavailable at once, on the calling thread.
 //
+// ReadNow (the chunk engine's direct reads) reads a key on the caller's thread into the caller's
+// buffer with RWF_NOWAIT reads, which take only what the page cache holds: a file that is (even
+// partly) not cached says kWouldWait, and the caller uses GetMany. Same open, same answers.
+//
 // Writes (Put) run on the same pool and are atomic and durable (atomic_file_write.h): after a
 // crash, kill -9 or power loss a key holds its old bytes or its new ones, never a part.
 // Missing directories are created (inside the roots). A crash during a put may leave a temp

@@ -32,6 +32,10 @@ class IoThreadPool {
 
   int thread_count() const { return static_cast<int>(threads_.size()); }
 
+  // Tasks waiting for a thread right now (a hint: it may change at once). A long task can keep
+  // its thread while nothing waits instead of re-queueing itself.
+  size_t queued() const { return queue_->size(); }
+
  private:
   // Shared with the threads, so a detached thread still has its queue after ~IoThreadPool.
   std::shared_ptr<BoundedQueue<Task>> queue_;

@@ -2,93 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
+
+#include "pipeline/stats_runs.h"
 
 namespace batchd::pipeline {
 namespace {
-
-// One chunk's figures before they join the session's accumulator. The sum is a plain double
-// here: within a chunk the order is fixed, so it is reproducible.
-struct RunStats {
-  uint64_t finite = 0;
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-  double sum = 0;
-};
-
-// Four independent lanes break the add/compare dependency chains, so the loop runs at the
-// throughput of the units rather than their latency; the lane order is fixed, so the result is
-// reproducible.
-template <typename T>
-void AddRun(const uint8_t* bytes, int64_t n, RunStats& r) {
-  constexpr bool kFloat = std::is_floating_point_v<T>;
-  double sum[4] = {0, 0, 0, 0};
-  double lo[4], hi[4];
-  uint64_t finite[4] = {0, 0, 0, 0};
-  std::fill(lo, lo + 4, r.min);
-  std::fill(hi, hi + 4, r.max);
-  auto add = [&](int lane, T raw) {
-    const double v = static_cast<double>(raw);
-    if constexpr (kFloat) {
-      if (!std::isfinite(raw)) return;
-    }
-    sum[lane] += v;
-    lo[lane] = v < lo[lane] ? v : lo[lane];
-    hi[lane] = v > hi[lane] ? v : hi[lane];
-    ++finite[lane];
-  };
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    T v[4];
-    std::memcpy(v, bytes + i * sizeof(T), sizeof(v));
-    add(0, v[0]);
-    add(1, v[1]);
-    add(2, v[2]);
-    add(3, v[3]);
-  }
-  for (; i < n; ++i) {
-    T v;
-    std::memcpy(&v, bytes + i * sizeof(T), sizeof(T));
-    add(0, v);
-  }
-  r.sum += (sum[0] + sum[1]) + (sum[2] + sum[3]);
-  r.finite += finite[0] + finite[1] + finite[2] + finite[3];
-  r.min = std::min({lo[0], lo[1], lo[2], lo[3]});
-  r.max = std::max({hi[0], hi[1], hi[2], hi[3]});
-}
-
-using RunFunction = void (*)(const uint8_t*, int64_t, RunStats&);
-
-RunFunction RunFor(const DataType& dtype) {
-  switch (dtype.kind) {
-    case DataType::Kind::kFloat:
-      return dtype.size == 4 ? &AddRun<float> : &AddRun<double>;
-    case DataType::Kind::kInt:
-      switch (dtype.size) {
-        case 1:
-          return &AddRun<int8_t>;
-        case 2:
-          return &AddRun<int16_t>;
-        case 4:
-          return &AddRun<int32_t>;
-        default:
-          return &AddRun<int64_t>;
-      }
-    case DataType::Kind::kUint:
-      switch (dtype.size) {
-        case 1:
-          return &AddRun<uint8_t>;
-        case 2:
-          return &AddRun<uint16_t>;
-        case 4:
-          return &AddRun<uint32_t>;
-        default:
-          return &AddRun<uint64_t>;
-      }
-  }
-  return nullptr;
-}
 
 double JsonDouble(const nlohmann::json& v) {
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
@@ -167,7 +86,7 @@ Result<StatsAccumulator> StatsAccumulator::FromState(const nlohmann::json& state
 ChunkStats ComputeChunkStats(const uint8_t* data, const DataType& dtype,
                              std::span<const int64_t> chunk_shape,
                              std::span<const int64_t> extent) {
-  const RunFunction run = RunFor(dtype);
+  const RunFunction run = RunFunctionFor(dtype);
   const size_t rank = chunk_shape.size();
   RunStats stats;
   uint64_t elements = 1;
@@ -177,16 +96,21 @@ ChunkStats ComputeChunkStats(const uint8_t* data, const DataType& dtype,
   if (rank == 0) {
     run(data, 1, stats);
   } else {
-    // Walk the data box as contiguous runs along the last dimension.
-    const int64_t run_length = extent[rank - 1];
+    // Walk the data box as contiguous runs. The last dimension is one run per row; every
+    // dimension after `inner` that the data fills whole joins the run, so a full chunk is one
+    // run (a call per short row would cost as much as the row).
+    size_t inner = rank - 1;
+    while (inner > 0 && extent[inner] == chunk_shape[inner]) --inner;
+    int64_t run_length = 1;
+    for (size_t d = inner; d < rank; ++d) run_length *= extent[d];
     std::vector<int64_t> strides(rank, 1);  // in elements, C order over the full chunk
     for (size_t d = rank - 1; d > 0; --d) strides[d - 1] = strides[d] * chunk_shape[d];
-    std::vector<int64_t> outer(rank - 1, 0);  // an odometer over every dimension but the last
+    std::vector<int64_t> outer(inner, 0);  // an odometer over the dimensions before `inner`
     for (;;) {
       int64_t offset = 0;
-      for (size_t d = 0; d + 1 < rank; ++d) offset += outer[d] * strides[d];
+      for (size_t d = 0; d < inner; ++d) offset += outer[d] * strides[d];
       run(data + offset * dtype.size, run_length, stats);
-      int d = static_cast<int>(rank) - 2;
+      int d = static_cast<int>(inner) - 1;
       while (d >= 0 && ++outer[d] == extent[d]) outer[d--] = 0;
       if (d < 0) break;
     }
