@@ -11,6 +11,7 @@
 #include "cli/batch_view.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/session_errors.h"
 #include "cli/watch.h"
 
 namespace batchd::cli {
@@ -165,20 +166,12 @@ int Show(CommandContext& ctx, const std::vector<std::string>& raw) {
           << "\n";
   if (v.error > 0) {
     // The first few errors in plain words; the rest are a query away.
-    Result<json> failed =
-        RequestJson(ctx, "GET", "/api/v1/batches/" + id + "/sessions?state=error&limit=5");
+    Result<std::vector<SessionError>> failed = FirstSessionErrors(ctx, id, 5);
     if (failed.ok()) {
       ctx.out << "errors:\n";
-      for (const json& s : (*failed)["items"]) {
-        Result<json> detail =
-            RequestJson(ctx, "GET", "/api/v1/sessions/" + std::to_string(s.value("id", 0)));
-        std::string why = "(no details)";
-        if (detail.ok() && (*detail)["error"].is_object()) {
-          why =
-              (*detail)["error"].value("kind", "") + ": " + (*detail)["error"].value("message", "");
-        }
-        ctx.out << "  session " << s.value("id", 0) << " (attempt " << s.value("attempts", 0)
-                << ") " << why << "\n";
+      for (const SessionError& e : *failed) {
+        ctx.out << "  session " << e.session << " (attempt " << e.attempts << ") "
+                << (e.kind.empty() ? e.message : e.kind + ": " + e.message) << "\n";
       }
       if (v.error > 5) {
         ctx.out << "  ... " << v.error - 5 << " more: GET /api/v1/batches/" << id

@@ -2,13 +2,16 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/batch_view.h"
 #include "cli/exit_codes.h"
 #include "cli/progress_printer.h"
+#include "cli/session_errors.h"
 
 namespace batchd::cli {
 namespace {
@@ -21,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kGiveUpAfter{60};
 constexpr std::chrono::milliseconds kFirstRetry{200};
 constexpr std::chrono::milliseconds kMaxRetry{5000};
+// Errors from before the watch began that are listed one by one; the rest are counted.
+constexpr int kEarlierErrors = 5;
 
 int ExitCodeOf(const BatchView& view) {
   if (view.state == "completed") return kExitOk;
@@ -35,16 +40,12 @@ std::optional<std::string> DescribeSessionError(const json& e) {
   if (err == e.end() || !err->is_object()) return std::nullopt;
   const std::string kind = err->value("kind", "");
   if (kind == "canceled") return std::nullopt;
-  std::string out = "session " + std::to_string(e.value("session", int64_t{0}));
-  if (e.value("to", "") == "uninitialized") {
-    out += " failed (" + kind + "), will retry";
-  } else {
-    out += " failed (" + kind + ")";
+  std::optional<int64_t> attempt;
+  if (auto a = e.find("attempt"); a != e.end() && a->is_number_integer()) {
+    attempt = a->get<int64_t>();
   }
-  if (auto attempt = e.find("attempt"); attempt != e.end() && attempt->is_number_integer()) {
-    out += " after attempt " + std::to_string(attempt->get<int64_t>());
-  }
-  return out + ": " + err->value("message", "");
+  return DescribeFailure(e.value("session", int64_t{0}), kind, e.value("to", "") == "uninitialized",
+                         attempt, err->value("message", ""));
 }
 
 class Watcher {
@@ -127,6 +128,8 @@ class Watcher {
       return false;
     }
     view_ = BatchView::FromBatch(*batch);
+    if (!errors_reported_ && view_->error > 0) ReportEarlierErrors();
+    errors_reported_ = true;
     if (view_->Finished()) {
       printer_.Finish(*view_);
       done = ExitCodeOf(*view_);
@@ -134,6 +137,21 @@ class Watcher {
     }
     printer_.Show(*view_);
     return true;
+  }
+
+  // Errors from before the stream was open are not in it (a batch can even fail before its
+  // watcher subscribes): the first few are read over REST, as `show` does, once per watch.
+  void ReportEarlierErrors() {
+    Result<std::vector<SessionError>> failed = FirstSessionErrors(ctx_, id_, kEarlierErrors);
+    if (!failed.ok()) return;
+    for (const SessionError& e : *failed) {
+      printer_.Note(DescribeFailure(e.session, e.kind, false, e.attempts, e.message));
+      reported_.insert({e.session, e.attempts});
+    }
+    if (view_->error > kEarlierErrors) {
+      printer_.Note("... " + std::to_string(view_->error - kEarlierErrors) +
+                    " more: GET /api/v1/batches/" + id_ + "/sessions?state=error");
+    }
   }
 
   // Applies one message; true when the watch is over (`done` set).
@@ -152,7 +170,13 @@ class Watcher {
     if (!m.contains("seq")) return false;
     since_ = m["seq"].get<int64_t>();
     if (std::optional<std::string> error = DescribeSessionError(m)) {
-      printer_.Note(*error);
+      // An error both read over REST at the start and streamed (it happened between the
+      // subscription and the read) is said once.
+      const auto attempt = m.find("attempt");
+      const bool said =
+          attempt != m.end() && attempt->is_number_integer() &&
+          reported_.count({m.value("session", int64_t{0}), attempt->get<int64_t>()}) > 0;
+      if (!said) printer_.Note(*error);
       return false;
     }
     if (!view_) return false;
@@ -177,6 +201,8 @@ class Watcher {
   std::optional<BatchView> view_;
   std::optional<int64_t> since_;  // the seq of the last event handled
   bool connected_ = false;        // the last Follow opened its stream
+  bool errors_reported_ = false;  // the errors from before the first subscription were shown
+  std::set<std::pair<int64_t, int64_t>> reported_;  // (session, attempt) read over REST
 };
 
 }  // namespace

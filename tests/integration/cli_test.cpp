@@ -142,6 +142,27 @@ TEST_F(CliTest, SubmitWatchExitsNonZeroOnAFailedBatchAndSaysWhy) {
       << r.out;
 }
 
+// Errors from before the watch subscribed are not in its stream: it reads them over REST.
+TEST_F(CliTest, WatchOfABatchThatAlreadyFailedStillSaysWhy) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), FailBatch("early", 7, "permanent",
+                                                                       std::nullopt, "no disk")));
+  ASSERT_OK_AND_ASSIGN(json failed, WaitForBatchState(client(), id, "failed", seconds(30)));
+  CliResult r = Cli({"watch", id});
+  EXPECT_EQ(r.exit_code, kFailed) << r.Describe();
+  int error_lines = 0;
+  for (const std::string& l : Lines(r.out)) {
+    if (std::regex_match(
+            l, std::regex(R"(session \d+ failed \(permanent\) after attempt 1: no disk)"))) {
+      ++error_lines;
+    }
+  }
+  EXPECT_EQ(error_lines, 5) << "the first five, then a count of the rest: " << r.out;
+  EXPECT_NE(r.out.find("... 2 more: GET /api/v1/batches/" + id + "/sessions?state=error"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(CliTest, WatchExitsThreeWhenTheBatchIsCanceled) {
   ASSERT_NO_FATAL_FAILURE(Start({"--slots", "2"}));
   ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), SleepBatch("doomed", 10, 60'000)));
