@@ -2,6 +2,8 @@
 // the writer (WAL readers see the last committed state) and never run on the caller's thread.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -31,6 +33,8 @@ class ReadPool {
   Status Submit(Query query);
 
   size_t QueueDepth() const { return queue_.size(); }
+  // Queries run so far (for metrics).
+  int64_t QueriesRun() const { return queries_run_.load(std::memory_order_relaxed); }
 
   // Runs what is queued, joins the threads, closes the connections. Idempotent.
   void Stop();
@@ -39,6 +43,7 @@ class ReadPool {
   explicit ReadPool(size_t queue_limit) : queue_(queue_limit) {}
 
   BoundedQueue<Query> queue_;
+  std::atomic<int64_t> queries_run_{0};
   std::vector<std::thread> threads_;  // each owns one connection
 };
 

@@ -141,7 +141,17 @@ class SqliteStore final : public Store {
 
   void TrimEvents(Callback<int64_t> done) override { events_->Trim(std::move(done)); }
 
-  StoreStats Stats() const override { return {writer_->QueueDepth(), readers_->QueueDepth()}; }
+  StoreStats Stats() const override {
+    WriterStats w = writer_->Stats();
+    return {.writer_queue_depth = w.queue_depth,
+            .reader_queue_depth = readers_->QueueDepth(),
+            .writer_commits = w.commits,
+            .writer_commit_failures = w.commit_failures,
+            .writer_steps = w.steps,
+            .commit_latency = std::move(w.commit),
+            .transaction_latency = std::move(w.transaction),
+            .reader_queries = readers_->QueriesRun()};
+  }
 
   void Close() override {
     // The event ticker first (it queues jobs on the writer); then the writer: in-flight
