@@ -14,8 +14,9 @@ Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::filesystem::path& pa
   }
   for (auto& db : connections) {
     pool->threads_.emplace_back([p = pool.get(), db = std::shared_ptr(std::move(db))] {
+      StatementCache statements(*db);  // a local: finalized before the thread drops `db`
       while (std::optional<Query> query = p->queue_.Pop()) {
-        (*query)(*db);
+        (*query)(statements);
         p->queries_run_.fetch_add(1, std::memory_order_relaxed);
       }
     });

@@ -1,5 +1,6 @@
-// A fixed set of reader threads, each owning a read-only WAL connection. Queries never wait for
-// the writer (WAL readers see the last committed state) and never run on the caller's thread.
+// A fixed set of reader threads, each owning a read-only WAL connection and a cache of its
+// prepared statements. Queries never wait for the writer (WAL readers see the last committed
+// state) and never run on the caller's thread.
 #pragma once
 
 #include <atomic>
@@ -14,12 +15,15 @@
 
 #include "core/bounded_queue.h"
 #include "core/status.h"
+#include "storage/statement_cache.h"
 
 namespace batchd::storage {
 
 class ReadPool {
  public:
-  using Query = std::function<void(SQLite::Database&)>;
+  // A query gets its reader's statement cache (and through it the connection, db()). Preparing
+  // a point read cost more than running it, so the API's frequent reads use the cache.
+  using Query = std::function<void(StatementCache&)>;
 
   // Opens `threads` read-only connections to `path` (the database must exist).
   static Result<std::unique_ptr<ReadPool>> Open(const std::filesystem::path& path, int threads,
