@@ -20,6 +20,7 @@ void EventHub::Publish(const std::vector<storage::EventRecord>& events) {
     // The seq moves under the lock that Subscribe takes, so a new subscriber is offered exactly
     // the events after the seq it was given.
     latest_seq_ = std::max(latest_seq_, events.back().seq);
+    events_published_ += static_cast<int64_t>(events.size());
     live.reserve(subscribers_.size());
     for (const auto& weak : subscribers_) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
@@ -35,6 +36,7 @@ Result<int64_t> EventHub::Subscribe(std::weak_ptr<EventSubscriber> subscriber) {
   std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
   RETURN_IF_ERROR(CheckRoomLocked());
   subscribers_.push_back(std::move(subscriber));
+  ++subscriptions_;
   return latest_seq_;
 }
 
@@ -81,6 +83,8 @@ EventHub::Stats EventHub::GetStats() const {
                                                     [](const auto& w) { return !w.expired(); }));
   s.latest_seq = latest_seq_;
   s.slow_consumers_closed = slow_consumers_closed_;
+  s.subscriptions = subscriptions_;
+  s.events_published = events_published_;
   return s;
 }
 

@@ -60,6 +60,8 @@ class EventHub {
     size_t subscribers = 0;
     int64_t latest_seq = 0;
     int64_t slow_consumers_closed = 0;
+    int64_t subscriptions = 0;     // subscribers accepted since start
+    int64_t events_published = 0;  // events rendered and offered since start
   };
   Stats GetStats() const;
 
@@ -70,6 +72,8 @@ class EventHub {
   mutable std::mutex mu_;
   std::vector<std::weak_ptr<EventSubscriber>> subscribers_;  // guarded by mu_
   int64_t latest_seq_ = 0;                                   // guarded by mu_
+  int64_t subscriptions_ = 0;                                // guarded by mu_
+  int64_t events_published_ = 0;                             // guarded by mu_
   bool shut_down_ = false;                                   // guarded by mu_
   std::atomic<int64_t> slow_consumers_closed_{0};
 };

@@ -16,6 +16,14 @@ inline HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   return r;
 }
 
+// A response whose JSON body is already written (batch_json_text.h).
+inline HttpResponse TextJsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 // A store callback that answers `respond` with render(value), or the error.
 template <typename T, typename Render>
 storage::Callback<T> Answer(Responder respond, Render render) {

@@ -2,6 +2,8 @@
 
 #include "api/error_response.h"
 
+#include <chrono>
+
 namespace batchd::api {
 
 std::vector<std::string> SplitPath(const std::string& path) {
@@ -18,7 +20,8 @@ std::vector<std::string> SplitPath(const std::string& path) {
 }
 
 void Router::Add(std::string method, const std::string& pattern, Handler handler) {
-  routes_.push_back({std::move(method), pattern, SplitPath(pattern), std::move(handler)});
+  RouteMetrics* metrics = metrics_->AddRoute(method, pattern);
+  routes_.push_back({std::move(method), pattern, SplitPath(pattern), std::move(handler), metrics});
 }
 
 namespace {
@@ -40,6 +43,17 @@ bool Matches(const std::vector<std::string>& pattern, const std::vector<std::str
   return true;
 }
 
+// Wraps `respond` so that the answer is counted for `route` when it is given.
+Responder Counted(HttpMetrics& metrics, RouteMetrics& route, Responder respond) {
+  metrics.RequestStarted();
+  return [&metrics, &route, start = std::chrono::steady_clock::now(),
+          respond = std::move(respond)](HttpResponse response) {
+    route.Record(response.status, std::chrono::steady_clock::now() - start);
+    metrics.RequestEnded();
+    respond(std::move(response));
+  };
+}
+
 }  // namespace
 
 void Router::Dispatch(HttpRequest& request, Responder respond) const {
@@ -50,20 +64,21 @@ void Router::Dispatch(HttpRequest& request, Responder respond) const {
     if (!Matches(route.segments, segments, &params)) continue;
     if (route.method == request.method) {
       request.path_params = std::move(params);
-      route.handler(request, std::move(respond));
+      route.handler(request, Counted(*metrics_, *route.metrics, std::move(respond)));
       return;
     }
     allowed += (allowed.empty() ? "" : ", ") + route.method;
   }
+  Responder answer = Counted(*metrics_, metrics_->unmatched(), std::move(respond));
   if (allowed.empty()) {
-    respond(ErrorResponse(404, "not_found", "no route for " + request.path));
+    answer(ErrorResponse(404, "not_found", "no route for " + request.path));
     return;
   }
   HttpResponse r = ErrorResponse(
       405, "method_not_allowed",
       request.method + " is not allowed on " + request.path + "; allowed: " + allowed);
   r.headers.emplace_back("Allow", allowed);
-  respond(std::move(r));
+  answer(std::move(r));
 }
 
 std::vector<std::string> Router::Routes() const {

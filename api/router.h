@@ -1,11 +1,14 @@
 // Maps (method, path) to a Handler. Patterns are literal segments and `{name}` placeholders,
 // e.g. "/api/v1/batches/{id}/sessions"; a placeholder matches one non-empty segment and is
-// passed to the handler in HttpRequest::path_params.
+// passed to the handler in HttpRequest::path_params. Every request is counted by route and
+// status, with its latency (http_metrics.h).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "api/http_metrics.h"
 #include "api/http_types.h"
 
 namespace batchd::api {
@@ -21,14 +24,20 @@ class Router {
   // "METHOD pattern" of every route, in the order they were added (for docs and tests).
   std::vector<std::string> Routes() const;
 
+  // What Dispatch has counted so far. Safe to read while requests are dispatched.
+  const HttpMetrics& metrics() const { return *metrics_; }
+
  private:
   struct Route {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    RouteMetrics* metrics;  // owned by metrics_
   };
   std::vector<Route> routes_;
+  // Counted from the const Dispatch: counting is not a change of the routing table.
+  std::unique_ptr<HttpMetrics> metrics_ = std::make_unique<HttpMetrics>();
 };
 
 // Splits "/a/b/c" into {"a", "b", "c"}; empty segments are kept so "/a//b" matches nothing.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/batch_json_text.h"
 #include "api/error_response.h"
 #include "api/json_views.h"
 #include "api/op_validation.h"
@@ -86,14 +87,17 @@ void ListBatches(storage::Store& store, HttpRequest& request, Responder respond)
   }
   store.ListBatches(q, Answer<storage::Page<storage::BatchRecord>>(
                            respond, [](const storage::Page<storage::BatchRecord>& page) {
-                             return JsonResponse(200, PageJson(page, BatchJson));
+                             return TextJsonResponse(200, BatchPageJsonText(page));
                            }));
 }
 
 void GetBatch(storage::Store& store, HttpRequest& request, Responder respond) {
   store.GetBatch(request.path_params.at("id"),
                  Answer<storage::BatchRecord>(respond, [](const storage::BatchRecord& b) {
-                   return JsonResponse(200, BatchJson(b));
+                   std::string body;
+                   body.reserve(384);
+                   AppendBatchJsonText(body, b);
+                   return TextJsonResponse(200, std::move(body));
                  }));
 }
 
@@ -160,6 +164,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);
+  RegisterMetricsRoute(router, ctx);
   RegisterStaticRoutes(router);
   RegisterOpenApiRoute(router);
 }

@@ -39,4 +39,8 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& context);
 // GET /api/v1/events without an upgrade: a page of the stored event log (event_routes.cpp).
 void RegisterEventRoutes(Router& router, const ApiContext& context);
 
+// GET /metrics in Prometheus text (metrics_route.cpp; docs/metrics.md). Reports the requests
+// `router` counts, so `router` must be the one the route is added to.
+void RegisterMetricsRoute(Router& router, const ApiContext& context);
+
 }  // namespace batchd::api

@@ -12,6 +12,15 @@ struct SchedulerStats {
   int running = 0;
   double sessions_per_s = 0;   // finished sessions per second over the last few seconds
   int64_t finished_total = 0;  // since start
+  // Since start, for metrics (docs/metrics.md).
+  int64_t claims = 0;            // claim transactions answered (with or without sessions)
+  int64_t claim_failures = 0;    // claims the store failed
+  int64_t sessions_claimed = 0;  // sessions those claims moved to in_progress
+  // Outcomes handed to the store, by where they send the session.
+  int64_t outcomes_completed = 0;
+  int64_t outcomes_error = 0;
+  int64_t outcomes_canceled = 0;
+  int64_t outcomes_requeued = 0;  // transient failures retried, and sessions interrupted by a stop
 };
 
 class SchedulerControl {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "daemon/json_log_formatter.h"
 #include "daemon/serve.h"
 #include "daemon/serve_config.h"
 
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  batchd::daemon::SetLogFormat(config->log_format);
   BlockStopSignals();
   return batchd::daemon::RunServe(*config);
 }

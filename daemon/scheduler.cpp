@@ -101,9 +101,11 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
   {
     std::unique_lock lock(mu_);
     claim_in_flight_ = false;
+    ++claims_;
     std::set<std::string> late_batch_cancels = std::exchange(cancel_batches_pending_, {});
     std::set<int64_t> late_session_cancels = std::exchange(cancel_sessions_pending_, {});
     if (!result.ok()) {
+      ++claim_failures_;
       spdlog::error("claiming sessions failed: {}", result.status().ToString());
       wake_ = true;
       next_due_ms_ = UnixMillis() + kClaimRetryMs;
@@ -138,6 +140,7 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
       assigned.push_back({std::move(c), ticket, std::move(cancel)});
     }
     outstanding_ += static_cast<int64_t>(assigned.size());
+    sessions_claimed_ += static_cast<int64_t>(assigned.size());
     if (stopping_ && Idle()) idle_.notify_all();
     // Slots freed while this claim was in flight are claimed for now.
     MaybeClaim(lock);
@@ -300,6 +303,7 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
       break;
     }
   }
+  outcomes_[static_cast<size_t>(o.target)].Increment();
   const int64_t id = ticket.session_id;
   // The outcome is queued before the slot is given back, so any claim that reuses the slot
   // reaches the writer after it.
@@ -385,6 +389,15 @@ api::SchedulerStats Scheduler::Stats() const {
     if (second >= now_s - 5 && second < now_s) sum += count;
   }
   s.sessions_per_s = static_cast<double>(sum) / 5.0;
+  s.claims = claims_;
+  s.claim_failures = claim_failures_;
+  s.sessions_claimed = sessions_claimed_;
+  using Target = SessionOutcome::Target;
+  auto outcomes = [&](Target t) { return outcomes_[static_cast<size_t>(t)].Value(); };
+  s.outcomes_completed = outcomes(Target::kCompleted);
+  s.outcomes_error = outcomes(Target::kError);
+  s.outcomes_canceled = outcomes(Target::kCanceled);
+  s.outcomes_requeued = outcomes(Target::kRequeue);
   return s;
 }
 

@@ -73,6 +73,16 @@ const std::vector<Option>& Options() {
          c.log_level = v;
          return Status::Ok();
        }},
+      {"--log-format", "BATCHD_LOG_FORMAT", "FORMAT",
+       "text (default) or json: one JSON object per line with time, level and message",
+       [](ServeConfig& c, const std::string& v) {
+         if (v != "text" && v != "json") {
+           return Status::InvalidArgument("--log-format must be text or json, got '" + v + "'",
+                                          "--log-format");
+         }
+         c.log_format = v;
+         return Status::Ok();
+       }},
       {"--max-sessions-per-batch", "BATCHD_MAX_SESSIONS_PER_BATCH", "N",
        "refuse batches expanding to more sessions (default 10000000)",
        [](ServeConfig& c, const std::string& v) {

@@ -16,6 +16,7 @@ struct ServeConfig {
   uint16_t port = 8080;
   std::filesystem::path data_dir = "var";
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json": one JSON object per line (json_log_formatter.h)
   uint64_t max_sessions_per_batch = 10'000'000;
   uint64_t max_body_bytes = 8 << 20;
   int http_threads = 2;

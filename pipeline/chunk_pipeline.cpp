@@ -7,6 +7,8 @@
 #include <mutex>
 #include <vector>
 
+#include "pipeline/chunk_pipeline_stats.h"
+
 namespace batchd::pipeline {
 namespace {
 
@@ -103,6 +105,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     job_.cancel->OnCancel([weak] {
       if (auto self = weak.lock()) self->Stop(Status::Ok());
     });
+    GlobalChunkPipelineStats().pipelines_running.Increment();
     Advance(std::unique_lock(mu_));
   }
 
@@ -158,6 +161,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         w.numbers.push_back(todo_[next_++]);
       }
       if (w.numbers.empty()) break;
+      const auto n = static_cast<int64_t>(w.numbers.size());
+      GlobalChunkPipelineStats().ReadsIssued(n, n * chunk_bytes_);
       windows.push_back(std::move(w));
     }
     return windows;
@@ -185,6 +190,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       std::lock_guard lock(mu_);
       --reads_in_flight_;
       if (data.ok() && data->has_value()) bytes_read_ += static_cast<int64_t>((*data)->size());
+      GlobalChunkPipelineStats().ReadAnswered(data.ok() && data->has_value() ? (*data)->size() : 0);
       fetched_.push_back({number, std::move(data)});
       if (decode_tasks_ < decode_threads_) {
         ++decode_tasks_;
@@ -389,6 +395,10 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void Apply(int64_t number, const Status& error, ChunkContribution* contribution) {
     --outstanding_;
     bytes_reserved_ -= chunk_bytes_;
+    using End = ChunkPipelineStats::ChunkEnd;
+    GlobalChunkPipelineStats().ChunkLeft(
+        !error.ok() ? End::kFailed : (contribution && !stopped_ ? End::kDone : End::kDropped),
+        chunk_bytes_);
     if (!error.ok()) {
       if (error_.ok()) error_ = error;
       stopped_ = true;
@@ -422,6 +432,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     const bool all_out = stopped_ || (next_ == todo_.size() && not_at_hand_.empty());
     const bool end = all_out && outstanding_ == 0 && !ended_;
     if (end) ended_ = true;
+    if (end) GlobalChunkPipelineStats().pipelines_running.Add(-1);
     std::optional<ChunkCheckpoint> checkpoint;
     uint64_t checkpoint_seq = 0;
     const auto now = Clock::now();

@@ -9,6 +9,7 @@ packages=(
   liblz4-dev libzstd-dev libblosc-dev libxxhash-dev libgtest-dev googletest
   python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   time curl
+  wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
   chromium
 )

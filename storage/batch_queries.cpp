@@ -75,20 +75,38 @@ auto Guarded(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
+// The statements' texts, built once: StatementCache finds statements by their text's address.
+const char* BatchListSql(bool by_state) {
+  static const std::string all = std::string("SELECT ") + kBatchColumns +
+                                 " FROM batch b WHERE b.id < ? ORDER BY b.id DESC LIMIT ?";
+  static const std::string in_state =
+      std::string("SELECT ") + kBatchColumns +
+      " FROM batch b WHERE b.id < ? AND b.state = ? ORDER BY b.id DESC LIMIT ?";
+  return by_state ? in_state.c_str() : all.c_str();
+}
+
+const char* BatchByPublicIdSql() {
+  static const std::string sql =
+      std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.public_id = ?";
+  return sql.c_str();
+}
+
 }  // namespace
 
 Result<Page<BatchRecord>> QueryBatches(SQLite::Database& db, const BatchListQuery& query) {
+  StatementCache one_use(db);
+  return QueryBatches(one_use, query);
+}
+
+Result<Page<BatchRecord>> QueryBatches(StatementCache& statements, const BatchListQuery& query) {
   return Guarded("listing batches", [&]() -> Result<Page<BatchRecord>> {
-    std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.id < ?";
-    if (query.state) sql += " AND b.state = ?";
-    sql += " ORDER BY b.id DESC LIMIT ?";
-    SQLite::Statement s(db, sql);
+    StatementCache::Lease s = statements.Use(BatchListSql(query.state.has_value()));
     int p = 1;
-    s.bind(p++, query.before_id.value_or(INT64_MAX));
-    if (query.state) s.bind(p++, BatchStateName(*query.state));
-    s.bind(p++, query.limit + 1);  // one extra row tells whether there is a next page
+    s->bind(p++, query.before_id.value_or(INT64_MAX));
+    if (query.state) s->bind(p++, BatchStateName(*query.state));
+    s->bind(p++, query.limit + 1);  // one extra row tells whether there is a next page
     Page<BatchRecord> page;
-    while (s.executeStep()) page.items.push_back(ReadBatch(s));
+    while (s->executeStep()) page.items.push_back(ReadBatch(*s));
     if (page.items.size() > static_cast<size_t>(query.limit)) {
       page.items.pop_back();
       page.next_cursor = page.items.back().id;
@@ -98,12 +116,16 @@ Result<Page<BatchRecord>> QueryBatches(SQLite::Database& db, const BatchListQuer
 }
 
 Result<BatchRecord> QueryBatch(SQLite::Database& db, std::string_view public_id) {
+  StatementCache one_use(db);
+  return QueryBatch(one_use, public_id);
+}
+
+Result<BatchRecord> QueryBatch(StatementCache& statements, std::string_view public_id) {
   return Guarded("reading batch", [&]() -> Result<BatchRecord> {
-    SQLite::Statement s(
-        db, std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.public_id = ?");
-    s.bind(1, std::string(public_id));
-    if (!s.executeStep()) return Status::NotFound("no batch with id " + std::string(public_id));
-    return ReadBatch(s);
+    StatementCache::Lease s = statements.Use(BatchByPublicIdSql());
+    s->bind(1, std::string(public_id));
+    if (!s->executeStep()) return Status::NotFound("no batch with id " + std::string(public_id));
+    return ReadBatch(*s);
   });
 }
 
@@ -188,20 +210,30 @@ Result<std::string> QueryBatchSpec(SQLite::Database& db, int64_t batch_id) {
 }
 
 Result<QueueStatus> QueryQueueStatus(SQLite::Database& db) {
+  StatementCache one_use(db);
+  return QueryQueueStatus(one_use);
+}
+
+Result<QueueStatus> QueryQueueStatus(StatementCache& statements) {
   return Guarded("reading queue status", [&]() -> Result<QueueStatus> {
     QueueStatus q;
-    SQLite::Statement s(
-        db,
-        "SELECT coalesce(sum(n_uninitialized), 0), coalesce(sum(n_in_progress), 0), "
-        "coalesce(sum(n_completed), 0), coalesce(sum(n_error), 0), "
-        "coalesce(sum(n_canceled), 0), "
-        "coalesce(sum(state IN ('queued', 'running', 'paused')), 0) "
-        "FROM batch WHERE state != 'enqueuing'");
-    s.executeStep();
-    q.counts = {s.getColumn(0).getInt64(), s.getColumn(1).getInt64(), s.getColumn(2).getInt64(),
-                s.getColumn(3).getInt64(), s.getColumn(4).getInt64()};
-    q.batches_active = s.getColumn(5).getInt64();
-    q.paused = db.execAndGet("SELECT value FROM meta WHERE key = 'queue_paused'").getInt64() != 0;
+    {
+      StatementCache::Lease s = statements.Use(
+          "SELECT coalesce(sum(n_uninitialized), 0), coalesce(sum(n_in_progress), 0), "
+          "coalesce(sum(n_completed), 0), coalesce(sum(n_error), 0), "
+          "coalesce(sum(n_canceled), 0), "
+          "coalesce(sum(state IN ('queued', 'running', 'paused')), 0) "
+          "FROM batch WHERE state != 'enqueuing'");
+      s->executeStep();
+      q.counts = {s->getColumn(0).getInt64(), s->getColumn(1).getInt64(),
+                  s->getColumn(2).getInt64(), s->getColumn(3).getInt64(),
+                  s->getColumn(4).getInt64()};
+      q.batches_active = s->getColumn(5).getInt64();
+    }
+    StatementCache::Lease paused =
+        statements.Use("SELECT value FROM meta WHERE key = 'queue_paused'");
+    paused->executeStep();
+    q.paused = paused->getColumn(0).getInt64() != 0;
     return q;
   });
 }

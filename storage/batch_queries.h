@@ -8,11 +8,16 @@
 
 #include "core/status.h"
 #include "storage/records.h"
+#include "storage/statement_cache.h"
 
 namespace batchd::storage {
 
+// The API's frequent reads come in two forms: with a connection's StatementCache (the reader
+// pool: prepared once per connection) and with a bare connection (prepared for one use).
+Result<Page<BatchRecord>> QueryBatches(StatementCache& statements, const BatchListQuery& query);
 Result<Page<BatchRecord>> QueryBatches(SQLite::Database& db, const BatchListQuery& query);
 
+Result<BatchRecord> QueryBatch(StatementCache& statements, std::string_view public_id);
 Result<BatchRecord> QueryBatch(SQLite::Database& db, std::string_view public_id);
 
 // Uses the batch's session id range, so it needs no index on session.batch_id.
@@ -26,6 +31,7 @@ Result<std::optional<ExecutionRecord>> LoadExecution(SQLite::Database& db, int64
 
 Result<std::string> QueryBatchSpec(SQLite::Database& db, int64_t batch_id);
 
+Result<QueueStatus> QueryQueueStatus(StatementCache& statements);
 Result<QueueStatus> QueryQueueStatus(SQLite::Database& db);
 
 }  // namespace batchd::storage

@@ -13,8 +13,12 @@ Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::filesystem::path& pa
     connections.push_back(std::move(db));
   }
   for (auto& db : connections) {
-    pool->threads_.emplace_back([q = &pool->queue_, db = std::shared_ptr(std::move(db))] {
-      while (std::optional<Query> query = q->Pop()) (*query)(*db);
+    pool->threads_.emplace_back([p = pool.get(), db = std::shared_ptr(std::move(db))] {
+      StatementCache statements(*db);  // a local: finalized before the thread drops `db`
+      while (std::optional<Query> query = p->queue_.Pop()) {
+        (*query)(statements);
+        p->queries_run_.fetch_add(1, std::memory_order_relaxed);
+      }
     });
   }
   return pool;

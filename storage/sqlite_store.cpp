@@ -1,4 +1,6 @@
 // The embedded Store: one Writer for every mutation, a ReadPool for every query.
+#include <type_traits>
+
 #include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
 
@@ -44,11 +46,11 @@ class SqliteStore final : public Store {
   }
 
   void ListBatches(BatchListQuery query, Callback<Page<BatchRecord>> done) override {
-    Read(done, [query](SQLite::Database& db) { return QueryBatches(db, query); });
+    Read(done, [query](StatementCache& s) { return QueryBatches(s, query); });
   }
 
   void GetBatch(std::string public_id, Callback<BatchRecord> done) override {
-    Read(done, [id = std::move(public_id)](SQLite::Database& db) { return QueryBatch(db, id); });
+    Read(done, [id = std::move(public_id)](StatementCache& s) { return QueryBatch(s, id); });
   }
 
   void ListSessions(SessionListQuery query, Callback<Page<SessionRecord>> done) override {
@@ -126,7 +128,7 @@ class SqliteStore final : public Store {
   }
 
   void GetQueueStatus(Callback<QueueStatus> done) override {
-    Read(done, [](SQLite::Database& db) { return QueryQueueStatus(db); });
+    Read(done, [](StatementCache& s) { return QueryQueueStatus(s); });
   }
 
   void ReadEvents(EventQuery query, Callback<EventPage> done) override {
@@ -141,7 +143,17 @@ class SqliteStore final : public Store {
 
   void TrimEvents(Callback<int64_t> done) override { events_->Trim(std::move(done)); }
 
-  StoreStats Stats() const override { return {writer_->QueueDepth(), readers_->QueueDepth()}; }
+  StoreStats Stats() const override {
+    WriterStats w = writer_->Stats();
+    return {.writer_queue_depth = w.queue_depth,
+            .reader_queue_depth = readers_->QueueDepth(),
+            .writer_commits = w.commits,
+            .writer_commit_failures = w.commit_failures,
+            .writer_steps = w.steps,
+            .commit_latency = std::move(w.commit),
+            .transaction_latency = std::move(w.transaction),
+            .reader_queries = readers_->QueriesRun()};
+  }
 
   void Close() override {
     // The event ticker first (it queues jobs on the writer); then the writer: in-flight
@@ -165,9 +177,16 @@ class SqliteStore final : public Store {
     Write(std::make_unique<FunctionJob<T>>(std::move(fn), done), done);
   }
 
+  // `query` takes the reader's StatementCache (frequent reads) or its connection.
   template <typename T, typename Q>
   void Read(const Callback<T>& done, Q query) {
-    Status s = readers_->Submit([done, query](SQLite::Database& db) { done(query(db)); });
+    Status s = readers_->Submit([done, query](StatementCache& statements) {
+      if constexpr (std::is_invocable_v<Q, StatementCache&>) {
+        done(query(statements));
+      } else {
+        done(query(statements.db()));
+      }
+    });
     if (!s.ok()) done(s);
   }
 
@@ -183,7 +202,7 @@ class SqliteStore final : public Store {
 
   const SqliteStoreOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
-  std::unique_ptr<EventLog> events_;  // the writer's observer: outlives it
+  std::unique_ptr<EventLog> events_;            // the writer's observer: outlives it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   OutcomeBuffer outcomes_;  // flushes through writer_
@@ -217,9 +236,8 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   auto writer = std::make_unique<Writer>(
       std::move(db),
       WriterOptions{.queue_limit = options.writer_queue_limit, .observer = events.get()});
-  return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(options, std::move(checkpointer), std::move(events),
-                                    std::move(writer), std::move(readers)));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
+      options, std::move(checkpointer), std::move(events), std::move(writer), std::move(readers)));
 }
 
 }  // namespace batchd::storage

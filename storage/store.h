@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "core/latency_histogram.h"
 #include "core/status.h"
 #include "storage/event_log_options.h"
 #include "storage/event_record.h"
@@ -25,10 +26,16 @@ namespace batchd::storage {
 template <typename T>
 using Callback = std::function<void(Result<T>)>;
 
-// Point-in-time figures for health checks and metrics.
+// Point-in-time figures for health checks and metrics (docs/metrics.md). Cheap: no query.
 struct StoreStats {
   size_t writer_queue_depth = 0;
   size_t reader_queue_depth = 0;
+  int64_t writer_commits = 0;
+  int64_t writer_commit_failures = 0;
+  int64_t writer_steps = 0;
+  LatencyHistogram::Snapshot commit_latency;       // the COMMIT statement
+  LatencyHistogram::Snapshot transaction_latency;  // a whole group-commit round
+  int64_t reader_queries = 0;                      // queries run by the reader pool
 };
 
 class Store {

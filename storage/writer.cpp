@@ -46,6 +46,15 @@ Status Writer::SubmitUnbounded(std::unique_ptr<WriteJob> job) {
   return Status::Ok();
 }
 
+WriterStats Writer::Stats() const {
+  return {.queue_depth = queue_.size(),
+          .commits = commits_.load(std::memory_order_relaxed),
+          .commit_failures = commit_failures_.load(std::memory_order_relaxed),
+          .steps = steps_.load(std::memory_order_relaxed),
+          .commit = commit_latency_.Read(),
+          .transaction = transaction_latency_.Read()};
+}
+
 void Writer::Stop() {
   queue_.Close();
   if (thread_.joinable()) thread_.join();
@@ -66,11 +75,19 @@ void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
   std::vector<Result<WriteJob::Progress>> results;
   results.reserve(round.size());
   Status commit_status;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point begin = Clock::now();
   try {
     statements_.Use("BEGIN IMMEDIATE")->exec();
     for (auto& job : round) results.push_back(StepInSavepoint(statements_, *job));
+    const Clock::time_point commit = Clock::now();
     statements_.Use("COMMIT")->exec();
+    const Clock::time_point end = Clock::now();
+    commit_latency_.Observe(end - commit);
+    transaction_latency_.Observe(end - begin);
+    commits_.fetch_add(1, std::memory_order_relaxed);
   } catch (const SQLite::Exception& e) {
+    commit_failures_.fetch_add(1, std::memory_order_relaxed);
     commit_status = Status::IoError(std::string("commit failed: ") + e.what());
     spdlog::error("writer: {}", commit_status.message());
     try {
@@ -79,6 +96,7 @@ void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
       // SQLite had already rolled the transaction back.
     }
   }
+  steps_.fetch_add(static_cast<int64_t>(results.size()), std::memory_order_relaxed);
   if (commit_status.ok() && options_.observer) options_.observer->AfterCommit(*db_);
   for (size_t i = 0; i < round.size(); ++i) {
     std::unique_ptr<WriteJob>& job = round[i];

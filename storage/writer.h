@@ -8,13 +8,16 @@
 // behind more than one slice.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
 #include <SQLiteCpp/Database.h>
 
 #include "core/bounded_queue.h"
+#include "core/latency_histogram.h"
 #include "core/status.h"
 #include "storage/statement_cache.h"
 
@@ -50,6 +53,16 @@ class WriterObserver {
   virtual void BeforeClose(SQLite::Database& db) = 0;
 };
 
+// What the writer has done since it started, for metrics (docs/metrics.md).
+struct WriterStats {
+  size_t queue_depth = 0;             // jobs waiting, including the remaining steps of sliced ones
+  int64_t commits = 0;                // transactions committed
+  int64_t commit_failures = 0;        // transactions that failed to commit (their jobs failed)
+  int64_t steps = 0;                  // job steps run (a group commit holds many)
+  LatencyHistogram::Snapshot commit;  // the COMMIT statement alone
+  LatencyHistogram::Snapshot transaction;  // BEGIN to COMMIT done: one round, every step
+};
+
 struct WriterOptions {
   size_t queue_limit = 4096;
   size_t max_jobs_per_commit = 512;
@@ -73,6 +86,9 @@ class Writer {
 
   size_t QueueDepth() const { return queue_.size(); }
 
+  // Safe from any thread; the histograms are read without stopping the writer.
+  WriterStats Stats() const;
+
   // The writer connection's prepared statements, for jobs to reuse across rounds. Use it only
   // on the writer thread, from a job's Step, Complete or Fail.
   StatementCache& statements() { return statements_; }
@@ -89,6 +105,12 @@ class Writer {
   StatementCache statements_;             // of *db_, used only by thread_; cleared before it
   const WriterOptions options_;
   BoundedQueue<std::unique_ptr<WriteJob>> queue_;
+  // Written by thread_, read by Stats() from anywhere.
+  LatencyHistogram commit_latency_;
+  LatencyHistogram transaction_latency_;
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> commit_failures_{0};
+  std::atomic<int64_t> steps_{0};
   std::thread thread_;
 };
 

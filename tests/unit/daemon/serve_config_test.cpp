@@ -61,6 +61,7 @@ TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
            {{"--bogus", "1"}, "", "", "--bogus"},
            {{}, "BATCHD_MAX_BODY_BYTES", "lots", "BATCHD_MAX_BODY_BYTES"},
            {{"--log-level", "chatty"}, "", "", "--log-level"},
+           {{"--log-format", "xml"}, "", "", "--log-format"},
        }) {
     FakeEnv().clear();
     if (!k.env_name.empty()) FakeEnv()[k.env_name] = k.env_value;
@@ -110,13 +111,27 @@ TEST_F(ServeConfigTest, EventStreamOptionsHaveTheirDefaultsFlagsAndVariables) {
   }
 }
 
+TEST_F(ServeConfigTest, LogFormatIsTextByDefaultOrJsonByFlagOrVariable) {
+  Result<ServeConfig> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->log_format, "text");
+  FakeEnv()["BATCHD_LOG_FORMAT"] = "json";
+  Result<ServeConfig> from_env = Parse({});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->log_format, "json");
+  Result<ServeConfig> from_flag = Parse({"--log-format=text"});
+  ASSERT_TRUE(from_flag.ok());
+  EXPECT_EQ(from_flag->log_format, "text");
+}
+
 TEST_F(ServeConfigTest, HelpMentionsEveryFlagWithItsVariable) {
   const std::string help = ServeHelp();
   for (const char* s :
        {"--listen", "BATCHD_LISTEN", "--data-dir", "BATCHD_DATA_DIR", "--slots", "BATCHD_SLOTS",
         "--retry-backoff-ms", "--insert-slice-rows", "--event-retention-events",
         "BATCHD_EVENT_RETENTION_SECONDS", "--event-queue-limit", "--event-ping-ms",
-        "--event-max-subscribers", "--event-small-batch", "BATCHD_EVENT_SESSION_RATE"}) {
+        "--event-max-subscribers", "--event-small-batch", "BATCHD_EVENT_SESSION_RATE",
+        "--log-format", "BATCHD_LOG_FORMAT"}) {
     EXPECT_NE(help.find(s), std::string::npos) << s;
   }
 }

@@ -1,0 +1,125 @@
+#include "api/batch_json_text.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/json_views.h"
+
+namespace batchd::api {
+namespace {
+
+// A JSON string literal as nlohmann's dump writes it (ensure_ascii off): the two-character
+// escapes it uses, \u00xx for the other control characters, everything else as is.
+void AppendString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void AppendInt(std::string& out, int64_t v) { out += std::to_string(v); }
+
+}  // namespace
+
+void AppendBatchJsonText(std::string& out, const storage::BatchRecord& b) {
+  const storage::SessionCounts& c = b.counts;
+  // Keys in sorted order, as nlohmann's std::map-backed objects write them.
+  out += "{\"counts\":{\"canceled\":";
+  AppendInt(out, c.canceled);
+  out += ",\"completed\":";
+  AppendInt(out, c.completed);
+  out += ",\"error\":";
+  AppendInt(out, c.error);
+  out += ",\"in_progress\":";
+  AppendInt(out, c.in_progress);
+  out += ",\"uninitialized\":";
+  AppendInt(out, c.uninitialized);
+  out += "},\"created_at\":";
+  AppendString(out, FormatUtcMillis(b.created_at_ms));
+  out += ",\"event_seq\":";
+  AppendInt(out, b.event_seq);
+  out += ",\"finished_at\":";
+  if (b.finished_at_ms) {
+    AppendString(out, FormatUtcMillis(*b.finished_at_ms));
+  } else {
+    out += "null";
+  }
+  out += ",\"id\":";
+  AppendString(out, b.public_id);
+  out += ",\"max_attempts\":";
+  AppendInt(out, b.max_attempts);
+  out += ",\"max_running\":";
+  if (b.max_running) {
+    AppendInt(out, *b.max_running);
+  } else {
+    out += "null";
+  }
+  out += ",\"name\":";
+  AppendString(out, b.name);
+  out += ",\"priority\":";
+  AppendInt(out, b.priority);
+  out += ",\"result\":";
+  // Rare (folding ops only) and arbitrary JSON: normalized through nlohmann, as BatchJson does.
+  out += b.result_json ? nlohmann::json::parse(*b.result_json, nullptr, false).dump() : "null";
+  out += ",\"runs\":";
+  AppendInt(out, b.runs);
+  out += ",\"sessions\":";
+  out += std::to_string(b.session_count);
+  out += ",\"state\":";
+  AppendString(out, storage::BatchStateName(b.state));
+  out += '}';
+}
+
+std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page) {
+  std::string out;
+  out.reserve(64 + page.items.size() * 360);
+  out += "{\"items\":[";
+  for (size_t i = 0; i < page.items.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendBatchJsonText(out, page.items[i]);
+  }
+  out += "],\"next_cursor\":";
+  if (page.next_cursor) {
+    out += '"';
+    out += std::to_string(*page.next_cursor);
+    out += '"';
+  } else {
+    out += "null";
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace batchd::api

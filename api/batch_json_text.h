@@ -1,0 +1,20 @@
+// The batch resource written straight to text, for the API's hottest reads (GET
+// /api/v1/batches/{id} and the list): byte for byte what BatchJson(b).dump() writes (keys in
+// nlohmann's sorted order, its escaping), without building a DOM of a dozen keys first, which
+// cost as much as the SQLite read behind it. json_views.h stays the definition; a test checks
+// that the two agree.
+#pragma once
+
+#include <string>
+
+#include "storage/records.h"
+
+namespace batchd::api {
+
+// Appends BatchJson(batch).dump() to `out`.
+void AppendBatchJsonText(std::string& out, const storage::BatchRecord& batch);
+
+// {"items": [batch, ...], "next_cursor": "..." | null}, as the list route answers it.
+std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page);
+
+}  // namespace batchd::api
