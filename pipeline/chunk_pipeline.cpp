@@ -125,6 +125,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void Reserve() {
     bytes_reserved_ += chunk_bytes_;
     ++outstanding_;
+    GlobalChunkPipelineStats().Reserved(chunk_bytes_);
   }
 
   // --- fetch: the store's own reads (GetMany) ---
@@ -162,7 +163,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       }
       if (w.numbers.empty()) break;
       const auto n = static_cast<int64_t>(w.numbers.size());
-      GlobalChunkPipelineStats().ReadsIssued(n, n * chunk_bytes_);
+      GlobalChunkPipelineStats().ReadsIssued(n);
       windows.push_back(std::move(w));
     }
     return windows;
@@ -369,6 +370,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     for (LocalBatch::Outcome& o : batch.outcomes) Apply(o.number, o.error, o.contribution.get());
     if (batch.direct_unsupported) direct_ = false;
     bytes_read_ += batch.bytes_read;
+    if (batch.bytes_read > 0) GlobalChunkPipelineStats().ReadDirectly(batch.bytes_read);
     // Misses in a row carry over from batch to batch (a batch is one chunk when they are large).
     misses_in_a_row_ =
         batch.any_read ? batch.misses_in_a_row : misses_in_a_row_ + batch.misses_in_a_row;

@@ -24,14 +24,16 @@ struct ChunkPipelineStats {
   ShardedCounter pipelines_running;  // gauge: sessions inside a chunk pipeline
 
   // The chunk pipeline's hooks (chunk_pipeline.cpp), one line each at its bookkeeping points.
-  void ReadsIssued(int64_t reads, int64_t reserved_bytes) {
-    reads_in_flight.Add(reads);
-    bytes_in_flight.Add(reserved_bytes);
-  }
+  // A chunk's budget is reserved when it is taken, whether a store read or a decode thread's
+  // direct read (ChunkStore::ReadNow) will get it, and let go in ChunkLeft.
+  void Reserved(int64_t reserved_bytes) { bytes_in_flight.Add(reserved_bytes); }
+  void ReadsIssued(int64_t reads) { reads_in_flight.Add(reads); }
   void ReadAnswered(int64_t encoded_bytes) {
     reads_in_flight.Add(-1);
     bytes_read.Add(encoded_bytes);
   }
+  // Bytes decode threads read themselves (no store read in flight to count).
+  void ReadDirectly(int64_t encoded_bytes) { bytes_read.Add(encoded_bytes); }
   enum class ChunkEnd { kDone, kFailed, kDropped };
   void ChunkLeft(ChunkEnd end, int64_t reserved_bytes) {
     bytes_in_flight.Add(-reserved_bytes);
