@@ -39,7 +39,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
-    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows, done),
+    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows,
+                                           options_.max_active_batches, done),
           done);
   }
 
@@ -183,7 +184,7 @@ class SqliteStore final : public Store {
 
   const SqliteStoreOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
-  std::unique_ptr<EventLog> events_;  // the writer's observer: outlives it
+  std::unique_ptr<EventLog> events_;            // the writer's observer: outlives it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   OutcomeBuffer outcomes_;  // flushes through writer_
@@ -217,9 +218,8 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   auto writer = std::make_unique<Writer>(
       std::move(db),
       WriterOptions{.queue_limit = options.writer_queue_limit, .observer = events.get()});
-  return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(options, std::move(checkpointer), std::move(events),
-                                    std::move(writer), std::move(readers)));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
+      options, std::move(checkpointer), std::move(events), std::move(writer), std::move(readers)));
 }
 
 }  // namespace batchd::storage
