@@ -171,7 +171,8 @@ TEST_F(AuthTest, TheHealthCheckAndTheDashboardFilesNeedNoToken) {
   EXPECT_EQ(health.Json()["status"], "ok");
   ASSERT_OK_AND_ASSIGN(HttpResponse index, client().Get("/"));
   EXPECT_EQ(index.status, 200) << index.Describe();
-  ASSERT_OK_AND_ASSIGN(HttpResponse script, client().Get("/ui/app.js"));
+  EXPECT_NE(index.body.find("token-form"), std::string::npos) << "the page can ask for a token";
+  ASSERT_OK_AND_ASSIGN(HttpResponse script, client().Get("/ui/auth.js"));
   EXPECT_EQ(script.status, 200) << script.Describe();
   // Only reading them is open.
   ASSERT_OK_AND_ASSIGN(HttpResponse post, client().Post("/healthz", ""));
