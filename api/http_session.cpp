@@ -1,5 +1,8 @@
 #include "api/http_session.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -8,6 +11,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/credentials.h"
 #include "api/error_response.h"
 #include "api/query_params.h"
 #include "api/websocket_session.h"
@@ -25,6 +29,8 @@ namespace {
 constexpr size_t kMaxDrainBytes = 64 << 20;
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kDrainTimeout{5};
+// A connection over max_connections gets this long to send its request's header.
+constexpr std::chrono::seconds kRefusalReadTimeout{5};
 
 HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   HttpRequest out;
@@ -37,6 +43,20 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   return out;
 }
 
+// The request's headers by lower-case name, for the gate (credentials, Origin) and handlers.
+void CopyHeaders(const http::request<http::string_body>& req, HttpRequest& out) {
+  for (const auto& field : req) {
+    const auto name_view = field.name_string();
+    const auto value_view = field.value();
+    std::string name(name_view.data(), name_view.size());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string value(value_view.data(), value_view.size());
+    auto [it, inserted] = out.headers.emplace(std::move(name), value);
+    if (!inserted) it->second.append(", ").append(value);
+  }
+}
+
 bool IsHarmless(beast::error_code ec) {
   return ec == net::error::operation_aborted || ec == beast::error::timeout ||
          ec == net::error::connection_reset || ec == net::error::eof ||
@@ -45,8 +65,16 @@ bool IsHarmless(beast::error_code ec) {
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state)
-    : stream_(std::move(socket)), state_(std::move(state)) {}
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state,
+                         bool over_limit)
+    : stream_(std::move(socket)),
+      state_(std::move(state)),
+      over_limit_(over_limit),
+      idle_timer_(stream_.get_executor()) {
+  ++(over_limit_ ? state_->refusing : state_->connections);
+}
+
+HttpSession::~HttpSession() { --(over_limit_ ? state_->refusing : state_->connections); }
 
 void HttpSession::Run() {
   // Start on the session's strand: the socket was accepted onto it.
@@ -55,115 +83,244 @@ void HttpSession::Run() {
 }
 
 void HttpSession::DoRead() {
-  if (state_->stopping) return CloseGracefully();
+  if (closed_ || reading_ || read_done_) return;
+  if (state_->stopping) {
+    read_done_ = true;
+    if (pending_.empty()) Close();
+    return;
+  }
+  if (pending_.size() >= std::max<size_t>(1, state_->options.pipeline_limit)) {
+    return;  // backpressure: OnWrite reads again once an answer is out
+  }
   parser_.emplace();
   parser_->body_limit(state_->options.max_body_bytes);
   parser_->header_limit(state_->options.max_header_bytes);
-  stream_.expires_after(state_->options.idle_timeout);
+  reading_ = true;
+  if (over_limit_) {
+    // Only the header: enough to answer, and the body is never buffered.
+    stream_.expires_after(kRefusalReadTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+    return;
+  }
+  // The idle timer, not the stream's, bounds reads: a read may be pending for as long as the
+  // requests before it take, and only time without a request in flight counts as idle.
+  stream_.expires_never();
+  if (pending_.empty()) ArmIdleTimer();
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
 }
 
 void HttpSession::OnRead(beast::error_code ec, std::size_t) {
+  reading_ = false;
+  idle_timer_.cancel();
+  if (closed_) return;
+  if (over_limit_) {
+    read_done_ = true;
+    if (ec) return Close();
+    HttpResponse r = ErrorResponse(503, "unavailable",
+                                   "the daemon is at its limit of " +
+                                       std::to_string(state_->options.max_connections) +
+                                       " connections; retry shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    return Answer(std::move(r), /*keep_alive=*/false);
+  }
   if (ec == http::error::body_limit) {
-    return Reject(413, "body_too_large",
-                  "request body exceeds the limit of " +
-                      std::to_string(state_->options.max_body_bytes) + " bytes");
+    read_done_ = true;
+    return Answer(ErrorResponse(413, "body_too_large",
+                                "request body exceeds the limit of " +
+                                    std::to_string(state_->options.max_body_bytes) + " bytes"),
+                  false);
   }
   if (ec == http::error::header_limit) {
-    return Reject(431, "header_too_large", "request headers exceed the limit");
+    read_done_ = true;
+    return Answer(ErrorResponse(431, "header_too_large",
+                                "request headers exceed the limit of " +
+                                    std::to_string(state_->options.max_header_bytes) + " bytes"),
+                  false);
   }
   if (ec) {
+    read_done_ = true;
     if (!IsHarmless(ec)) {
       if (parser_->got_some()) {
-        return Reject(400, "bad_request", "malformed HTTP request: " + ec.message());
+        return Answer(ErrorResponse(400, "bad_request", "malformed HTTP request: " + ec.message()),
+                      false);
       }
       spdlog::debug("http read: {}", ec.message());
     }
-    return CloseGracefully();
+    // The client is gone or went quiet: answer what it asked for, then close.
+    if (pending_.empty()) Close();
+    return;
   }
+
   const BeastRequest& req = parser_->get();
-  request_keep_alive_ = req.keep_alive();
-  request_version_ = req.version();
   HttpRequest request = ToHttpRequest(req);
+  CopyHeaders(req, request);
+  Pending p{.id = next_id_++,
+            .version = req.version(),
+            .keep_alive = req.keep_alive(),
+            .origin = request.header("origin")};
+  if (!p.keep_alive) read_done_ = true;
+
+  std::optional<HttpResponse> refusal;
+  if (state_->options.gate != nullptr) refusal = state_->options.gate->Admit(request);
+  if (refusal) {
+    p.response = std::move(*refusal);
+    pending_.push_back(std::move(p));
+    MaybeWrite();
+    return DoRead();
+  }
+
   if (beast::websocket::is_upgrade(req) && request.path == kEventsPath &&
       state_->options.events.hub != nullptr) {
-    return UpgradeToEventStream(request);
+    // No more HTTP on this connection; the upgrade waits for the answers queued before it.
+    read_done_ = true;
+    upgrade_.emplace(PendingUpgrade{parser_->release(), std::move(request)});
+    if (pending_.empty() && !writing_) StartUpgrade();
+    return;
   }
+
+  p.counted = true;
   ++state_->requests_in_flight;
+  const uint64_t id = p.id;
+  pending_.push_back(std::move(p));
   // The responder may run on any thread; it hops back onto this session's strand.
   auto self = shared_from_this();
-  state_->router.Dispatch(request, [self](HttpResponse response) {
-    net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-      self->OnResponse(std::move(response));
+  state_->router.Dispatch(request, [self, id](HttpResponse response) {
+    net::post(self->stream_.get_executor(), [self, id, response = std::move(response)]() mutable {
+      self->OnResponse(id, std::move(response));
     });
   });
+  DoRead();
 }
 
-void HttpSession::UpgradeToEventStream(HttpRequest& request) {
+void HttpSession::Answer(HttpResponse response, bool keep_alive) {
+  pending_.push_back(Pending{.id = next_id_++, .keep_alive = keep_alive});
+  pending_.back().response = std::move(response);
+  MaybeWrite();
+}
+
+void HttpSession::OnResponse(uint64_t id, HttpResponse response) {
+  auto it =
+      std::find_if(pending_.begin(), pending_.end(), [id](const Pending& p) { return p.id == id; });
+  if (it == pending_.end()) return;
+  if (closed_) {
+    Finish(*it);  // nobody to answer any more, but the request is over
+    return;
+  }
+  it->response = std::move(response);
+  MaybeWrite();
+}
+
+void HttpSession::MaybeWrite() {
+  if (closed_ || writing_ || pending_.empty() || !pending_.front().response) return;
+  Pending& p = pending_.front();
+  // While stopping, the requests already read are answered; the last answer closes.
+  const bool close_after =
+      !p.keep_alive || (state_->stopping && pending_.size() == 1 && !upgrade_.has_value());
+  HttpResponse& response = *p.response;
+  if (state_->options.gate != nullptr) state_->options.gate->AddCorsHeaders(p.origin, response);
+  response_ =
+      std::make_shared<BeastResponse>(static_cast<http::status>(response.status), p.version);
+  response_->set(http::field::server, "batchd");
+  if (!response.content_type.empty()) {
+    response_->set(http::field::content_type, response.content_type);
+  }
+  for (auto& [name, value] : response.headers) response_->insert(name, value);
+  response_->keep_alive(!close_after);
+  response_->body() = std::move(response.body);
+  response_->prepare_payload();
+  writing_ = true;
+  stream_.expires_after(kWriteTimeout);  // only the write's clock while a read is pending
+  http::async_write(
+      stream_, *response_,
+      beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), close_after));
+}
+
+void HttpSession::OnWrite(bool close_after, beast::error_code ec, std::size_t) {
+  writing_ = false;
+  response_.reset();
+  Finish(pending_.front());
+  pending_.pop_front();
+  if (ec) {
+    if (!IsHarmless(ec)) spdlog::debug("http write: {}", ec.message());
+    return Close();
+  }
+  if (close_after) {
+    // A refused request may still be arriving: read it away so the client sees our answer.
+    // With a read of the next request pending, the client sent nothing more to drain.
+    if (reading_) return Close();
+    return DrainThenClose();
+  }
+  if (pending_.empty()) {
+    if (upgrade_) return StartUpgrade();
+    if (read_done_ && !reading_) return Close();
+  }
+  DoRead();  // resumes a read paused at the pipeline limit
+  if (reading_ && pending_.empty()) ArmIdleTimer();
+  MaybeWrite();
+}
+
+void HttpSession::StartUpgrade() {
+  PendingUpgrade upgrade = std::move(*upgrade_);
+  upgrade_.reset();
   // Refusals are plain HTTP answers, before any handshake: a bad filter is the client's to fix.
-  Result<EventSubscription> subscription = ParseEventSubscription(request);
+  Result<EventSubscription> subscription = ParseEventSubscription(upgrade.view);
   Status room = state_->stopping ? Status::Unavailable("the daemon is stopping")
                                  : state_->options.events.hub->CheckRoom();
   if (!subscription.ok() || !room.ok()) {
     const Status& refusal = subscription.ok() ? room : subscription.status();
-    return Write(ErrorResponse(refusal), /*keep_alive=*/false, /*counted=*/false);
+    pending_.push_back(Pending{.id = next_id_++,
+                               .version = upgrade.request.version(),
+                               .keep_alive = false,
+                               .origin = upgrade.view.header("origin")});
+    pending_.back().response = ErrorResponse(refusal);
+    return MaybeWrite();
   }
+  closed_ = true;  // the socket is the WebSocket's now
+  idle_timer_.cancel();
+  const bool select_events_protocol = OffersSubprotocol(upgrade.view, kEventsSubprotocol);
   StartEventWebSocket(stream_.release_socket(), std::move(buffer_), state_,
-                      std::move(*subscription), parser_->release());
+                      std::move(*subscription), std::move(upgrade.request), select_events_protocol);
 }
 
-void HttpSession::OnResponse(HttpResponse response) {
-  Write(std::move(response), request_keep_alive_ && !state_->stopping, /*counted=*/true);
+void HttpSession::ArmIdleTimer() {
+  idle_timer_.expires_after(state_->options.idle_timeout);
+  idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->closed_) return;
+    // Still nothing owed and nothing received: the connection is idle.
+    if (self->reading_ && self->pending_.empty()) self->Close();
+  });
 }
 
-void HttpSession::Write(HttpResponse response, bool keep_alive, bool counted) {
-  response_ =
-      std::make_shared<BeastResponse>(static_cast<http::status>(response.status), request_version_);
-  response_->set(http::field::server, "batchd");
-  response_->set(http::field::content_type, response.content_type);
-  for (auto& [name, value] : response.headers) response_->set(name, value);
-  response_->keep_alive(keep_alive);
-  response_->body() = std::move(response.body);
-  response_->prepare_payload();
-  stream_.expires_after(kWriteTimeout);
-  http::async_write(
-      stream_, *response_,
-      beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive, counted));
-}
-
-void HttpSession::OnWrite(bool keep_alive, bool counted, beast::error_code ec, std::size_t) {
-  if (counted) --state_->requests_in_flight;
-  response_.reset();
-  if (ec) {
-    if (!IsHarmless(ec)) spdlog::debug("http write: {}", ec.message());
-    return CloseGracefully();
-  }
-  if (!keep_alive) {
-    // A refused request may still be arriving: read it away so the client sees our response.
-    return DrainThenClose();
-  }
-  DoRead();
-}
-
-void HttpSession::Reject(int status, const std::string& code, const std::string& message) {
-  Write(ErrorResponse(status, code, message), /*keep_alive=*/false, /*counted=*/false);
+void HttpSession::Finish(Pending& p) {
+  if (!p.counted) return;
+  p.counted = false;
+  --state_->requests_in_flight;
 }
 
 void HttpSession::DrainThenClose() {
+  read_done_ = true;
   beast::error_code ec;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   stream_.expires_after(kDrainTimeout);
   stream_.async_read_some(net::buffer(drain_buffer_),
                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                             self->drained_bytes_ += n;
-                            if (ec || self->drained_bytes_ > kMaxDrainBytes)
-                              return self->CloseGracefully();
+                            if (ec || self->drained_bytes_ > kMaxDrainBytes) return self->Close();
                             self->DrainThenClose();
                           });
 }
 
-void HttpSession::CloseGracefully() {
+void HttpSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  idle_timer_.cancel();
+  // Answers that arrived but will never be written end their requests now; the others end
+  // when they arrive (OnResponse).
+  for (Pending& p : pending_) {
+    if (p.response) Finish(p);
+  }
   beast::error_code ec;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
   stream_.close();

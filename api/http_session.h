@@ -1,17 +1,24 @@
-// One HTTP/1.1 connection (Beast's advanced-server structure): read a request, dispatch it,
-// write the response, repeat while keep-alive. The session lives as long as an operation or a
-// pending response holds a shared_ptr to it. Its socket is bound to a strand, so it needs no
-// mutex: responses arriving from other threads are posted back onto that strand.
+// One HTTP/1.1 connection (Beast's advanced-server structure): read requests, ask the gate
+// about each, dispatch it, and write the answers in request order, while keep-alive. Up to
+// ServerOptions::pipeline_limit requests may be read ahead of their answers (pipelining);
+// at the limit reading pauses until an answer is written. The session lives as long as an
+// operation or a pending answer holds a shared_ptr to it. Its socket is bound to a strand, so
+// it needs no mutex: answers arriving from other threads are posted back onto that strand.
 // Internal to api/: include only from the Beast translation units.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <array>
 #include <atomic>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -31,40 +38,72 @@ struct ServerState {
   const ServerOptions options;
   std::atomic<int> requests_in_flight{0};
   std::atomic<int> websockets_open{0};
+  // Open connections counted against max_connections (HTTP sessions and WebSockets), and the
+  // ones over it being refused.
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> refusing{0};
   std::atomic<bool> stopping{false};
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state);
+  // `over_limit`: the server is at max_connections; this connection gets one 503 and closes.
+  HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state,
+              bool over_limit);
+  ~HttpSession();
   void Run();
 
  private:
   using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
   using BeastResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
+  // A request read and not yet answered. Answers go out in this order whatever order they
+  // arrive in, as HTTP/1.1 requires.
+  struct Pending {
+    uint64_t id = 0;
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool counted = false;  // dispatched: its answer ends one request in flight
+    std::string origin;    // the request's Origin, for the answer's CORS headers
+    std::optional<HttpResponse> response;
+  };
+
+  // An upgrade to the event stream, waiting for the answers queued before it to be written.
+  struct PendingUpgrade {
+    BeastRequest request;
+    HttpRequest view;
+  };
+
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
-  void OnResponse(HttpResponse response);
-  // The request asks to upgrade to the event stream: hand the connection to a WebSocket
-  // session, or answer why not.
-  void UpgradeToEventStream(HttpRequest& request);
-  // Writes `response`; closes afterwards unless keep-alive. `counted` marks a response to a
-  // dispatched request (it ends one request in flight).
-  void Write(HttpResponse response, bool keep_alive, bool counted);
-  void OnWrite(bool keep_alive, bool counted, boost::beast::error_code ec, std::size_t bytes);
-  // Answers a request we refuse to read (too large, unparsable), then closes gently.
-  void Reject(int status, const std::string& code, const std::string& message);
-  void CloseGracefully();
+  // Queues an answer that needs no dispatch (a refusal, the gate's answer).
+  void Answer(HttpResponse response, bool keep_alive);
+  void OnResponse(uint64_t id, HttpResponse response);
+  void MaybeWrite();
+  void OnWrite(bool close_after, boost::beast::error_code ec, std::size_t bytes);
+  // Hands the connection to a WebSocket session, or answers why not.
+  void StartUpgrade();
+  // (Re)starts the idle clock: the connection is closed if it stays without a request.
+  void ArmIdleTimer();
+  // Ends one request in flight for `p` if it was dispatched and not yet accounted for.
+  void Finish(Pending& p);
+  void Close();
   void DrainThenClose();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<ServerState> state_;
+  const bool over_limit_;
+  boost::asio::steady_timer idle_timer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::deque<Pending> pending_;
+  uint64_t next_id_ = 0;
+  std::optional<PendingUpgrade> upgrade_;
   std::shared_ptr<BeastResponse> response_;  // kept alive until its write completes
-  bool request_keep_alive_ = false;
-  unsigned request_version_ = 11;
+  bool reading_ = false;                     // a read is in flight
+  bool read_done_ = false;                   // no more requests will be read from this connection
+  bool writing_ = false;
+  bool closed_ = false;
   std::array<char, 4096> drain_buffer_{};
   size_t drained_bytes_ = 0;
 };

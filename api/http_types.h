@@ -15,7 +15,17 @@ struct HttpRequest {
   std::string path;                          // percent-decoded, without the query string
   std::map<std::string, std::string> query;  // percent-decoded; the last value of a repeated key
   std::map<std::string, std::string> path_params;  // filled by the Router ({id} -> "...")
+  // By lower-case name; a repeated header's values joined with ", ". They include credentials
+  // (Authorization, a bearer WebSocket subprotocol): never log a header or a whole request.
+  std::map<std::string, std::string> headers;
   std::string body;
+
+  // The value of header `lower_case_name`, or "" if absent.
+  const std::string& header(const std::string& lower_case_name) const {
+    static const std::string kNone;
+    auto it = headers.find(lower_case_name);
+    return it == headers.end() ? kNone : it->second;
+  }
 };
 
 struct HttpResponse {

@@ -57,6 +57,11 @@ void SubmitBatch(const ApiContext& ctx, HttpRequest& request, Responder respond)
       return;
     }
     ctx.store.CreateBatch(ToNewBatch(*spec), [&ctx, respond](Result<storage::BatchCreated> c) {
+      // The store's only limit is the number of unfinished batches: too many at once, not too
+      // large, so 429 (retry once some have finished) rather than 413.
+      if (!c.ok() && c.status().code() == StatusCode::kLimitExceeded) {
+        return respond(ErrorResponse(429, "too_many_batches", c.status().message()));
+      }
       if (!c.ok()) return respond(ErrorResponse(c.status()));
       ctx.scheduler.Wake();  // new work is picked up now, not on a polling tick
       HttpResponse r = JsonResponse(

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
@@ -21,11 +22,19 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// Accepts connections, each onto its own strand, and hands them to an HttpSession.
+// After a failed accept (out of descriptors, usually), wait this long before the next: the
+// pending connection stays in the backlog, and accepting again at once would spin.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+// Accepts connections, each onto its own strand, and hands them to an HttpSession: a normal
+// one under max_connections, one that answers 503 over it, none past that too.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& ioc, std::shared_ptr<ServerState> state)
-      : ioc_(ioc), acceptor_(net::make_strand(ioc)), state_(std::move(state)) {}
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        retry_timer_(acceptor_.get_executor()),
+        state_(std::move(state)) {}
 
   Status Open(const tcp::endpoint& endpoint) {
     boost::system::error_code ec;
@@ -48,6 +57,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
       boost::system::error_code ec;
       self->acceptor_.close(ec);
+      self->retry_timer_.cancel();
     });
   }
 
@@ -60,15 +70,29 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void OnAccept(boost::system::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      spdlog::warn("accept: {}", ec.message());
+      spdlog::warn("accept: {}; retrying in {} ms", ec.message(), kAcceptRetryDelay.count());
+      retry_timer_.expires_after(kAcceptRetryDelay);
+      retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+        if (!e && self->acceptor_.is_open()) self->DoAccept();
+      });
+      return;
+    }
+    // Sessions count themselves in and out; only this strand creates them, so the check and
+    // the count cannot race past the limit.
+    if (state_->connections < state_->options.max_connections) {
+      std::make_shared<HttpSession>(std::move(socket), state_, /*over_limit=*/false)->Run();
+    } else if (state_->refusing < kMaxRefusingConnections) {
+      std::make_shared<HttpSession>(std::move(socket), state_, /*over_limit=*/true)->Run();
     } else {
-      std::make_shared<HttpSession>(std::move(socket), state_)->Run();
+      boost::system::error_code ignored;
+      socket.close(ignored);
     }
     DoAccept();
   }
 
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
   std::shared_ptr<ServerState> state_;
   uint16_t port_ = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "api/event_hub.h"
 #include "api/event_stream.h"
+#include "api/request_gate.h"
 #include "api/router.h"
 #include "core/status.h"
 
@@ -35,12 +36,28 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: the kernel picks a free port (see Server::port())
   int threads = 2;
-  uint64_t max_body_bytes = 8 << 20;  // larger bodies are answered 413 body_too_large
-  uint32_t max_header_bytes = 16 << 10;
-  std::chrono::seconds idle_timeout{60};    // a keep-alive connection with no request is closed
+  // Asked about every request before it is routed or upgraded (tokens, CORS); null: every
+  // request goes ahead. Must outlive the Server.
+  const RequestGate* gate = nullptr;
+  uint64_t max_body_bytes = 8 << 20;     // larger bodies are answered 413 body_too_large
+  uint32_t max_header_bytes = 16 << 10;  // larger headers are answered 431 header_too_large
+  // Connections open at once (HTTP and WebSocket). One more gets a single 503 unavailable
+  // answer and is closed; past kMaxRefusingConnections of those at once, more are closed
+  // unanswered.
+  size_t max_connections = 2048;
+  // Requests read from one connection and not yet answered (HTTP/1.1 pipelining). At the limit
+  // the connection is not read until an answer has been written: backpressure, not refusal.
+  size_t pipeline_limit = 8;
+  // A connection with no request in flight that sends no complete request for this long is
+  // closed (idle keep-alive connections, and clients that send too slowly).
+  std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::seconds shutdown_grace{10};  // how long Stop() waits for requests in flight
   EventEndpointOptions events;
 };
+
+// Connections past max_connections being answered 503 at once; more are closed unanswered, so
+// that a flood costs a bounded amount of memory and descriptors.
+inline constexpr size_t kMaxRefusingConnections = 64;
 
 class Server {
  public:

@@ -7,6 +7,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "api/credentials.h"
+
 namespace batchd::api {
 
 namespace beast = boost::beast;
@@ -36,11 +38,19 @@ websocket::close_reason Reason(int code, const std::string& text) {
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
-  WebSocketSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state)
-      : ws_(std::move(socket)), state_(std::move(state)), close_deadline_(ws_.get_executor()) {
+  WebSocketSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state,
+                   bool select_events_protocol)
+      : ws_(std::move(socket)),
+        state_(std::move(state)),
+        close_deadline_(ws_.get_executor()),
+        select_events_protocol_(select_events_protocol) {
     ++state_->websockets_open;
+    ++state_->connections;
   }
-  ~WebSocketSession() { --state_->websockets_open; }
+  ~WebSocketSession() {
+    --state_->connections;
+    --state_->websockets_open;
+  }
 
   void Run(beast::flat_buffer buffered, EventSubscription subscription,
            http::request<http::string_body> upgrade) {
@@ -72,8 +82,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     timeout.keep_alive_pings = true;
     beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
     ws_.set_option(timeout);
+    // A browser that offered subprotocols (the dashboard: batchd.events and its bearer token)
+    // fails the connection unless one is selected; the token itself is never echoed.
     ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& r) { r.set(http::field::server, "batchd"); }));
+        [select = select_events_protocol_](websocket::response_type& r) {
+          r.set(http::field::server, "batchd");
+          if (select) r.set(http::field::sec_websocket_protocol, std::string(kEventsSubprotocol));
+        }));
     ws_.read_message_max(kMaxClientMessageBytes);
     ws_.async_accept(upgrade_,
                      beast::bind_front_handler(&WebSocketSession::OnAccept, shared_from_this()));
@@ -167,14 +182,15 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   std::shared_ptr<const std::string> in_flight_;  // kept alive until its write completes
   bool writing_ = false;
   bool closing_ = false;
+  const bool select_events_protocol_;
 };
 
 }  // namespace
 
 void StartEventWebSocket(net::ip::tcp::socket&& socket, beast::flat_buffer buffered,
                          std::shared_ptr<ServerState> state, EventSubscription subscription,
-                         http::request<http::string_body>&& upgrade) {
-  std::make_shared<WebSocketSession>(std::move(socket), std::move(state))
+                         http::request<http::string_body>&& upgrade, bool select_events_protocol) {
+  std::make_shared<WebSocketSession>(std::move(socket), std::move(state), select_events_protocol)
       ->Run(std::move(buffered), std::move(subscription), std::move(upgrade));
 }
 

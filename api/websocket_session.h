@@ -21,9 +21,12 @@
 namespace batchd::api {
 
 // Completes the WebSocket handshake for `upgrade` on `socket` (whose bytes after the request are
-// in `buffered`) and streams `subscription`. Refuses with an HTTP 503 if the hub is full.
+// in `buffered`) and streams `subscription`. `select_events_protocol`: the client offered the
+// `batchd.events` subprotocol (credentials.h), which the handshake then selects. The
+// connection counts against max_connections until it ends.
 void StartEventWebSocket(boost::asio::ip::tcp::socket&& socket, boost::beast::flat_buffer buffered,
                          std::shared_ptr<ServerState> state, EventSubscription subscription,
-                         boost::beast::http::request<boost::beast::http::string_body>&& upgrade);
+                         boost::beast::http::request<boost::beast::http::string_body>&& upgrade,
+                         bool select_events_protocol);
 
 }  // namespace batchd::api

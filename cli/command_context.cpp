@@ -34,7 +34,10 @@ std::string DescribeErrorBody(int http_status, const std::string& body) {
   std::string out = e.value("code", "error");
   const std::string path = e.value("path", "");
   if (!path.empty()) out += " at " + path;
-  return out + ": " + e.value("message", "") + suffix;
+  out += ": " + e.value("message", "") + suffix;
+  if (http_status == 401) out += "; give one with --token or BATCHD_TOKEN";
+  if (http_status == 403 && e.value("code", "") == "forbidden") out += "; use an admin token";
+  return out;
 }
 
 }  // namespace batchd::cli

@@ -154,6 +154,7 @@ Result<HttpResult> DaemonClient::Request(std::string_view method, std::string_vi
       address_.base_path + std::string(target), 11);
   req.set(http::field::host, address_.host + ":" + address_.port);
   req.set(http::field::user_agent, "batchd-cli");
+  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
   if (!body.empty() || method == "POST") {
     req.set(http::field::content_type, "application/json");
     req.body() = std::string(body);
@@ -179,6 +180,10 @@ Result<std::unique_ptr<EventSocket>> DaemonClient::OpenEvents(std::string_view t
   beast::get_lowest_layer(*ws).expires_after(timeout_);
   RETURN_IF_ERROR(Connect(*ioc, beast::get_lowest_layer(*ws), address_));
 
+  ws->set_option(websocket::stream_base::decorator([token = token_](websocket::request_type& r) {
+    r.set(http::field::user_agent, "batchd-cli");
+    if (!token.empty()) r.set(http::field::authorization, "Bearer " + token);
+  }));
   websocket::response_type response;
   const beast::error_code ec = RunOne(*ioc, [&](auto handler) {
     ws->async_handshake(response, address_.host + ":" + address_.port,

@@ -50,6 +50,10 @@ class DaemonClient {
 
   const ServerAddress& address() const { return address_; }
 
+  // A bearer token (--token or BATCHD_TOKEN) sent with every request and event stream as
+  // `Authorization: Bearer TOKEN`; empty: none. Never printed.
+  void set_token(std::string token) { token_ = std::move(token); }
+
   // `target` is the path and query under the base path ("/api/v1/batches?limit=5").
   // kUnavailable when the daemon cannot be reached (the message names the address); kIoError
   // when the connection broke or the answer took longer than the timeout.
@@ -63,6 +67,7 @@ class DaemonClient {
  private:
   ServerAddress address_;
   std::chrono::milliseconds timeout_;
+  std::string token_;
 };
 
 }  // namespace batchd::cli

@@ -1,4 +1,5 @@
-// Dispatching `batchd COMMAND ...`: the global --server option, the terminal, the command.
+// Dispatching `batchd COMMAND ...`: the global --server and --token options, the terminal, the
+// command.
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -40,6 +41,8 @@ std::string CommandsHelp() {
 int RunCommand(const std::vector<std::string>& args, const char* (*getenv)(const char*)) {
   if (getenv == nullptr) getenv = [](const char* name) -> const char* { return std::getenv(name); };
   std::string server = getenv("BATCHD_URL") != nullptr ? getenv("BATCHD_URL") : kDefaultServer;
+  // BATCHD_TOKEN rather than --token where others can list processes: arguments are visible.
+  std::string token = getenv("BATCHD_TOKEN") != nullptr ? getenv("BATCHD_TOKEN") : "";
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--server") {
@@ -50,6 +53,14 @@ int RunCommand(const std::vector<std::string>& args, const char* (*getenv)(const
       server = args[++i];
     } else if (args[i].starts_with("--server=")) {
       server = args[i].substr(9);
+    } else if (args[i] == "--token") {
+      if (i + 1 >= args.size()) {
+        std::cerr << "batchd: --token needs a value (or set BATCHD_TOKEN)\n";
+        return kExitUsage;
+      }
+      token = args[++i];
+    } else if (args[i].starts_with("--token=")) {
+      token = args[i].substr(8);
     } else {
       rest.push_back(args[i]);
     }
@@ -70,6 +81,7 @@ int RunCommand(const std::vector<std::string>& args, const char* (*getenv)(const
     return kExitUsage;
   }
   DaemonClient daemon(*address);
+  daemon.set_token(token);
   CommandContext ctx{daemon, std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1, TerminalWidth()};
   return command->run(ctx, {rest.begin() + 1, rest.end()});
 }

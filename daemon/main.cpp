@@ -18,7 +18,7 @@ std::string Usage() {
          "  serve [options]                 run the daemon (batchd serve --help for its "
          "options)\n\n"
          "commands that talk to a running daemon (--server URL or BATCHD_URL, default\n"
-         "http://127.0.0.1:8080):\n" +
+         "http://127.0.0.1:8080; --token TOKEN or BATCHD_TOKEN if it needs one):\n" +
          batchd::cli::CommandsHelp() +
          "\nexit codes: 0 done (a watched batch completed), 1 the batch failed, 2 usage,\n"
          "3 the batch was canceled, 4 the daemon refused (invalid, not found, conflict),\n"
@@ -27,13 +27,14 @@ std::string Usage() {
          "  --version                       print the version\n";
 }
 
-// Blocks the stop signals before any thread exists, so every thread inherits the mask and
-// only RunServe's sigwait receives them.
+// Blocks the stop signals (and SIGHUP, which reloads the token file) before any thread exists,
+// so every thread inherits the mask and only RunServe's sigwait receives them.
 void BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client closing early is an error code, not a death
 }
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
   }
   if (args[0] != "serve") {
     // A client command (or --server before one). Unknown names are reported there.
-    if (batchd::cli::FindCommand(args[0]) != nullptr || args[0].starts_with("--server")) {
+    if (batchd::cli::FindCommand(args[0]) != nullptr || args[0].starts_with("--server") ||
+        args[0].starts_with("--token")) {
       std::signal(SIGPIPE, SIG_IGN);  // `batchd watch ID | head` ends with an error, not a signal
       return batchd::cli::RunCommand(args);
     }

@@ -1,6 +1,7 @@
 #include "daemon/serve.h"
 
 #include <csignal>
+#include <functional>
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +9,9 @@
 #include "api/routes.h"
 #include "api/server.h"
 #include "core/worker_pool.h"
+#include "daemon/access_setup.h"
 #include "daemon/data_dir.h"
+#include "daemon/fd_limit.h"
 #include "daemon/result_folding.h"
 #include "daemon/scheduler.h"
 #include "pipeline/array_format.h"
@@ -30,19 +33,35 @@ constexpr size_t kValidationQueueLimit = 256;
 // this limit only applies to Submit, which the pipeline does not use.
 constexpr size_t kDecodeQueueLimit = 1024;
 
-int WaitForStopSignal() {
+// Descriptors beyond the connections: the database, chunk stores, pipes, the listener.
+constexpr uint64_t kSpareDescriptors = 512;
+
+// Waits for SIGINT or SIGTERM and returns it; a SIGHUP meanwhile runs `on_hangup`. The signals
+// are blocked in every thread (main.cpp), so only this sigwait receives them.
+int WaitForStopSignal(const std::function<void()>& on_hangup) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig != SIGHUP) return sig;
+    on_hangup();
+  }
 }
 
 }  // namespace
 
 int RunServe(const ServeConfig& config) {
+  // Access first: a bad token file is a configuration mistake, refused before anything opens.
+  Result<std::unique_ptr<api::RequestGate>> gate = MakeRequestGate(config);
+  if (!gate.ok()) {
+    spdlog::critical("{}", gate.status().message());
+    return 2;
+  }
+  RaiseOpenFileLimit(config.max_connections + api::kMaxRefusingConnections + kSpareDescriptors);
   Result<DataDir> dir = DataDir::Open(config.data_dir);
   if (!dir.ok()) {
     spdlog::critical("{}", dir.status().message());
@@ -57,6 +76,7 @@ int RunServe(const ServeConfig& config) {
   store_options.merge_results = MakeResultMerger(ops);
   store_options.db_path = dir->DatabasePath();
   store_options.insert_slice_rows = config.insert_slice_rows;
+  store_options.max_active_batches = config.max_active_batches;
   store_options.events.retention_events = config.event_retention_events;
   store_options.events.retention_age = std::chrono::seconds(config.event_retention_seconds);
   store_options.events.session_events = {
@@ -117,7 +137,12 @@ int RunServe(const ServeConfig& config) {
   server_options.host = config.host;
   server_options.port = config.port;
   server_options.threads = config.http_threads;
+  server_options.gate = gate->get();
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.max_header_bytes = static_cast<uint32_t>(config.max_header_bytes);
+  server_options.max_connections = config.max_connections;
+  server_options.pipeline_limit = config.http_pipeline_limit;
+  server_options.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
   server_options.events = {.hub = &events,
                            .store = store->get(),
                            .stream = {.queue_limit = config.event_queue_limit},
@@ -134,7 +159,7 @@ int RunServe(const ServeConfig& config) {
   spdlog::info("batchd listening on {}:{} with database {}", config.host, (*server)->port(),
                dir->DatabasePath().string());
 
-  const int sig = WaitForStopSignal();
+  const int sig = WaitForStopSignal([&] { ReloadTokenFile(config, **gate); });
   spdlog::info("received {}, stopping", strsignal(sig));
   dir->RemovePortFile();
   // Order matters: stop taking requests and answer those in flight (they still need the

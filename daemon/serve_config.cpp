@@ -1,10 +1,15 @@
 #include "daemon/serve_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <utility>
+
+#include "api/cors_policy.h"
 
 namespace batchd::daemon {
 namespace {
@@ -94,6 +99,68 @@ const std::vector<Option>& Options() {
        "refuse request bodies larger than this (default 8388608)",
        [](ServeConfig& c, const std::string& v) {
          ASSIGN_OR_RETURN(c.max_body_bytes, ParseCount(v, "--max-body-bytes", 1, 1ull << 32));
+         return Status::Ok();
+       }},
+      {"--token-file", "BATCHD_TOKEN_FILE", "FILE",
+       "bearer tokens, one per line as admin:TOKEN or read:TOKEN; with it every request but "
+       "/healthz and the dashboard's files needs one (SIGHUP reloads it); without it, only a "
+       "loopback --listen address is accepted",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty()) return Status::InvalidArgument("--token-file is empty", "--token-file");
+         c.token_file = v;
+         return Status::Ok();
+       }},
+      {"--cors-origin", "BATCHD_CORS_ORIGINS", "ORIGIN",
+       "a web origin (scheme://host[:port]) whose pages may call the API from a browser "
+       "(repeatable; the variable takes a ','-separated list); default none",
+       [](ServeConfig& c, const std::string& v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           const size_t comma = std::min(v.find(',', start), v.size());
+           std::string origin = v.substr(start, comma - start);
+           start = comma + 1;
+           origin.erase(0, origin.find_first_not_of(' '));
+           origin.erase(origin.find_last_not_of(' ') + 1);
+           if (origin.empty()) continue;
+           RETURN_IF_ERROR(api::CorsPolicy::CheckOrigin(origin));
+           c.cors_origins.push_back(origin);
+         }
+         return Status::Ok();
+       }},
+      {"--max-header-bytes", "BATCHD_MAX_HEADER_BYTES", "N",
+       "refuse requests whose headers are larger than this with 431 (default 16384)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_header_bytes, ParseCount(v, "--max-header-bytes", 1024, 1 << 20));
+         return Status::Ok();
+       }},
+      {"--max-connections", "BATCHD_MAX_CONNECTIONS", "N",
+       "connections open at once, HTTP and WebSocket; one more is answered 503 and closed "
+       "(default 2048)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_connections, ParseCount(v, "--max-connections", 1, 1 << 20));
+         return Status::Ok();
+       }},
+      {"--http-pipeline-limit", "BATCHD_HTTP_PIPELINE_LIMIT", "N",
+       "requests read from one connection ahead of their answers; at the limit it is not read "
+       "until one is answered (default 8)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.http_pipeline_limit, ParseCount(v, "--http-pipeline-limit", 1, 1024));
+         return Status::Ok();
+       }},
+      {"--http-idle-timeout-ms", "BATCHD_HTTP_IDLE_TIMEOUT_MS", "MS",
+       "close a connection that has no request in flight and sends no complete request for "
+       "this long (default 60000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-idle-timeout-ms", 100, 86'400'000));
+         c.http_idle_timeout_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--max-active-batches", "BATCHD_MAX_ACTIVE_BATCHES", "N",
+       "batches not yet finished (enqueuing, queued, running, paused) at once; one more "
+       "submission is answered 429 (default 10000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_active_batches,
+                          ParseCount(v, "--max-active-batches", 1, 1'000'000'000));
          return Status::Ok();
        }},
       {"--http-threads", "BATCHD_HTTP_THREADS", "N", "threads serving HTTP (default 2)",
@@ -237,6 +304,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     }
   }
   bool file_root_flag_seen = false;
+  bool cors_origin_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -262,16 +330,39 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     if (flag == "--file-root" && !std::exchange(file_root_flag_seen, true)) {
       config.file_roots.clear();
     }
+    if (flag == "--cors-origin" && !std::exchange(cors_origin_flag_seen, true)) {
+      config.cors_origins.clear();
+    }
     RETURN_IF_ERROR(it->apply(config, value));
   }
+  if (!config.help && !IsLoopbackAddress(config.host) && config.token_file.empty()) {
+    return Status::InvalidArgument(
+        "refusing to listen on " + config.host +
+            " without --token-file: anyone who can reach it could submit, cancel and delete "
+            "batches. Give --token-file FILE (or BATCHD_TOKEN_FILE), or listen on 127.0.0.1",
+        "--listen");
+  }
   return config;
+}
+
+bool IsLoopbackAddress(const std::string& host) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;  // ::ffff:127.x.y.z
+  }
+  return false;  // a name, or not an address: only a numeric loopback address counts
 }
 
 std::string ServeHelp() {
   std::string out =
       "usage: batchd serve [options]\n\n"
-      "Runs the daemon until SIGINT or SIGTERM. Every option can also be set by the\n"
-      "environment variable shown; the flag wins.\n\n";
+      "Runs the daemon until SIGINT or SIGTERM; SIGHUP reloads the token file. Every\n"
+      "option can also be set by the environment variable shown; the flag wins.\n\n";
   for (const Option& o : Options()) {
     std::string left = std::string("  ") + o.flag + " " + o.value_name;
     out += left + std::string(left.size() < 34 ? 34 - left.size() : 1, ' ') + "[" + o.env +

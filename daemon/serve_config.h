@@ -19,6 +19,17 @@ struct ServeConfig {
   std::string log_format = "text";  // or "json": one JSON object per line (json_log_formatter.h)
   uint64_t max_sessions_per_batch = 10'000'000;
   uint64_t max_body_bytes = 8 << 20;
+  // Access (docs/api.md, "Authentication"). With a token file every request but /healthz and
+  // the dashboard's files needs a bearer token; without one, only a loopback --listen address
+  // is accepted.
+  std::filesystem::path token_file;       // empty: no authentication
+  std::vector<std::string> cors_origins;  // exact origins allowed to call from a browser
+  // Limits of the HTTP server (docs/api.md, "Limits").
+  uint64_t max_header_bytes = 16 << 10;
+  uint64_t max_connections = 2048;
+  uint64_t http_pipeline_limit = 8;
+  int64_t http_idle_timeout_ms = 60'000;
+  uint64_t max_active_batches = 10'000;
   int http_threads = 2;
   uint64_t insert_slice_rows = 65536;
   int slots = 0;  // 0: the number of cores
@@ -43,9 +54,14 @@ struct ServeConfig {
 };
 
 // Parses the arguments after "serve". `getenv` is injectable for tests.
-// kInvalidArgument naming the flag (or variable) on a bad value or an unknown flag.
+// kInvalidArgument naming the flag (or variable) on a bad value or an unknown flag, and naming
+// --listen for an address other than loopback without a --token-file (anyone who can reach it
+// could submit and cancel work).
 Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
                                    const char* (*getenv)(const char*) = nullptr);
+
+// Whether `host` is a numeric loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
+bool IsLoopbackAddress(const std::string& host);
 
 // The text of `batchd serve --help`.
 std::string ServeHelp();

@@ -47,9 +47,11 @@ std::string JoinShape(const std::vector<uint64_t>& lengths) {
 
 }  // namespace
 
-BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, Callback<BatchCreated> done)
+BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
+                               Callback<BatchCreated> done)
     : batch_(std::move(batch)),
       slice_rows_(std::max<uint64_t>(slice_rows, 1)),
+      max_active_batches_(max_active_batches),
       done_(std::move(done)),
       public_id_(NewPublicId()),
       created_at_ms_(UnixMillis()) {}
@@ -57,6 +59,7 @@ BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, Callback<Bat
 Result<WriteJob::Progress> BatchInsertJob::Step(SQLite::Database& db) {
   if (batch_id_ == 0) {
     started_ = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(CheckActiveBatches(db));
     InsertBatchRow(db);
   }
   const uint64_t n = std::min(slice_rows_, batch_.session_count - inserted_);
@@ -71,6 +74,23 @@ Result<WriteJob::Progress> BatchInsertJob::Step(SQLite::Database& db) {
   count.bind(2, batch_id_);
   count.exec();
   return last ? Progress::kDone : Progress::kMore;
+}
+
+Status BatchInsertJob::CheckActiveBatches(SQLite::Database& db) const {
+  if (max_active_batches_ == 0) return Status::Ok();
+  // Batches are few next to sessions, and batch_by_state makes this an index range count.
+  SQLite::Statement count(db,
+                          "SELECT count(*) FROM batch "
+                          "WHERE state IN ('enqueuing', 'queued', 'running', 'paused')");
+  count.executeStep();
+  const int64_t active = count.getColumn(0).getInt64();
+  if (active >= static_cast<int64_t>(max_active_batches_)) {
+    return Status::LimitExceeded("there are already " + std::to_string(active) +
+                                 " unfinished batches, the daemon's limit (" +
+                                 std::to_string(max_active_batches_) +
+                                 "); submit again once some have finished");
+  }
+  return Status::Ok();
 }
 
 void BatchInsertJob::InsertBatchRow(SQLite::Database& db) {

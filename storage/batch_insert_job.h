@@ -19,18 +19,24 @@ namespace batchd::storage {
 
 class BatchInsertJob : public WriteJob {
  public:
-  BatchInsertJob(NewBatch batch, uint64_t slice_rows, Callback<BatchCreated> done);
+  // `max_active_batches` > 0: the first step fails with kLimitExceeded, writing nothing, if
+  // that many batches are already unfinished (checked in the step's own transaction, so two
+  // submissions cannot both take the last place).
+  BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
+                 Callback<BatchCreated> done);
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override;
   void Fail(SQLite::Database& db, const Status& status) override;
 
  private:
+  Status CheckActiveBatches(SQLite::Database& db) const;
   void InsertBatchRow(SQLite::Database& db);
   void InsertSessions(SQLite::Database& db, uint64_t count);
 
   const NewBatch batch_;
   const uint64_t slice_rows_;
+  const uint64_t max_active_batches_;
   Callback<BatchCreated> done_;
   const std::string public_id_;
   const int64_t created_at_ms_;

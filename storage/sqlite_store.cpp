@@ -41,7 +41,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
-    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows, done),
+    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows,
+                                           options_.max_active_batches, done),
           done);
   }
 

@@ -45,7 +45,9 @@ class Store {
   // Stores the batch and all its sessions as `uninitialized`. The batch is `enqueuing` (hidden
   // from the scheduler) until its last session is in, then `queued`. Large batches are written
   // in bounded slices so other writes interleave. If the daemon dies mid-way, the partial batch
-  // is removed at the next open. Fails with kInternal/kIoError on SQLite errors.
+  // is removed at the next open. Fails with kLimitExceeded, writing nothing, when the store's
+  // limit of active batches (not finished: enqueuing, queued, running, paused) is reached, and
+  // with kInternal/kIoError on SQLite errors.
   virtual void CreateBatch(NewBatch batch, Callback<BatchCreated> done) = 0;
 
   virtual void ListBatches(BatchListQuery query, Callback<Page<BatchRecord>> done) = 0;
@@ -139,6 +141,8 @@ struct SqliteStoreOptions {
   // Rows per write transaction when inserting a batch's sessions: bounds how long one batch
   // keeps other writes waiting.
   uint64_t insert_slice_rows = 65536;
+  // Batches not finished at once; CreateBatch refuses one more (kLimitExceeded). 0: no limit.
+  uint64_t max_active_batches = 0;
   size_t writer_queue_limit = 4096;
   size_t reader_queue_limit = 4096;
   EventLogOptions events;

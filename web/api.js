@@ -1,5 +1,7 @@
-// The REST API as the dashboard uses it (docs/api.md): JSON in and out, and failures as
-// ApiError carrying the server's code, message and path (the JSON Pointer of what was wrong).
+// The REST API as the dashboard uses it (docs/api.md): JSON in and out, with the bearer token
+// if one was given (auth.js), and failures as ApiError carrying the server's code, message and
+// path (the JSON Pointer of what was wrong). A 401 asks for a token.
+import { askForToken, token } from './auth.js';
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -13,6 +15,8 @@ export class ApiError extends Error {
 
 export async function api(method, path, body) {
   const init = { method, headers: {} };
+  const sentToken = token();
+  if (sentToken) init.headers.Authorization = `Bearer ${sentToken}`;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -26,7 +30,11 @@ export async function api(method, path, body) {
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
-  if (!response.ok) throw new ApiError(response.status, json);
+  if (!response.ok) {
+    const error = new ApiError(response.status, json);
+    if (response.status === 401) askForToken(error.message, Boolean(sentToken));
+    throw error;
+  }
   return json;
 }
 

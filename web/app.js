@@ -26,4 +26,5 @@ function route() {
 }
 
 window.addEventListener('hashchange', route);
+window.addEventListener('batchd:token', route);  // a token was given: load the view with it
 route();

@@ -2,6 +2,9 @@
 // connections: it remembers the seq of the last event it handled and reconnects with
 // since=<that seq>, so every event arrives exactly once and counters never go wrong; when the
 // server answers `resync` (the events missed are no longer kept), it asks its owner to refetch.
+// With a token (auth.js) it offers the subprotocols `batchd.events` and `bearer.<token>`:
+// browsers cannot set an Authorization header on a WebSocket.
+import { token } from './auth.js';
 
 const feeds = new Set();
 
@@ -47,7 +50,7 @@ export class EventFeed {
     const query = new URLSearchParams(Object.entries(this.params).filter(([, v]) => v != null));
     if (this.lastSeq !== null) query.set('since', String(this.lastSeq));
     const url = location.origin.replace(/^http/, 'ws') + '/api/v1/events?' + query;
-    const ws = new WebSocket(url);
+    const ws = token() ? new WebSocket(url, ['batchd.events', `bearer.${token()}`]) : new WebSocket(url);
     this.ws = ws;
     ws.onmessage = (m) => this.receive(JSON.parse(m.data));
     ws.onclose = () => {

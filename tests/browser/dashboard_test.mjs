@@ -11,67 +11,11 @@
 //   4. a second batch is canceled from its page and the state changes to canceled;
 //   5. a running session's chunk map fills in;
 //   6. an invalid batch's validation error is shown at the offending field.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const STEP_TIMEOUT_MS = 30_000;
-
-function args() {
-  const out = { batchd: join(here, '../../build/daemon/batchd'), artifacts: join(here, '../../build/test-artifacts/browser'),
-                chromium: '/usr/bin/chromium' };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return out;
-}
-
-async function loadPlaywright() {
-  const entry = join(here, 'node_modules/playwright-core/index.mjs');
-  if (!existsSync(entry)) {
-    throw new Error(`playwright-core is not installed: run "npm ci" in ${here} (scripts/test.sh does)`);
-  }
-  return import(entry);
-}
-
-// Starts `batchd serve` on 127.0.0.1 with a port of its choosing (read from DATA_DIR/batchd.port).
-async function startDaemon(binary, dataDir) {
-  const log = join(dataDir, 'batchd.log');
-  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--slots', '4',
-                               '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const chunks = [];
-  child.stdout.on('data', (d) => chunks.push(d));
-  child.stderr.on('data', (d) => chunks.push(d));
-  const portFile = join(dataDir, 'batchd.port');
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`batchd exited early:\n${Buffer.concat(chunks)}`);
-    if (existsSync(portFile)) {
-      const text = readFileSync(portFile, 'utf8');
-      if (text.endsWith('\n')) {
-        return { child, port: Number(text.trim()), log: () => { writeFileSync(log, Buffer.concat(chunks)); return Buffer.concat(chunks).toString(); } };
-      }
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  child.kill('SIGKILL');
-  throw new Error('batchd did not publish its port within 15 s');
-}
-
-async function stopDaemon(daemon) {
-  if (!daemon || daemon.child.exitCode !== null) return;
-  const exited = new Promise((r) => daemon.child.once('exit', r));
-  daemon.child.kill('SIGTERM');
-  const timer = setTimeout(() => daemon.child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
+import { args, assert, launchBrowser, loadPlaywright, startDaemon, stopDaemon } from './harness.mjs';
 
 async function main() {
   const opts = args();
@@ -102,14 +46,7 @@ async function main() {
       data: [[{ field: '/n', items: Array.from({ length: n }, (_, i) => i) }]],
     });
 
-    context = await chromium.launchPersistentContext(join(work, 'profile'), {
-      executablePath: opts.chromium,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-             '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    context = await launchBrowser(chromium, opts.chromium, work);
     page = context.pages()[0] || await context.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/api_calls.h"
+#include "tests/support/auth_helpers.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/scheduler_helpers.h"
@@ -331,9 +332,56 @@ TEST_F(CliTest, EveryMistakeHasItsExitCodeAndItsWords) {
   // The help lists the commands and the exit codes.
   CliResult help = Cli({"--help"}, {}, false);
   EXPECT_EQ(help.exit_code, kOk);
-  for (const char* word : {"submit FILE [--watch]", "watch ID", "ls", "show ID", "cancel ID",
-                           "pause ID", "resume ID", "retry ID", "BATCHD_URL", "exit codes"}) {
+  for (const char* word :
+       {"submit FILE [--watch]", "watch ID", "ls", "show ID", "cancel ID", "pause ID", "resume ID",
+        "retry ID", "BATCHD_URL", "BATCHD_TOKEN", "exit codes"}) {
     EXPECT_NE(help.out.find(word), std::string::npos) << word << "\n" << help.out;
+  }
+}
+
+// A daemon with a token file: the CLI sends --token or BATCHD_TOKEN on every request and on the
+// event stream, and a refusal says what is missing without printing any token.
+TEST_F(CliTest, ATokenFromTheFlagOrTheEnvironmentIsSentAndRefusalsSayWhy) {
+  const std::filesystem::path tokens = WriteTokenFile(data_dir(), StandardTokenFile());
+  ASSERT_NO_FATAL_FAILURE(Start({"--token-file", tokens.string(), "--slots", "2"}));
+
+  CliResult anonymous = Cli({"ls"});
+  EXPECT_EQ(anonymous.exit_code, kRefused) << anonymous.Describe();
+  EXPECT_NE(anonymous.err.find("unauthorized"), std::string::npos) << anonymous.err;
+  EXPECT_NE(anonymous.err.find("HTTP 401"), std::string::npos) << anonymous.err;
+  EXPECT_NE(anonymous.err.find("--token or BATCHD_TOKEN"), std::string::npos) << anonymous.err;
+
+  // submit --watch reads REST and the event stream with the token.
+  const std::string file = WriteFile("authed.json", SleepBatch("authed", 3, 10));
+  CliResult submitted = Cli({"submit", file, "--watch"}, {.env = {{"BATCHD_TOKEN", kAdminToken}}});
+  ASSERT_EQ(submitted.exit_code, kOk) << submitted.Describe();
+  const std::string id = Lines(submitted.out).at(0);
+
+  CliResult listed = Cli({"ls"}, {.env = {{"BATCHD_TOKEN", kReadToken}}});
+  EXPECT_EQ(listed.exit_code, kOk) << listed.Describe();
+  EXPECT_NE(listed.out.find(id), std::string::npos) << listed.Describe();
+  CliResult watched = Cli({"watch", id}, {.env = {{"BATCHD_TOKEN", kReadToken}}});
+  EXPECT_EQ(watched.exit_code, kOk) << watched.Describe();
+
+  CliResult refused = Cli({"--token", kReadToken, "retry", id});
+  EXPECT_EQ(refused.exit_code, kRefused) << refused.Describe();
+  EXPECT_NE(refused.err.find("HTTP 403"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("admin token"), std::string::npos) << refused.err;
+
+  // The flag wins over the variable.
+  CliResult retried =
+      Cli({"--token=" + kAdminToken, "retry", id}, {.env = {{"BATCHD_TOKEN", kReadToken}}});
+  EXPECT_EQ(retried.exit_code, kOk) << retried.Describe();
+
+  CliResult wrong = Cli({"watch", id}, {.env = {{"BATCHD_TOKEN", "not-the-token-0123456789"}}});
+  EXPECT_EQ(wrong.exit_code, kRefused) << wrong.Describe();
+  EXPECT_NE(wrong.err.find("401"), std::string::npos) << wrong.err;
+
+  for (const CliResult* r :
+       {&anonymous, &submitted, &listed, &watched, &refused, &retried, &wrong}) {
+    EXPECT_EQ(r->out.find(kAdminToken), std::string::npos) << r->Describe();
+    EXPECT_EQ(r->err.find(kAdminToken), std::string::npos) << r->Describe();
+    EXPECT_EQ(r->err.find(kReadToken), std::string::npos) << r->Describe();
   }
 }
 

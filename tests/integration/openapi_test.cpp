@@ -1,7 +1,8 @@
 // GET /api/v1/openapi.json from the real daemon, and every operation it documents is served:
 // called with placeholder ids and values, none is answered "no route" (404 for the path) or 405.
 // (That every served route is documented is checked against the router itself, in
-// unit/daemon/openapi_test.cpp.)
+// unit/daemon/openapi_test.cpp.) With a token file, the operations the document marks open are
+// the only ones served without a token.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/api_calls.h"
+#include "tests/support/auth_helpers.h"
 #include "tests/support/daemon_fixture.h"
 
 namespace batchd::testing {
@@ -54,6 +56,47 @@ TEST_F(OpenApiServedTest, EveryDocumentedOperationIsServed) {
     }
   }
   EXPECT_GE(operations, 20);
+}
+
+// With a token file, the document says which operations need a token (all but those with
+// `security: []`), and the daemon agrees: each of the others is 401 without one, and each
+// answer is documented. A route added later is covered by the same check.
+TEST_F(OpenApiServedTest, EveryOperationNeedsATokenUnlessDocumentedOpen) {
+  const std::filesystem::path tokens = WriteTokenFile(data_dir(), StandardTokenFile());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({"--token-file", tokens.string()}));
+  ASSERT_OK_AND_ASSIGN(HttpResponse raw,
+                       CallWithToken(client(), "GET", "/api/v1/openapi.json", kReadToken));
+  ASSERT_EQ(raw.status, 200) << raw.Describe();
+  const json doc = raw.Json();
+  ASSERT_EQ(doc["security"], json::parse(R"([{"bearer": []}])"));
+  ASSERT_EQ(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+
+  int open = 0, guarded = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    std::string target = std::regex_replace(path, std::regex(R"(\{id\})"), "1");
+    target = std::regex_replace(target, std::regex(R"(\{dir\})"), "views");
+    target = std::regex_replace(target, std::regex(R"(\{file\})"),
+                                path.find("{dir}") != std::string::npos ? "list.js" : "app.js");
+    for (const auto& [method, op] : item.items()) {
+      std::string verb = method;
+      for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ASSERT_OK_AND_ASSIGN(HttpResponse r,
+                           client().Request(verb, target, verb == "POST" ? "{}" : "",
+                                            {{"Content-Type", "application/json"}}));
+      const bool documented_open = op.contains("security") && op["security"].empty();
+      if (documented_open) {
+        ++open;
+        EXPECT_NE(r.status, 401) << verb << " " << target << " is documented open";
+      } else {
+        ++guarded;
+        EXPECT_EQ(r.status, 401) << verb << " " << target << ": " << r.Describe();
+      }
+      EXPECT_TRUE(op["responses"].contains(std::to_string(r.status)))
+          << verb << " " << target << " answered " << r.status << ", not documented";
+    }
+  }
+  EXPECT_EQ(open, 4) << "the health check and the dashboard's three routes";
+  EXPECT_GE(guarded, 17);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "tests/support/auth_helpers.h"
 #include "tests/support/daemon_fixture.h"
 
 namespace batchd::testing {
@@ -43,7 +45,8 @@ TEST(ServeCliTest, HelpListsTheCommandsAndEveryServeOption) {
   EXPECT_EQ(serve.exit_code, 0);
   for (const char* expected :
        {"--listen", "BATCHD_LISTEN", "--data-dir", "BATCHD_DATA_DIR", "--log-level",
-        "BATCHD_LOG_LEVEL", "--max-sessions-per-batch", "--max-body-bytes"}) {
+        "BATCHD_LOG_LEVEL", "--max-sessions-per-batch", "--max-body-bytes", "--token-file",
+        "BATCHD_TOKEN_FILE", "--cors-origin", "--max-connections", "--max-active-batches"}) {
     EXPECT_NE(serve.output.find(expected), std::string::npos) << expected << "\n" << serve.output;
   }
 }
@@ -115,6 +118,73 @@ TEST_F(ServeDaemonTest, MaxSessionsPerBatchIsEnforced) {
                     R"({"template":{"x":0},"data":[[{"field":"/x","items":[1,2,3,4,5,6]}]]})"));
   EXPECT_EQ(refused.status, 413) << refused.Describe();
   EXPECT_EQ(refused.Json()["error"]["code"], "too_many_sessions");
+}
+
+// Acceptance: an address other than loopback without a token file refuses to start, saying
+// why, before anything is opened.
+TEST(ServeCliTest, ANonLoopbackAddressWithoutATokenFileRefusesToStart) {
+  for (const std::string& listen : {"0.0.0.0:0", "[::]:0"}) {
+    TempDir dir;
+    CommandResult flag =
+        RunBatchd("serve --listen " + listen + " --data-dir " + dir.path().string());
+    EXPECT_EQ(flag.exit_code, 2) << flag.output;
+    EXPECT_NE(flag.output.find("refusing to listen on"), std::string::npos) << flag.output;
+    EXPECT_NE(flag.output.find("without --token-file"), std::string::npos) << flag.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "batchd.db")) << "nothing was opened";
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "batchd.port"));
+  }
+  TempDir dir;
+  CommandResult env =
+      RunBatchd("serve", "BATCHD_LISTEN=0.0.0.0:0 BATCHD_DATA_DIR=" + dir.path().string() + " ");
+  EXPECT_EQ(env.exit_code, 2) << env.output;
+  EXPECT_NE(env.output.find("without --token-file"), std::string::npos) << env.output;
+}
+
+TEST(ServeCliTest, ANonLoopbackAddressWithATokenFileFromTheEnvironmentStarts) {
+  TempDir dir;
+  const std::filesystem::path tokens = WriteTokenFile(dir.path(), StandardTokenFile());
+  CommandResult r = RunBatchd("serve --listen 0.0.0.0:0 --data-dir " + dir.path().string(),
+                              "BATCHD_TOKEN_FILE=" + tokens.string() + " ", "-s TERM 3");
+  EXPECT_NE(r.output.find("authentication: 1 admin and 1 read token(s) from " + tokens.string()),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("batchd listening on 0.0.0.0:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stopped cleanly"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(kAdminToken), std::string::npos);
+}
+
+// A token file that cannot be used refuses the start with exit code 2, naming the file and the
+// line, never quoting the line.
+TEST(ServeCliTest, ABadTokenFileRefusesToStartNamingTheLine) {
+  const std::string secret = "Secret-Looking-Value-0123456789";
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"# ops\nadmin:" + kAdminToken + "\nsuperuser:" + secret + "\n",
+       "line 3: the role before ':' must be admin or read"},
+      {"\nread " + secret + "\n", "line 2: expected admin:TOKEN or read:TOKEN"},
+      {"admin:" + secret.substr(0, 8) + "\n", "line 1: a token must be 16 to 256"},
+      {"# nothing here\n", "no tokens"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    const std::filesystem::path tokens = WriteTokenFile(dir.path(), c.text);
+    CommandResult r = RunBatchd("serve --listen 127.0.0.1:0 --data-dir " + dir.path().string() +
+                                " --token-file " + tokens.string());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("token file " + tokens.string() + ": " + c.expected), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find(secret.substr(0, 8)), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "batchd.port"));
+  }
+  TempDir dir;
+  CommandResult missing = RunBatchd("serve --listen 127.0.0.1:0 --data-dir " + dir.path().string() +
+                                    " --token-file /no/such/tokens");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("cannot read the token file /no/such/tokens"), std::string::npos)
+      << missing.output;
 }
 
 TEST_F(ServeDaemonTest, SigintStopsCleanlyAndRemovesThePortFile) {

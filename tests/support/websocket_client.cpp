@@ -80,7 +80,9 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(uint16_t port,
                         " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-                        key + "\r\n\r\n";
+                        key + "\r\n";
+  for (const auto& [name, value] : options.headers) request += name + ": " + value + "\r\n";
+  request += "\r\n";
   RETURN_IF_ERROR(socket.SendAll(request));
 
   std::string raw;
@@ -125,8 +127,14 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(uint16_t port,
   if (accept != ExpectedAccept(key)) {
     return Status::Malformed("handshake: Sec-WebSocket-Accept is " + accept);
   }
-  return std::unique_ptr<WebSocketClient>(
+  auto client = std::unique_ptr<WebSocketClient>(
       new WebSocketClient(std::move(socket), options, raw.substr(head_end + 4)));
+  const std::string protocol_name = "\r\nsec-websocket-protocol: ";
+  if (const size_t p = lower.find(protocol_name); p != std::string::npos) {
+    const size_t value_at = p + protocol_name.size();
+    client->protocol_ = head.substr(value_at, head.find("\r\n", value_at) - value_at);
+  }
+  return client;
 }
 
 Status WebSocketClient::SendFrame(int opcode, std::string_view payload) {

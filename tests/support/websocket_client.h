@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,9 @@ struct WebSocketClientOptions {
   // answer (false: a client whose pongs never come).
   bool auto_pong = true;
   int receive_buffer_bytes = 0;  // see LoopbackSocket::Connect
+  // Extra handshake headers, e.g. {"Authorization", "Bearer ..."} or
+  // {"Sec-WebSocket-Protocol", "batchd.events, bearer.TOKEN"}.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class WebSocketClient {
@@ -60,6 +65,9 @@ class WebSocketClient {
 
   void Disconnect() { socket_.Close(); }
 
+  // The subprotocol the server selected (its Sec-WebSocket-Protocol), or "" if none.
+  const std::string& selected_protocol() const { return protocol_; }
+
  private:
   WebSocketClient(LoopbackSocket socket, WebSocketClientOptions options, std::string buffered)
       : socket_(std::move(socket)), options_(options), buffer_(std::move(buffered)) {}
@@ -71,6 +79,7 @@ class WebSocketClient {
   LoopbackSocket socket_;
   WebSocketClientOptions options_;
   std::string buffer_;  // received, not yet parsed
+  std::string protocol_;
   bool closed_ = false;
 };
 

@@ -83,17 +83,21 @@ TEST(OpenApiTest, IsAnOpenApi3DocumentThatHoldsTogether) {
   const json doc = Document();
   EXPECT_TRUE(doc.value("openapi", "").starts_with("3.")) << doc.value("openapi", "");
   EXPECT_TRUE(doc["info"].contains("title"));
-  const json& schemas = doc["components"]["schemas"];
+  const json& components = doc["components"];
 
-  // Every $ref names an existing schema.
+  // Every $ref names an existing component (a schema, or a shared response).
   std::function<void(const json&, const std::string&)> walk = [&](const json& j,
                                                                   const std::string& where) {
     if (j.is_object()) {
       if (auto ref = j.find("$ref"); ref != j.end()) {
         const std::string target = *ref;
-        const std::string prefix = "#/components/schemas/";
-        EXPECT_TRUE(target.starts_with(prefix) && schemas.contains(target.substr(prefix.size())))
-            << where << ": $ref " << target << " resolves to nothing";
+        bool resolves = false;
+        for (const char* kind : {"schemas", "responses"}) {
+          const std::string prefix = std::string("#/components/") + kind + "/";
+          resolves |= target.starts_with(prefix) && components.contains(kind) &&
+                      components[kind].contains(target.substr(prefix.size()));
+        }
+        EXPECT_TRUE(resolves) << where << ": $ref " << target << " resolves to nothing";
       }
       for (const auto& [k, v] : j.items()) walk(v, where + "/" + k);
     } else if (j.is_array()) {

@@ -146,8 +146,7 @@ TEST_F(ServeConfigTest, FileRootsRepeatAndReplaceTheVariable) {
   FakeEnv()["BATCHD_FILE_ROOTS"] = "/env/a:/env/b";
   Result<ServeConfig> from_env = Parse({});
   ASSERT_TRUE(from_env.ok());
-  EXPECT_EQ(from_env->file_roots,
-            (std::vector<std::filesystem::path>{"/env/a", "/env/b"}));
+  EXPECT_EQ(from_env->file_roots, (std::vector<std::filesystem::path>{"/env/a", "/env/b"}));
   Result<ServeConfig> from_flags = Parse({"--file-root", "/x", "--file-root=/y"});
   ASSERT_TRUE(from_flags.ok());
   EXPECT_EQ(from_flags->file_roots, (std::vector<std::filesystem::path>{"/x", "/y"}));
@@ -156,23 +155,108 @@ TEST_F(ServeConfigTest, FileRootsRepeatAndReplaceTheVariable) {
 }
 
 TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
-  Result<ServeConfig> c = Parse({"--fetch-concurrency", "8", "--bytes-in-flight", "1048576",
-                                 "--decode-threads", "3", "--http-max-in-flight", "16",
-                                 "--checkpoint-interval-ms", "250"});
+  Result<ServeConfig> c =
+      Parse({"--fetch-concurrency", "8", "--bytes-in-flight", "1048576", "--decode-threads", "3",
+             "--http-max-in-flight", "16", "--checkpoint-interval-ms", "250"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->fetch_concurrency, 8);
   EXPECT_EQ(c->bytes_in_flight, 1048576);
   EXPECT_EQ(c->decode_threads, 3);
   EXPECT_EQ(c->http_max_in_flight, 16);
   EXPECT_EQ(c->checkpoint_interval_ms, 250);
-  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
-           {"--fetch-concurrency", "0"},
-           {"--bytes-in-flight", "100"},
-           {"--decode-threads", "x"},
-           {"--checkpoint-interval-ms", "1"}}) {
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--fetch-concurrency", "0"},
+                                                        {"--bytes-in-flight", "100"},
+                                                        {"--decode-threads", "x"},
+                                                        {"--checkpoint-interval-ms", "1"}}) {
     Result<ServeConfig> bad = Parse({flag, value});
     ASSERT_FALSE(bad.ok()) << flag;
     EXPECT_EQ(bad.status().path(), flag);
+  }
+}
+
+}  // namespace
+}  // namespace batchd::daemon
+
+namespace batchd::daemon {
+namespace {
+
+TEST_F(ServeConfigTest, AccessAndLimitOptionsHaveTheirDefaultsFlagsAndVariables) {
+  Result<ServeConfig> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->token_file.empty()) << "no authentication unless asked";
+  EXPECT_TRUE(defaults->cors_origins.empty()) << "no foreign origin by default";
+  EXPECT_EQ(defaults->max_header_bytes, 16384u);
+  EXPECT_EQ(defaults->max_connections, 2048u);
+  EXPECT_EQ(defaults->http_pipeline_limit, 8u);
+  EXPECT_EQ(defaults->http_idle_timeout_ms, 60'000);
+  EXPECT_EQ(defaults->max_active_batches, 10'000u);
+
+  FakeEnv()["BATCHD_TOKEN_FILE"] = "/etc/batchd/tokens";
+  FakeEnv()["BATCHD_CORS_ORIGINS"] = "https://a.example, http://localhost:3000";
+  FakeEnv()["BATCHD_MAX_CONNECTIONS"] = "10";
+  FakeEnv()["BATCHD_HTTP_IDLE_TIMEOUT_MS"] = "250";
+  Result<ServeConfig> c =
+      Parse({"--max-header-bytes", "4096", "--http-pipeline-limit=1", "--max-active-batches", "3"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->token_file, "/etc/batchd/tokens");
+  EXPECT_EQ(c->cors_origins,
+            (std::vector<std::string>{"https://a.example", "http://localhost:3000"}));
+  EXPECT_EQ(c->max_connections, 10u);
+  EXPECT_EQ(c->http_idle_timeout_ms, 250);
+  EXPECT_EQ(c->max_header_bytes, 4096u);
+  EXPECT_EQ(c->http_pipeline_limit, 1u);
+  EXPECT_EQ(c->max_active_batches, 3u);
+
+  // Flags replace the variable's origins.
+  Result<ServeConfig> flags =
+      Parse({"--cors-origin", "https://b.example", "--cors-origin=https://c.example:8443"});
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->cors_origins,
+            (std::vector<std::string>{"https://b.example", "https://c.example:8443"}));
+
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--max-header-bytes", "100"},
+                                                        {"--max-connections", "0"},
+                                                        {"--http-pipeline-limit", "0"},
+                                                        {"--http-idle-timeout-ms", "10"},
+                                                        {"--max-active-batches", "0"},
+                                                        {"--token-file", ""},
+                                                        {"--cors-origin", "https://x.example/"},
+                                                        {"--cors-origin", "*"}}) {
+    FakeEnv().clear();
+    Result<ServeConfig> bad = Parse({flag, value});
+    ASSERT_FALSE(bad.ok()) << flag << " " << value;
+    EXPECT_EQ(bad.status().path(), flag) << bad.status().ToString();
+  }
+}
+
+TEST_F(ServeConfigTest, OnlyLoopbackMayBeServedWithoutATokenFile) {
+  for (const char* listen : {"127.0.0.1:0", "127.1.2.3:80", "[::1]:8080", "[::ffff:127.0.0.1]:1"}) {
+    EXPECT_TRUE(Parse({"--listen", listen}).ok()) << listen;
+  }
+  for (const char* listen :
+       {"0.0.0.0:8080", "[::]:8080", "192.168.1.10:80", "10.0.0.1:1", "[::ffff:10.0.0.1]:1"}) {
+    Result<ServeConfig> refused = Parse({"--listen", listen});
+    ASSERT_FALSE(refused.ok()) << listen;
+    EXPECT_EQ(refused.status().path(), "--listen");
+    EXPECT_NE(refused.status().message().find("without --token-file"), std::string::npos)
+        << refused.status().message();
+    EXPECT_TRUE(Parse({"--listen", listen, "--token-file", "/etc/batchd/tokens"}).ok()) << listen;
+  }
+  FakeEnv()["BATCHD_LISTEN"] = "0.0.0.0:8080";
+  EXPECT_FALSE(Parse({}).ok()) << "from the environment too";
+  FakeEnv()["BATCHD_TOKEN_FILE"] = "/etc/batchd/tokens";
+  EXPECT_TRUE(Parse({}).ok());
+  EXPECT_FALSE(IsLoopbackAddress("localhost")) << "only numeric addresses are judged";
+}
+
+TEST_F(ServeConfigTest, HelpMentionsTheAccessAndLimitFlags) {
+  const std::string help = ServeHelp();
+  for (const char* s : {"--token-file", "BATCHD_TOKEN_FILE", "--cors-origin", "BATCHD_CORS_ORIGINS",
+                        "--max-header-bytes", "--max-connections", "--http-pipeline-limit",
+                        "--http-idle-timeout-ms", "--max-active-batches", "SIGHUP"}) {
+    EXPECT_NE(help.find(s), std::string::npos) << s;
   }
 }
 
