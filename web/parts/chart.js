@@ -1,5 +1,6 @@
 // Throughput over time: sessions finished per second, from batch.progress events, drawn on a
-// canvas. Keeps the last MAX_POINTS points.
+// canvas. Keeps the last MAX_POINTS points, in seq order whatever order they are added in (live
+// events can arrive before the history read that precedes them), each event once.
 import { el, rate } from '../format.js';
 
 const MAX_POINTS = 600;
@@ -8,7 +9,7 @@ export function throughputChart() {
   const canvas = el('canvas', { class: 'chart', 'data-testid': 'chart' });
   const caption = el('div', { class: 'muted' }, 'No throughput measured yet.');
   const root = el('div', {}, canvas, caption);
-  const points = [];  // [time ms, sessions/s]
+  const points = [];  // [time ms, sessions/s, seq], by seq
 
   function draw() {
     const dpr = window.devicePixelRatio || 1;
@@ -39,7 +40,10 @@ export function throughputChart() {
 
   root.add = (event) => {
     if (event.sessions_per_s == null) return;
-    points.push([Date.parse(event.time), event.sessions_per_s]);
+    let i = points.length;
+    while (i > 0 && points[i - 1][2] > event.seq) i--;
+    if (i > 0 && points[i - 1][2] === event.seq) return;
+    points.splice(i, 0, [Date.parse(event.time), event.sessions_per_s, event.seq]);
     if (points.length > MAX_POINTS) points.shift();
     const last = points[points.length - 1][1];
     caption.textContent = `${rate(last)} now · ${points.length} samples`;

@@ -147,7 +147,10 @@ export function mountBatch(root, id) {
       readEvents({ batch: id, types: 'session.state', tail: '200' }),
       readEvents({ batch: id, types: 'session.progress', tail: '1' }),
     ]);
-    for (const e of history.items) { chart.add(e); progress = e; }
+    for (const e of history.items) {
+      chart.add(e);
+      if (e.seq > (progress.seq ?? 0)) progress = e;  // live events may already be newer
+    }
     failures.items.forEach(addError);
     if (chunks.items.length) map.show(chunks.items[0]);
     historySeq = Math.max(history.latest_seq, failures.latest_seq, chunks.latest_seq);
