@@ -14,12 +14,12 @@
 //      and DOM node count sampled every second from start to finish: both stay flat.
 // The last line is one JSON object with the figures (load ms per page, heap and node samples).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
+import { args, assert, loadPlaywright, startDaemon, stopProcess } from './harness.mjs';
+
 const SESSIONS = 1_000_000;
 // The default on 2 cores: the million drains in about 50 s here (25 s on a machine twice as
 // fast is still enough samples), long enough to watch the heap, short enough for CI.
@@ -39,56 +39,6 @@ const HEAP_GROWTH_BOUND = 1024 * 1024;
 const NODE_GROWTH_BOUND = 100;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const DRAIN_TIMEOUT_MS = 180_000;
-
-function args() {
-  const out = { batchd: join(here, '../../build/daemon/batchd'), artifacts: join(here, '../../build/test-artifacts/browser'),
-                chromium: '/usr/bin/chromium' };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return out;
-}
-
-async function loadPlaywright() {
-  const entry = join(here, 'node_modules/playwright-core/index.mjs');
-  if (!existsSync(entry)) {
-    throw new Error(`playwright-core is not installed: run "npm ci" in ${here} (scripts/test.sh does)`);
-  }
-  return import(entry);
-}
-
-// Starts `batchd serve` on 127.0.0.1 with a port of its choosing (read from DATA_DIR/batchd.port).
-async function startDaemon(binary, dataDir) {
-  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--slots', String(SLOTS),
-                               '--max-sessions-per-batch', String(SESSIONS), '--log-level', 'info'],
-                      { stdio: ['ignore', 'pipe', 'pipe'] });
-  const chunks = [];
-  child.stdout.on('data', (d) => chunks.push(d));
-  child.stderr.on('data', (d) => chunks.push(d));
-  const portFile = join(dataDir, 'batchd.port');
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`batchd exited early:\n${Buffer.concat(chunks)}`);
-    if (existsSync(portFile) && readFileSync(portFile, 'utf8').endsWith('\n')) {
-      return { child, port: Number(readFileSync(portFile, 'utf8').trim()), log: () => Buffer.concat(chunks).toString() };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  child.kill('SIGKILL');
-  throw new Error('batchd did not publish its port within 15 s');
-}
-
-async function stopProcess(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 // `batchd watch ID` in a 130x4 pseudo-terminal (util-linux `script`), its raw output collected.
 function watchInTerminal(binary, base, id) {
@@ -154,7 +104,8 @@ async function main() {
   const ok = (what) => console.log(`ok ${step} - ${what}`);
 
   try {
-    daemon = await startDaemon(opts.batchd, dataDir);
+    daemon = await startDaemon(opts.batchd, dataDir, ['--max-sessions-per-batch', String(SESSIONS)],
+                                 { slots: SLOTS, logLevel: 'info' });
     const base = `http://127.0.0.1:${daemon.port}`;
     const rest = async (method, path, body) => {
       const r = await fetch(base + path, { method, body: body && JSON.stringify(body) });

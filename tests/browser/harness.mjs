@@ -27,10 +27,10 @@ export async function loadPlaywright() {
 
 // Starts `batchd serve` on 127.0.0.1 with a port of its choosing (read from DATA_DIR/batchd.port),
 // with `extra` arguments after the standard ones.
-export async function startDaemon(binary, dataDir, extra = []) {
+export async function startDaemon(binary, dataDir, extra = [], { slots = 4, logLevel = 'debug' } = {}) {
   const log = join(dataDir, 'batchd.log');
-  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--slots', '4',
-                               '--log-level', 'debug', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--slots', String(slots),
+                               '--log-level', logLevel, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks = [];
   child.stdout.on('data', (d) => chunks.push(d));
   child.stderr.on('data', (d) => chunks.push(d));
@@ -50,13 +50,18 @@ export async function startDaemon(binary, dataDir, extra = []) {
   throw new Error('batchd did not publish its port within 15 s');
 }
 
-export async function stopDaemon(daemon) {
-  if (!daemon || daemon.child.exitCode !== null) return;
-  const exited = new Promise((r) => daemon.child.once('exit', r));
-  daemon.child.kill('SIGTERM');
-  const timer = setTimeout(() => daemon.child.kill('SIGKILL'), 20_000);
+// SIGTERM, then SIGKILL if it has not exited within 20 s; nothing if it already has.
+export async function stopProcess(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   await exited;
   clearTimeout(timer);
+}
+
+export async function stopDaemon(daemon) {
+  await stopProcess(daemon?.child);
 }
 
 // Headless Chromium with a fresh profile under `work`; returns the context.
