@@ -10,6 +10,9 @@ packages=(
   python3 python3-numpy python3-zarr python3-numcodecs
   time curl
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
+  # Sanitizer and fuzzing builds (scripts/build-sanitized.sh): clang with its sanitizer and
+  # libFuzzer runtimes, and llvm-symbolizer for readable reports.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()
