@@ -5,16 +5,14 @@
 // An input is up to kMaxRequests requests separated by NUL bytes, each
 //   <METHOD> <target>\n<body>
 // (fuzz/make_corpus.py writes the seeds). The store starts empty for every input, so a POST can
-// create the batch that later requests of the same input read, cancel or delete. Checks, for
-// every request: exactly one response; a known status; a JSON body, with {"error": {"code",
+// create the batch that later requests of the same input read, cancel or delete. Everything
+// runs on the fuzzer's thread. Checks, for every request: exactly one response, delivered
+// before Dispatch returns; a known status; a JSON body, with {"error": {"code",
 // "message", "path"}} on errors and an Allow header on 405; and a refused request changes
 // nothing in the store.
-#include <chrono>
-#include <condition_variable>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,8 +30,6 @@ namespace batchd::fuzz {
 namespace {
 
 constexpr size_t kMaxRequests = 4;
-// A handler that has not answered by then never will: the store and the pool answer at once.
-constexpr auto kResponseTimeout = std::chrono::seconds(20);
 
 class IdleScheduler final : public api::SchedulerControl {
  public:
@@ -46,7 +42,9 @@ class IdleScheduler final : public api::SchedulerControl {
 // Built once: the routes, what they hold references to (ops with their timer thread, the
 // validation pool, the store) and the scheduler stand-in. The store is emptied for each input.
 struct Fixed {
-  Fixed() : cpu(1, 64) {
+  // A pool of zero threads validates submissions on the calling thread, and the store answers
+  // at once: every response has arrived when Dispatch returns, and runs replay exactly.
+  Fixed() : cpu(0, 64) {
     pipeline::RegisterBuiltinOps(ops, timers);
     api::RegisterRoutes(
         router, api::ApiContext{
@@ -63,28 +61,6 @@ struct Fixed {
 Fixed& Shared() {
   static Fixed* fixed = new Fixed();  // never destroyed: its threads outlive exit handlers
   return *fixed;
-}
-
-// Collects the answers to one request; the responder may run on the worker thread.
-struct Answers {
-  std::mutex mu;
-  std::condition_variable arrived;
-  std::vector<api::HttpResponse> responses;  // guarded by mu
-};
-
-// Runs every task queued on the single-threaded pool before it, so late answers are in.
-void DrainPool(WorkerPool& cpu) {
-  auto done = std::make_shared<Answers>();
-  const bool queued = cpu.Submit([done] {
-    std::lock_guard lock(done->mu);
-    done->responses.emplace_back();
-    done->arrived.notify_all();
-  });
-  FUZZ_CHECK(queued, "the worker pool refused a task between requests");
-  std::unique_lock lock(done->mu);
-  const bool drained =
-      done->arrived.wait_for(lock, kResponseTimeout, [&] { return !done->responses.empty(); });
-  FUZZ_CHECK(drained, "the worker pool did not drain");
 }
 
 void CheckResponse(const api::HttpRequest& request, const api::HttpResponse& r) {
@@ -121,26 +97,12 @@ void RunRequest(const api::Router& router, InMemoryStore& store, std::string_vie
   api::HttpRequest request = api::RequestFromTarget(method, target, body);
 
   const std::string before = store.Fingerprint();
-  auto answers = std::make_shared<Answers>();
-  router.Dispatch(request, [answers](api::HttpResponse response) {
-    std::lock_guard lock(answers->mu);
-    answers->responses.push_back(std::move(response));
-    answers->arrived.notify_all();
-  });
-  {
-    std::unique_lock lock(answers->mu);
-    const bool answered = answers->arrived.wait_for(lock, kResponseTimeout,
-                                                    [&] { return !answers->responses.empty(); });
-    FUZZ_CHECK(answered, "no response to " + request.method + " " + request.path);
-  }
-  // Only submissions use the pool (routes.cpp); draining after other requests would only make
-  // each run slower.
-  if (request.method == "POST") DrainPool(Shared().cpu);
-  std::lock_guard lock(answers->mu);
-  FUZZ_CHECK(answers->responses.size() == 1, std::to_string(answers->responses.size()) +
-                                                 " responses to " + request.method + " " +
-                                                 request.path);
-  const api::HttpResponse& response = answers->responses.front();
+  std::vector<api::HttpResponse> responses;
+  router.Dispatch(request,
+                  [&responses](api::HttpResponse response) { responses.push_back(response); });
+  FUZZ_CHECK(responses.size() == 1, std::to_string(responses.size()) + " responses to " +
+                                        request.method + " " + request.path);
+  const api::HttpResponse& response = responses.front();
   CheckResponse(request, response);
   if (response.status >= 400) {
     FUZZ_CHECK(store.Fingerprint() == before,
