@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (in ./build-asan, with ASan+UBSan: scripts/build-sanitized.sh)
-# and runs each for SECONDS (default 60), then prints executions per target. New corpus inputs
-# stay in build-asan/fuzz/corpus/NAME; crashes are saved in build-asan/fuzz/artifacts/ and make
-# the script fail. See docs/testing.md for reproducing a crash and keeping it as a seed.
+# Builds the libFuzzer targets (scripts/build-sanitized.sh) and runs each for SECONDS (default
+# 60), then prints executions per target. New corpus inputs stay in TREE/fuzz/corpus/NAME;
+# crashes are saved in TREE/fuzz/artifacts/ and make the script fail. See docs/testing.md for
+# reproducing a crash and keeping it as a seed.
 #
 # usage: scripts/fuzz.sh [SECONDS] [NAME...]     (NAME: e.g. batch_spec_fuzzer; default all)
 # env:   BATCHD_FUZZ_RUNS=N   also stop each target after N executions
 #        BATCHD_FUZZ_JOBS=N   run N targets at once (default 1)
+#        BATCHD_FUZZ_TREE=asan (default: build-asan, ASan+UBSan, as in CI) or fuzz (build-fuzz:
+#                             UBSan alone at -O2, several times faster, for long runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
-bash scripts/build-sanitized.sh asan --target batchd_fuzzers
+tree="${BATCHD_FUZZ_TREE:-asan}"
+bash scripts/build-sanitized.sh "$tree" --target batchd_fuzzers
 source scripts/sanitizer-env.sh
-manifest=build-asan/fuzz/fuzzers.txt
-logs=build-asan/fuzz/logs
+manifest="build-$tree/fuzz/fuzzers.txt"
+logs="build-$tree/fuzz/logs"
 mkdir -p "$logs"
 
 run_one() {  # name binary seeds scratch options...
