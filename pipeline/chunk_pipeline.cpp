@@ -103,17 +103,25 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   }
 
   void OnRead(int64_t number, Result<std::optional<Bytes>> data) {
-    bool spawn = false;
     {
       std::lock_guard lock(mu_);
       --reads_in_flight_;
       fetched_.push_back({number, std::move(data)});
-      if (decode_tasks_ < decode_threads_) {
-        ++decode_tasks_;
-        spawn = true;
-      }
+      if (decode_tasks_ >= decode_threads_) return;
+      ++decode_tasks_;
+      // A running decode task may take this chunk and end the session before the submit below
+      // returns; the session must not end (and its owner stop the pool) while a store thread
+      // is still inside the pool.
+      ++submitting_;
     }
-    if (spawn) decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    std::unique_lock lock(mu_);
+    // If the session's last chunk was finished while we were inside the pool, ending it is
+    // left to us. Nothing else: reads are started when chunks finish, not here (a store that
+    // answers on the calling thread would otherwise recurse through Issue).
+    if (--submitting_ == 0 && outstanding_ == 0 && (stopped_ || next_ == todo_.size()) && !ended_) {
+      Advance(std::move(lock));
+    }
   }
 
   // --- decode and process ---
@@ -230,7 +238,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void Advance(std::unique_lock<std::mutex> lock) {
     std::vector<Window> windows = TakeWindows();
     const bool all_out = stopped_ || next_ == todo_.size();
-    const bool end = all_out && outstanding_ == 0 && !ended_;
+    const bool end = all_out && outstanding_ == 0 && submitting_ == 0 && !ended_;
     if (end) ended_ = true;
     std::optional<ChunkCheckpoint> checkpoint;
     uint64_t checkpoint_seq = 0;
@@ -286,6 +294,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   int64_t outstanding_ = 0;        // guarded by mu_: read started, not yet Finished
   std::deque<Fetched> fetched_;    // guarded by mu_: read, waiting for a decode thread
   int decode_tasks_ = 0;           // guarded by mu_: DecodeLoops queued or running
+  int submitting_ = 0;             // guarded by mu_: store threads inside decode_.SubmitAlways
   bool stopped_ = false;           // guarded by mu_: canceled or failed; no new reads
   bool ended_ = false;             // guarded by mu_: done_ has been (or is being) called
   Status error_;                   // guarded by mu_: the first chunk error
