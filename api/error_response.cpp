@@ -9,7 +9,9 @@ HttpResponse ErrorResponse(int http_status, const std::string& code, const std::
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}, {"path", path}}}};
   HttpResponse r;
   r.status = http_status;
-  r.body = body.dump();
+  // Messages quote the request (a percent-decoded path, a query value), which may hold bytes
+  // that are not UTF-8; dump() would throw on them, so they become U+FFFD.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

@@ -33,14 +33,8 @@ constexpr std::chrono::seconds kDrainTimeout{5};
 constexpr std::chrono::seconds kRefusalReadTimeout{5};
 
 HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  const std::string_view target(req.target().data(), req.target().size());
-  const size_t q = target.find('?');
-  out.path = PercentDecode(std::string(target.substr(0, q)), false);
-  if (q != std::string_view::npos) out.query = ParseQueryString(std::string(target.substr(q + 1)));
-  out.body = req.body();
-  return out;
+  return RequestFromTarget(std::string(req.method_string()),
+                           std::string_view(req.target().data(), req.target().size()), req.body());
 }
 
 // The request's headers by lower-case name, for the gate (credentials, Origin) and handlers.

@@ -87,4 +87,14 @@ std::map<std::string, std::string> ParseQueryString(const std::string& query) {
   return out;
 }
 
+HttpRequest RequestFromTarget(std::string method, std::string_view target, std::string body) {
+  HttpRequest out;
+  out.method = std::move(method);
+  const size_t q = target.find('?');
+  out.path = PercentDecode(std::string(target.substr(0, q)), false);
+  if (q != std::string_view::npos) out.query = ParseQueryString(std::string(target.substr(q + 1)));
+  out.body = std::move(body);
+  return out;
+}
+
 }  // namespace batchd::api

@@ -1,10 +1,12 @@
-// Parsing of the query parameters shared by list endpoints. Errors are kMalformed with the path
-// "?name", which the API answers as 400 invalid_query.
+// Parsing of request targets and of the query parameters shared by list endpoints. Errors are
+// kMalformed with the path "?name", which the API answers as 400 invalid_query.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/http_types.h"
 #include "core/status.h"
@@ -25,5 +27,10 @@ std::string PercentDecode(const std::string& text, bool plus_is_space);
 
 // Splits "a=1&b=x%20y" into a decoded map.
 std::map<std::string, std::string> ParseQueryString(const std::string& query);
+
+// The request as handlers see it, from the request line's target ("/a/b?x=1"): the path
+// percent-decoded ('+' stays '+'), the query string parsed. Any bytes are accepted; a decoded
+// path may hold bytes that are not UTF-8, which responses must survive quoting.
+HttpRequest RequestFromTarget(std::string method, std::string_view target, std::string body);
 
 }  // namespace batchd::api

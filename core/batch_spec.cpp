@@ -32,6 +32,14 @@ std::string WithoutExceptionId(const json::exception& e) {
   return end == std::string::npos ? what : what.substr(end + 2);
 }
 
+// nlohmann's parse errors quote the bytes the parser stopped at, which need not be UTF-8. The
+// message goes back to the client inside a JSON body, where such bytes cannot be written: they
+// become U+FFFD (dumping with `replace` and reading the result back).
+std::string ValidUtf8(const std::string& text) {
+  return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+
 // How a rejected value is quoted in messages: scalars verbatim (shortened), containers by kind.
 std::string Describe(const json& v) {
   if (v.is_object()) return "an object";
@@ -327,10 +335,10 @@ Result<BatchSpec> ParseBatchSpec(std::string_view json_text, const BatchSpecLimi
     doc = json::parse(json_text);
   } catch (const json::parse_error& e) {
     // The message carries nlohmann's "at line L, column C" position.
-    return Status::Malformed("not valid JSON: " + WithoutExceptionId(e));
+    return Status::Malformed("not valid JSON: " + ValidUtf8(WithoutExceptionId(e)));
   } catch (const json::exception& e) {
     // A number too large even for a double ("1e999"): nlohmann names the token, not where.
-    return Status::Malformed("not valid JSON: " + WithoutExceptionId(e));
+    return Status::Malformed("not valid JSON: " + ValidUtf8(WithoutExceptionId(e)));
   }
   return BatchSpecFromJson(doc, limits);
 }

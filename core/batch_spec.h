@@ -51,6 +51,7 @@ struct BatchSpecLimits {
 // group, empty items, runs < 1, max_attempts < 1, max_running < 1, or a session count that
 // overflows 64 bits (path names the member).
 // kLimitExceeded: more sessions than limits.max_sessions (path "/data" or "/runs").
+// Messages are valid UTF-8 whatever the input holds, so they can be sent back in JSON.
 Result<BatchSpec> ParseBatchSpec(std::string_view json_text, const BatchSpecLimits& limits);
 
 // Same validation on an already-parsed document.

@@ -137,7 +137,8 @@ std::string ChunkKeyEncoding::Key(std::span<const int64_t> grid_coords) const {
 std::vector<int64_t> ArrayMetadata::GridShape() const {
   std::vector<int64_t> grid(shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
-    grid[d] = (shape[d] + chunk_shape[d] - 1) / chunk_shape[d];
+    // Not (shape + chunk - 1) / chunk: that overflows for a shape near 2^63.
+    grid[d] = shape[d] / chunk_shape[d] + (shape[d] % chunk_shape[d] != 0 ? 1 : 0);
   }
   return grid;
 }
@@ -174,6 +175,13 @@ Status ArrayMetadata::Validate() const {
   }
   if (elements * dtype.size > kMaxChunkBytes) {
     return Status::InvalidArgument("one chunk would take more than 2 GiB decoded");
+  }
+  // Chunks are numbered with int64 (ChunkRegion, the progress cursor): the grid must fit.
+  int64_t chunks = 1;
+  for (int64_t along : GridShape()) {
+    if (__builtin_mul_overflow(chunks, along, &chunks)) {
+      return Status::InvalidArgument("the array has more than 2^63 - 1 chunks");
+    }
   }
   Result<std::array<uint8_t, 8>> fill = FillElement();
   return fill.ok() ? Status::Ok() : fill.status();

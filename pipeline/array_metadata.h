@@ -55,7 +55,8 @@ struct ArrayMetadata {
   Result<std::array<uint8_t, 8>> FillElement() const;
 
   // Shapes of equal rank, positive chunk sizes, non-negative shape, a chunk small enough to
-  // hold in memory (at most 2 GiB decoded), and a valid fill value. Formats call it.
+  // hold in memory (at most 2 GiB decoded), fewer than 2^63 chunks in the grid, and a valid
+  // fill value. Formats call it.
   Status Validate() const;
 
   nlohmann::json ToJson() const;

@@ -57,9 +57,20 @@ class SleepOp final : public Op {
     const int64_t chunks = ctx.resolved->value("chunks", int64_t{0});
     if (chunks > 0) return RunChunks(ctx, ms, chunks, std::move(done));
     // Whichever of the timer and the cancel comes first finishes the run; the other is a no-op.
-    auto finished = std::make_shared<std::atomic<bool>>(false);
-    auto finish = [finished, done](OpOutcome outcome) {
-      if (!finished->exchange(true)) done(std::move(outcome));
+    // The winner also lets go of `done`: the token keeps its OnCancel callback until it is
+    // destroyed, and `done` may own the token (the scheduler's does), so holding it there would
+    // make a cycle that never frees the token, the session's state or its job.
+    struct Run {
+      std::atomic<bool> finished{false};
+      OpDone done;  // written before the run starts, then only by the one that finishes
+    };
+    auto run = std::make_shared<Run>();
+    run->done = std::move(done);
+    auto finish = [run](OpOutcome outcome) {
+      if (run->finished.exchange(true)) return;
+      OpDone report = std::move(run->done);
+      run->done = nullptr;
+      report(std::move(outcome));
     };
     const TimerService::TimerId timer = timers_.Schedule(
         std::chrono::milliseconds(ms), [finish] { finish(OpOutcome::Completed()); });

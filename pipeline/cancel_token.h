@@ -24,7 +24,10 @@ class CancelToken {
   bool canceled() const { return reason() != Reason::kNone; }
 
   // Runs `callback` once when the token is canceled, or at once (on this thread) if it already
-  // is. Callbacks must be quick and must not call back into the token.
+  // is. Callbacks must be quick and must not call back into the token. The token keeps
+  // `callback` until it is canceled or destroyed: a callback that owns the token, directly or
+  // through an op's done callback, must drop that once the run is over (see SleepOp), or the
+  // two keep each other alive forever.
   void OnCancel(std::function<void()> callback);
 
  private:

@@ -186,19 +186,27 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   }
 
   void OnRead(int64_t number, Result<std::optional<Bytes>> data) {
-    bool spawn = false;
     {
       std::lock_guard lock(mu_);
       --reads_in_flight_;
       if (data.ok() && data->has_value()) bytes_read_ += static_cast<int64_t>((*data)->size());
       GlobalChunkPipelineStats().ReadAnswered(data.ok() && data->has_value() ? (*data)->size() : 0);
       fetched_.push_back({number, std::move(data)});
-      if (decode_tasks_ < decode_threads_) {
-        ++decode_tasks_;
-        spawn = true;
-      }
+      if (decode_tasks_ >= decode_threads_) return;
+      ++decode_tasks_;
+      // A running decode task may take this chunk and end the session before the submit below
+      // returns; the session must not end (and its owner stop the pool) while a store thread
+      // is still inside the pool.
+      ++submitting_;
     }
-    if (spawn) decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    std::unique_lock lock(mu_);
+    // If the session's last chunk was finished while we were inside the pool, ending it is
+    // left to us. Nothing else: reads are started when chunks finish, not here (a store that
+    // answers on the calling thread would otherwise recurse through Issue).
+    if (--submitting_ == 0 && outstanding_ == 0 && AllOut() && !ended_) {
+      Advance(std::move(lock));
+    }
   }
 
   // --- decode and process ---
@@ -417,6 +425,9 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     Advance(std::move(lock));
   }
 
+  // Under mu_: no chunk is left to start (all started, or the session stopped).
+  bool AllOut() const { return stopped_ || (next_ == todo_.size() && not_at_hand_.empty()); }
+
   // Takes the next step with the lock held, and does the slow parts after releasing it:
   // starting reads and decode tasks, saving a checkpoint, ending the session.
   void Advance(std::unique_lock<std::mutex> lock) {
@@ -431,8 +442,10 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         std::min<size_t>(static_cast<size_t>(std::max(0, decode_threads_ - decode_tasks_)),
                          (direct + batch_size_ - 1) / batch_size_));
     decode_tasks_ += spawn;
-    const bool all_out = stopped_ || (next_ == todo_.size() && not_at_hand_.empty());
-    const bool end = all_out && outstanding_ == 0 && !ended_;
+    // The tasks just counted may take every chunk left and end the session before the submits
+    // below return; as in OnRead, it must not end while this thread is inside the pool.
+    if (spawn > 0) ++submitting_;
+    const bool end = AllOut() && outstanding_ == 0 && submitting_ == 0 && !ended_;
     if (end) ended_ = true;
     if (end) GlobalChunkPipelineStats().pipelines_running.Add(-1);
     std::optional<ChunkCheckpoint> checkpoint;
@@ -460,6 +473,13 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
     for (int i = 0; i < spawn; ++i) {
       decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    }
+    if (spawn > 0) {
+      std::unique_lock again(mu_);
+      // If the session's last chunk was finished meanwhile, ending it is left to us.
+      if (--submitting_ == 0 && outstanding_ == 0 && AllOut() && !ended_) {
+        Advance(std::move(again));
+      }
     }
     for (Window& w : windows) Issue(std::move(w));
     if (checkpoint) SaveCheckpoint(*checkpoint, checkpoint_seq);
@@ -502,6 +522,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   int64_t outstanding_ = 0;      // guarded by mu_: started (read or claimed), not yet Finished
   std::deque<Fetched> fetched_;  // guarded by mu_: read by the store, waiting for a decode task
   int decode_tasks_ = 0;         // guarded by mu_: DecodeLoops queued or running
+  int submitting_ = 0;           // guarded by mu_: store threads inside decode_.SubmitAlways
   // Guarded by mu_: whether the store may read on decode threads (ChunkStore::ReadNow), and the
   // todo_ index from which it may again after a chunk was not at hand.
   bool direct_ = true;

@@ -86,7 +86,8 @@ inline constexpr int64_t kProgressIntervalMs = 100;
 // consumer's result; Failed with the first chunk's error ("chunk 3.1: zstd: frame is
 // truncated"; kIoError/kUnavailable from the store stay transient, so the scheduler retries
 // the session, which resumes from its checkpoint); Canceled after a cancel. `decode` must stay
-// running until `done` has been called.
+// running until `done` has been called; the pipeline does not touch it from other threads
+// after that, so its owner may then stop and destroy it.
 void RunChunkPipeline(ChunkJob job, WorkerPool& decode, int decode_threads, OpDone done);
 
 }  // namespace batchd::pipeline

@@ -54,17 +54,31 @@ Result<ChunkRegion> ChunkRegion::FromJson(const nlohmann::json& json, const Arra
   if (!json.is_object() || !json.contains("start") || !json.contains("stop")) {
     return Status::InvalidArgument("stored region must be {\"start\", \"stop\"}");
   }
-  nlohmann::json pairs = nlohmann::json::array();
+  std::vector<int64_t> start, stop;
   try {
-    const auto start = json.at("start").get<std::vector<int64_t>>();
-    const auto stop = json.at("stop").get<std::vector<int64_t>>();
-    if (start.size() != stop.size()) return Status::InvalidArgument("stored region is ragged");
-    for (size_t d = 0; d < start.size(); ++d) pairs.push_back({start[d], stop[d]});
+    start = json.at("start").get<std::vector<int64_t>>();
+    stop = json.at("stop").get<std::vector<int64_t>>();
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("stored region: ") + e.what());
   }
-  if (pairs.empty()) return All(array);
-  return Parse(pairs, array, "/region");
+  if (start.size() != stop.size()) return Status::InvalidArgument("stored region is ragged");
+  if (start.empty()) return All(array);
+  const std::vector<int64_t> grid = array.GridShape();
+  if (start.size() != grid.size()) {
+    return Status::InvalidArgument("stored region has " + std::to_string(start.size()) +
+                                   " dimensions, the array " + std::to_string(grid.size()));
+  }
+  // Not Parse(): it refuses empty ranges from clients, but the region of an array with a
+  // zero-length dimension is empty, and it is stored like any other.
+  for (size_t d = 0; d < grid.size(); ++d) {
+    if (start[d] < 0 || start[d] > stop[d] || stop[d] > grid[d]) {
+      return Status::InvalidArgument("stored region dimension " + std::to_string(d) + " is [" +
+                                     std::to_string(start[d]) + ", " + std::to_string(stop[d]) +
+                                     "], outside the grid's " + std::to_string(grid[d]) +
+                                     " chunks");
+    }
+  }
+  return ChunkRegion(std::move(start), std::move(stop));
 }
 
 void ChunkRegion::CoordsOf(int64_t i, std::span<int64_t> coords) const {

@@ -28,7 +28,9 @@ class ChunkRegion {
   static Result<ChunkRegion> Parse(const nlohmann::json& region, const ArrayMetadata& array,
                                    const std::string& path);
 
-  // Round trip through the execution state: {"start": [...], "stop": [...]}.
+  // Round trip through the execution state: {"start": [...], "stop": [...]}. FromJson takes
+  // back every region ToJson wrote, including the empty one of an array with a zero-length
+  // dimension (which Parse refuses from clients).
   nlohmann::json ToJson() const;
   static Result<ChunkRegion> FromJson(const nlohmann::json& json, const ArrayMetadata& array);
 

@@ -16,6 +16,11 @@ namespace batchd::pipeline {
 // is not JSON; store errors as they come.
 Result<nlohmann::json> ReadJsonDocument(ChunkStore& store, const std::string& key);
 
+// doc[name], or null when `doc` is not an object or has no such member. Formats read members
+// with this (or MetadataErrors::String), never json::value(): value() throws when the member's
+// type differs from the default's, and a document is whatever its writer put there.
+nlohmann::json MemberOrNull(const nlohmann::json& doc, const char* name);
+
 // Builds errors prefixed with where they come from: "file:///d/a.zarr/.zarray: ...".
 class MetadataErrors {
  public:
@@ -27,6 +32,11 @@ class MetadataErrors {
 
   // doc[name] as a list of integers.
   Result<std::vector<int64_t>> IntList(const nlohmann::json& doc, const char* name) const;
+
+  // doc[name] as a string, `fallback` when `doc` has no such member (or is not an object);
+  // kInvalidArgument naming the member when it is there but not a string.
+  Result<std::string> String(const nlohmann::json& doc, const char* name,
+                             std::string fallback) const;
 
   // The codec registry accepts `codec` for elements of `dtype`; `member` names where the
   // document configured it.

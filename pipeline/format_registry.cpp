@@ -13,6 +13,12 @@ Result<nlohmann::json> ReadJsonDocument(ChunkStore& store, const std::string& ke
   return doc;
 }
 
+nlohmann::json MemberOrNull(const nlohmann::json& doc, const char* name) {
+  if (!doc.is_object()) return nullptr;
+  auto it = doc.find(name);
+  return it == doc.end() ? nlohmann::json() : *it;
+}
+
 MetadataErrors::MetadataErrors(const ChunkStore& store, std::string document)
     : prefix_(store.url() + "/" + std::move(document) + ": ") {}
 
@@ -39,6 +45,17 @@ Result<std::vector<int64_t>> MetadataErrors::IntList(const nlohmann::json& doc,
     out.push_back(v.get<int64_t>());
   }
   return out;
+}
+
+Result<std::string> MetadataErrors::String(const nlohmann::json& doc, const char* name,
+                                           std::string fallback) const {
+  if (!doc.is_object()) return fallback;
+  auto it = doc.find(name);
+  if (it == doc.end()) return fallback;
+  if (!it->is_string()) {
+    return Invalid(std::string("\"") + name + "\" must be a string, got " + it->dump());
+  }
+  return it->get<std::string>();
 }
 
 Status MetadataErrors::CheckCodec(const CodecRegistry& codecs, const nlohmann::json& codec,

@@ -43,11 +43,13 @@ class RawFormat final : public ArrayFormat {
     if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message(), "/source/dtype");
     m.dtype = *parsed;
 
-    const std::string separator = source.value("separator", std::string("."));
+    // Not value("separator", "."): it throws when a client sends a separator that is no string.
+    nlohmann::json separator = MemberOrNull(source, "separator");
+    if (separator.is_null()) separator = ".";
     if (separator != "." && separator != "/") {
       return Status::InvalidArgument("\"separator\" must be \".\" or \"/\"", "/source/separator");
     }
-    m.keys = {.prefix = "", .separator = separator[0]};
+    m.keys = {.prefix = "", .separator = separator.get_ref<const std::string&>()[0]};
     m.fill_value = source.value("fill_value", nlohmann::json(0));
 
     const nlohmann::json codec = source.value("codec", nlohmann::json());

@@ -14,16 +14,15 @@ class ZarrV2Format final : public ArrayFormat {
     ASSIGN_OR_RETURN(nlohmann::json doc, ReadJsonDocument(store, ".zarray"));
     MetadataErrors err(store, ".zarray");
     if (!doc.is_object()) return err.Invalid("must be a JSON object");
-    if (doc.value("zarr_format", 0) != 2) {
-      return err.Invalid("\"zarr_format\" is " + doc.value("zarr_format", nlohmann::json()).dump() +
-                         ", expected 2");
+    if (const nlohmann::json version = MemberOrNull(doc, "zarr_format"); version != 2) {
+      return err.Invalid("\"zarr_format\" is " + version.dump() + ", expected 2");
     }
     ArrayMetadata m;
     m.format = "zarr2";
     ASSIGN_OR_RETURN(m.shape, err.IntList(doc, "shape"));
     ASSIGN_OR_RETURN(m.chunk_shape, err.IntList(doc, "chunks"));
 
-    const nlohmann::json dtype = doc.value("dtype", nlohmann::json());
+    const nlohmann::json dtype = MemberOrNull(doc, "dtype");
     if (!dtype.is_string()) {
       return err.Invalid("\"dtype\" " + dtype.dump() +
                          " is unsupported: structured dtypes are not supported");
@@ -32,7 +31,7 @@ class ZarrV2Format final : public ArrayFormat {
     if (!parsed.ok()) return err.Invalid("\"dtype\": " + parsed.status().message());
     m.dtype = *parsed;
 
-    const std::string order = doc.value("order", std::string("C"));
+    ASSIGN_OR_RETURN(const std::string order, err.String(doc, "order", "C"));
     if (order != "C") {
       return err.Invalid("\"order\" is \"" + order +
                          "\"; batchd reads C-order (row-major) chunks only");
@@ -40,17 +39,18 @@ class ZarrV2Format final : public ArrayFormat {
     if (auto filters = doc.find("filters");
         filters != doc.end() && !filters->is_null() && !(filters->is_array() && filters->empty())) {
       const nlohmann::json first = filters->is_array() ? (*filters)[0] : *filters;
-      return err.Invalid("\"filters\" " + first.value("id", first.dump()) +
+      const nlohmann::json id = MemberOrNull(first, "id");
+      return err.Invalid("\"filters\" " + (id.is_string() ? id.get<std::string>() : first.dump()) +
                          " is unsupported: batchd reads arrays without filters");
     }
-    const std::string separator = doc.value("dimension_separator", std::string("."));
+    ASSIGN_OR_RETURN(const std::string separator, err.String(doc, "dimension_separator", "."));
     if (separator != "." && separator != "/") {
       return err.Invalid("\"dimension_separator\" \"" + separator + "\" must be \".\" or \"/\"");
     }
     m.keys = {.prefix = "", .separator = separator[0]};
-    m.fill_value = doc.value("fill_value", nlohmann::json());
+    m.fill_value = MemberOrNull(doc, "fill_value");
 
-    const nlohmann::json compressor = doc.value("compressor", nlohmann::json());
+    const nlohmann::json compressor = MemberOrNull(doc, "compressor");
     m.codec = compressor.is_null() ? nlohmann::json{{"id", "raw"}} : compressor;
     RETURN_IF_ERROR(err.CheckCodec(codecs_, m.codec, m.dtype, "compressor"));
     RETURN_IF_ERROR(err.Check(m.Validate()));

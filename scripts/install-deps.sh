@@ -12,6 +12,9 @@ packages=(
   wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
   chromium
+  # Sanitizer and fuzzing builds (scripts/build-sanitized.sh): clang with its sanitizer and
+  # libFuzzer runtimes, and llvm-symbolizer for readable reports.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 # Node.js and npm run the dashboard's browser test (tests/browser, playwright-core from npm).
 # Debian's nodejs/npm are installed only when no `node`/`npm` is on PATH: a Node.js from

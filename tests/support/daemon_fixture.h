@@ -60,6 +60,9 @@ class DaemonTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    // A daemon the test left running must still stop cleanly: that is where a crash nobody
+    // waited for, or a sanitizer's report at exit (a leak, a race; docs/testing.md), shows.
+    if (daemon_ != nullptr && daemon_->running() && !HasFailure()) StopDaemonCleanly();
     // The daemon's own account is usually the fastest way to understand a failure.
     if (HasFailure() && daemon_ != nullptr) {
       std::cerr << "--- batchd log (" << daemon_->log_path() << ") ---\n"

@@ -77,9 +77,14 @@ TEST_F(SqliteStoreTest, SlicedInsertWritesEverySessionAndLetsOtherWritesThrough)
   auto record = [&](std::string name) {
     return [&, name](Result<BatchCreated> r) {
       ASSERT_TRUE(r.ok()) << r.status().ToString();
-      std::lock_guard lock(mu);
-      finished.push_back(name);
-      if (--remaining == 0) both.set_value();
+      bool last = false;
+      {
+        std::lock_guard lock(mu);
+        finished.push_back(name);
+        last = --remaining == 0;
+      }
+      // Not under the lock: the test returns, destroying `mu`, as soon as `both` is set.
+      if (last) both.set_value();
     };
   };
   store_->CreateBatch(MakeBatch(3000), record("big"));  // 1000 slices

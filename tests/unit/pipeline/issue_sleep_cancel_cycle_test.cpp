@@ -1,0 +1,61 @@
+// Regression (found by the ASan integration run: LeakSanitizer at daemon exit): SleepOp
+// registered a cancel callback holding the scheduler's done callback, which owns the session's
+// CancelToken. A sleep that ended on its timer left that callback in the token, so the token,
+// the session's state and its job kept each other alive: every completed sleep session leaked.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+
+#include "pipeline/op_registry.h"
+
+namespace batchd::pipeline {
+namespace {
+
+TEST(IssueSleepCancelCycleTest, TokenIsFreedAfterTheSleepCompletes) {
+  TimerService timers;
+  OpRegistry ops;
+  RegisterBuiltinOps(ops, timers);
+  const Op* sleep = ops.Find("sleep");
+  ASSERT_NE(sleep, nullptr);
+  const nlohmann::json job = {{"op", "sleep"}, {"ms", 1}};
+  Result<nlohmann::json> resolved = sleep->Prepare(job);
+  ASSERT_TRUE(resolved.ok());
+
+  auto token = std::make_shared<CancelToken>();
+  std::weak_ptr<CancelToken> watch = token;
+  std::promise<OpOutcome::Kind> finished;
+  OpContext ctx{1, 1, std::make_shared<const nlohmann::json>(job),
+                std::make_shared<const nlohmann::json>(*resolved), token};
+  // Like the scheduler's: the done callback owns the token.
+  sleep->Run(ctx, [token, &finished](OpOutcome outcome) { finished.set_value(outcome.kind); });
+  ctx.cancel.reset();
+  token.reset();
+  EXPECT_EQ(finished.get_future().get(), OpOutcome::Kind::kCompleted);
+  timers.Stop();  // the timer thread has let go of its callback
+  EXPECT_TRUE(watch.expired()) << "the token outlived the sleep that used it";
+}
+
+TEST(IssueSleepCancelCycleTest, TokenIsFreedAfterACancel) {
+  TimerService timers;
+  OpRegistry ops;
+  RegisterBuiltinOps(ops, timers);
+  const Op* sleep = ops.Find("sleep");
+  const nlohmann::json job = {{"op", "sleep"}, {"ms", 600000}};
+  Result<nlohmann::json> resolved = sleep->Prepare(job);
+  ASSERT_TRUE(resolved.ok());
+
+  auto token = std::make_shared<CancelToken>();
+  std::weak_ptr<CancelToken> watch = token;
+  std::promise<OpOutcome::Kind> finished;
+  sleep->Run({1, 1, std::make_shared<const nlohmann::json>(job),
+              std::make_shared<const nlohmann::json>(*resolved), token},
+             [token, &finished](OpOutcome outcome) { finished.set_value(outcome.kind); });
+  token->Cancel(CancelToken::Reason::kCanceled);
+  token.reset();
+  EXPECT_EQ(finished.get_future().get(), OpOutcome::Kind::kCanceled);
+  EXPECT_TRUE(watch.expired());
+}
+
+}  // namespace
+}  // namespace batchd::pipeline
