@@ -48,6 +48,12 @@ class InMemoryStore final : public storage::Store {
   void SetQueuePaused(bool paused, storage::Callback<storage::QueueStatus> done) override;
   void GetQueueStatus(storage::Callback<storage::QueueStatus> done) override;
 
+  // The event log is not modelled (handlers only replay it): it is always empty.
+  void ReadEvents(storage::EventQuery, storage::Callback<storage::EventPage> done) override {
+    done(storage::EventPage{});
+  }
+  void ReportProgress(storage::SessionProgress) override {}
+  void TrimEvents(storage::Callback<int64_t> done) override { done(int64_t{0}); }
   storage::StoreStats Stats() const override { return {}; }
   void Close() override {}
 
