@@ -87,21 +87,26 @@ class SleepOp final : public Op {
   // pipeline with many reads in flight finishes them.
   struct ChunkRun {
     std::mutex mu;
-    ProgressCursor done;     // guarded by mu
-    int64_t finished = 0;    // guarded by mu
+    ProgressCursor done;   // guarded by mu
+    int64_t finished = 0;  // guarded by mu
     TimerService::TimerId timer = 0;
     bool over = false;  // guarded by mu: completed or canceled
+    // Guarded by mu; taken by whichever of the last tick and the cancel ends the run, so the
+    // token's cancel callback (which holds `run`) no longer reaches it: `done` may own the token.
+    OpDone on_done;
   };
 
   void RunChunks(const OpContext& ctx, int64_t ms, int64_t chunks, OpDone done) const {
     auto run = std::make_shared<ChunkRun>();
     run->done = ProgressCursor(chunks);
+    run->on_done = std::move(done);
     const auto step = std::chrono::microseconds(ms * 1000 / chunks);
     const int64_t stride = chunks > 7 && chunks % 7 != 0 ? 7 : 1;
     ProgressReporter report = ctx.progress;
     auto tick = std::make_shared<std::function<void()>>();
-    *tick = [this, run, chunks, stride, step, report, done, weak = std::weak_ptr(tick)] {
+    *tick = [this, run, chunks, stride, step, report, weak = std::weak_ptr(tick)] {
       ChunkProgress p;
+      OpDone on_done;
       {
         std::lock_guard lock(run->mu);
         if (run->over) return;
@@ -117,21 +122,28 @@ class SleepOp final : public Op {
           run->timer = timers_.Schedule(step, [next] { (*next)(); });
           return;
         }
+        on_done = std::move(run->on_done);
+        run->on_done = nullptr;
       }
-      done(OpOutcome::Completed(nlohmann::json{{"chunks", chunks}}));
+      on_done(OpOutcome::Completed(nlohmann::json{{"chunks", chunks}}));
     };
     {
       std::lock_guard lock(run->mu);
       run->timer = timers_.Schedule(step, [tick] { (*tick)(); });
     }
-    ctx.cancel->OnCancel([this, run, done, tick] {
+    // Holds neither `done` nor `tick` (whose closure the timer holds until it runs or is
+    // canceled): see ChunkRun::on_done.
+    ctx.cancel->OnCancel([this, run] {
+      OpDone on_done;
       {
         std::lock_guard lock(run->mu);
         if (run->over) return;
         run->over = true;
         timers_.Cancel(run->timer);
+        on_done = std::move(run->on_done);
+        run->on_done = nullptr;
       }
-      done(OpOutcome::Canceled());
+      on_done(OpOutcome::Canceled());
     });
   }
 
