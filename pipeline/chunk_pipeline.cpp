@@ -194,16 +194,22 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       fetched_.push_back({number, std::move(data)});
       if (decode_tasks_ >= decode_threads_) return;
       ++decode_tasks_;
-      // A running decode task may take this chunk and end the session before the submit below
-      // returns; the session must not end (and its owner stop the pool) while a store thread
-      // is still inside the pool.
-      ++submitting_;
+      ++submitting_;  // see SubmitDecodeTasks
     }
-    decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    SubmitDecodeTasks(1);
+  }
+
+  // Hands `n` DecodeLoops (already counted in decode_tasks_, and this thread in submitting_,
+  // under mu_) to the pool. A running decode task may take every chunk they were started for
+  // and end the session before the submits return; the session must not end (and its owner
+  // stop the pool) while a thread is still inside the pool, so if it came to its end meanwhile,
+  // ending it is left to us. Nothing else: reads are started when chunks finish, not here (a
+  // store that answers on the calling thread would otherwise recurse through Issue).
+  void SubmitDecodeTasks(int n) {
+    for (int i = 0; i < n; ++i) {
+      decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
+    }
     std::unique_lock lock(mu_);
-    // If the session's last chunk was finished while we were inside the pool, ending it is
-    // left to us. Nothing else: reads are started when chunks finish, not here (a store that
-    // answers on the calling thread would otherwise recurse through Issue).
     if (--submitting_ == 0 && outstanding_ == 0 && AllOut() && !ended_) {
       Advance(std::move(lock));
     }
@@ -442,9 +448,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         std::min<size_t>(static_cast<size_t>(std::max(0, decode_threads_ - decode_tasks_)),
                          (direct + batch_size_ - 1) / batch_size_));
     decode_tasks_ += spawn;
-    // The tasks just counted may take every chunk left and end the session before the submits
-    // below return; as in OnRead, it must not end while this thread is inside the pool.
-    if (spawn > 0) ++submitting_;
+    if (spawn > 0) ++submitting_;  // see SubmitDecodeTasks
     const bool end = AllOut() && outstanding_ == 0 && submitting_ == 0 && !ended_;
     if (end) ended_ = true;
     if (end) GlobalChunkPipelineStats().pipelines_running.Add(-1);
@@ -471,16 +475,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     const Status error = error_;
     lock.unlock();
 
-    for (int i = 0; i < spawn; ++i) {
-      decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
-    }
-    if (spawn > 0) {
-      std::unique_lock again(mu_);
-      // If the session's last chunk was finished meanwhile, ending it is left to us.
-      if (--submitting_ == 0 && outstanding_ == 0 && AllOut() && !ended_) {
-        Advance(std::move(again));
-      }
-    }
+    if (spawn > 0) SubmitDecodeTasks(spawn);
     for (Window& w : windows) Issue(std::move(w));
     if (checkpoint) SaveCheckpoint(*checkpoint, checkpoint_seq);
     if (!end) return;
@@ -522,7 +517,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   int64_t outstanding_ = 0;      // guarded by mu_: started (read or claimed), not yet Finished
   std::deque<Fetched> fetched_;  // guarded by mu_: read by the store, waiting for a decode task
   int decode_tasks_ = 0;         // guarded by mu_: DecodeLoops queued or running
-  int submitting_ = 0;           // guarded by mu_: store threads inside decode_.SubmitAlways
+  int submitting_ = 0;           // guarded by mu_: threads inside SubmitDecodeTasks
   // Guarded by mu_: whether the store may read on decode threads (ChunkStore::ReadNow), and the
   // todo_ index from which it may again after a chunk was not at hand.
   bool direct_ = true;

@@ -5,7 +5,9 @@
 // the only ones served without a token.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <regex>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,25 @@ using nlohmann::json;
 
 class OpenApiServedTest : public DaemonTest {};
 
+// A request target for a documented path: `id` for {id}, and the dashboard's own files for
+// {dir} and {file}.
+std::string TargetFor(const std::string& path, const std::string& id) {
+  std::string target = std::regex_replace(path, std::regex(R"(\{id\})"), id);
+  target = std::regex_replace(target, std::regex(R"(\{dir\})"), "views");
+  return std::regex_replace(target, std::regex(R"(\{file\})"),
+                            path.find("{dir}") != std::string::npos ? "list.js" : "app.js");
+}
+
+// Calls one documented operation (`method` as the document spells it, lower case) without a
+// token; a POST sends an empty JSON object. `verb` is set to the method in upper case.
+Result<HttpResponse> CallOperation(HttpClient& client, const std::string& method,
+                                   const std::string& target, std::string& verb) {
+  verb = method;
+  for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return client.Request(verb, target, verb == "POST" ? "{}" : "",
+                        {{"Content-Type", "application/json"}});
+}
+
 TEST_F(OpenApiServedTest, EveryDocumentedOperationIsServed) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   ASSERT_OK_AND_ASSIGN(HttpResponse raw, client().Get("/api/v1/openapi.json"));
@@ -32,18 +53,11 @@ TEST_F(OpenApiServedTest, EveryDocumentedOperationIsServed) {
   int operations = 0;
   for (const auto& [path, item] : doc["paths"].items()) {
     // Placeholders: a batch id that does not exist, session 1, the dashboard's own files.
-    std::string target =
-        std::regex_replace(path, std::regex(R"(\{id\})"),
-                           path.starts_with("/api/v1/sessions") ? "1" : "00000000000000ff");
-    target = std::regex_replace(target, std::regex(R"(\{dir\})"), "views");
-    target = std::regex_replace(target, std::regex(R"(\{file\})"),
-                                path.find("{dir}") != std::string::npos ? "list.js" : "app.js");
+    const std::string target =
+        TargetFor(path, path.starts_with("/api/v1/sessions") ? "1" : "00000000000000ff");
     for (const auto& [method, op] : item.items()) {
-      std::string verb = method;
-      for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      ASSERT_OK_AND_ASSIGN(HttpResponse r,
-                           client().Request(verb, target, verb == "POST" ? "{}" : "",
-                                            {{"Content-Type", "application/json"}}));
+      std::string verb;
+      ASSERT_OK_AND_ASSIGN(HttpResponse r, CallOperation(client(), method, target, verb));
       EXPECT_NE(r.status, 405) << verb << " " << target << ": " << r.Describe();
       const json body = r.Json();
       const bool no_route = r.status == 404 && !body.is_discarded() &&
@@ -73,16 +87,10 @@ TEST_F(OpenApiServedTest, EveryOperationNeedsATokenUnlessDocumentedOpen) {
 
   int open = 0, guarded = 0;
   for (const auto& [path, item] : doc["paths"].items()) {
-    std::string target = std::regex_replace(path, std::regex(R"(\{id\})"), "1");
-    target = std::regex_replace(target, std::regex(R"(\{dir\})"), "views");
-    target = std::regex_replace(target, std::regex(R"(\{file\})"),
-                                path.find("{dir}") != std::string::npos ? "list.js" : "app.js");
+    const std::string target = TargetFor(path, "1");
     for (const auto& [method, op] : item.items()) {
-      std::string verb = method;
-      for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      ASSERT_OK_AND_ASSIGN(HttpResponse r,
-                           client().Request(verb, target, verb == "POST" ? "{}" : "",
-                                            {{"Content-Type", "application/json"}}));
+      std::string verb;
+      ASSERT_OK_AND_ASSIGN(HttpResponse r, CallOperation(client(), method, target, verb));
       const bool documented_open = op.contains("security") && op["security"].empty();
       if (documented_open) {
         ++open;
