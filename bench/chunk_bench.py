@@ -40,7 +40,7 @@ import time
 # The daemon wrapper (start under /usr/bin/time -v, port file, SIGTERM, peak RSS) and the HTTP
 # helpers are the submit benchmark's; this file sits next to it.
 from drain_bench import get_json, parse_time, time_v_cpu_s
-from submit_bench import BenchError, Daemon, request
+from submit_bench import BenchError, Daemon, guarded_run, request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -477,8 +477,7 @@ def main(argv):
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()
     results = []
-    broke = None
-    try:
+    with guarded_run(args, workdir, log) as guard:
         specs = array_specs(args)
         arrays = {}
         for spec in specs:
@@ -510,20 +509,8 @@ def main(argv):
                     res["peer"].append(peer)
                     log(f"{tag}: peer {peer['seconds']:.3f} s, {peer['gb_per_s']:.2f} GB/s")
             results.append(res)
-    except BenchError as e:
-        broke = str(e)
-    except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-        broke = f"{type(e).__name__}: {e}"
-    except KeyboardInterrupt:
-        broke = "interrupted"
-    finally:
-        if args.keep or args.workdir:
-            log(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    if broke:
-        log("FAILED: " + broke)
+    if guard.broke:
+        log("FAILED: " + guard.broke)
         return 1
     if args.prepare_only:
         return 0

@@ -34,7 +34,7 @@ import time
 # The daemon wrapper (start under /usr/bin/time -v, port file, SIGTERM, peak RSS) and the HTTP
 # helpers are the submit benchmark's; this file sits next to it.
 import submit_bench
-from submit_bench import BenchError, Daemon, remove_db, request
+from submit_bench import BenchError, Daemon, guarded_run, remove_db, request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -312,8 +312,7 @@ def main(argv):
     anchor_db = os.path.join(workdir, "anchor.db")
     runs = {i: [] for i in range(len(args.slots_list))}
     raw, naive = [], []
-    broke = None
-    try:
+    with guarded_run(args, workdir, log) as guard:
         for r in range(args.repeat):
             # The contenders take turns within each repeat, so a change in machine load hits
             # them alike; the limit runs right before the headline (first) configuration.
@@ -336,20 +335,8 @@ def main(argv):
             naive.append(run_anchor([args.raw_limit, "naive", str(args.naive_sessions),
                                      anchor_db], "raw_drain_limit naive"))
             remove_db(anchor_db)
-    except BenchError as e:
-        broke = str(e)
-    except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-        broke = f"{type(e).__name__}: {e}"
-    except KeyboardInterrupt:
-        broke = "interrupted"
-    finally:
-        if args.keep or args.workdir:
-            log(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    if broke:
-        log("FAILED: " + broke)
+    if guard.broke:
+        log("FAILED: " + guard.broke)
         return 1
     report(args, runs, raw, naive)
     return 0

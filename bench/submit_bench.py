@@ -15,6 +15,7 @@ Prints a table, then one JSON line. Exit 0 if it ran (missed targets are reporte
 Stdlib only; run with /usr/bin/python3. See bench/README.md.
 """
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -45,6 +46,32 @@ SHAPES = {5_000: (50, 100), 100_000: (100, 1_000), 1_000_000: (1_000, 1_000)}
 
 class BenchError(Exception):
     """Something broke: the benchmark cannot produce a valid result."""
+
+
+class RunOutcome:
+    """What guarded_run saw: `broke` says why the run broke, or is None."""
+    broke = None
+
+
+@contextlib.contextmanager
+def guarded_run(args, workdir, log_fn):
+    """Runs a benchmark's body: a BenchError, an I/O, HTTP or parsing error, or ^C ends it with
+    outcome.broke set instead of a traceback. Afterwards the work directory is removed, unless
+    --keep or --workdir asked to keep it."""
+    outcome = RunOutcome()
+    try:
+        yield outcome
+    except BenchError as e:
+        outcome.broke = str(e)
+    except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
+        outcome.broke = f"{type(e).__name__}: {e}"
+    except KeyboardInterrupt:
+        outcome.broke = "interrupted"
+    finally:
+        if args.keep or args.workdir:
+            log_fn(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def log(msg):
