@@ -57,10 +57,17 @@ Status EventHub::CheckRoomLocked() const {
 }
 
 void EventHub::Unsubscribe(const EventSubscriber* subscriber) {
+  // Locking another subscriber's weak_ptr can make this thread its last owner (its connection
+  // closed meanwhile); it is then destroyed here, and its destructor unsubscribes too. So the
+  // references taken are dropped only after mu_ is released: `held` outlives `lock`.
+  std::vector<std::shared_ptr<EventSubscriber>> held;
   std::lock_guard lock(mu_);
-  std::erase_if(subscribers_, [subscriber](const auto& w) {
-    auto s = w.lock();
-    return !s || s.get() == subscriber;
+  std::erase_if(subscribers_, [subscriber, &held](const auto& w) {
+    std::shared_ptr<EventSubscriber> s = w.lock();
+    if (!s) return true;
+    const bool found = s.get() == subscriber;
+    held.push_back(std::move(s));
+    return found;
   });
 }
 
