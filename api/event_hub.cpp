@@ -22,20 +22,20 @@ void EventHub::Publish(const std::vector<storage::EventRecord>& events) {
     latest_seq_ = std::max(latest_seq_, events.back().seq);
     events_published_ += static_cast<int64_t>(events.size());
     live.reserve(subscribers_.size());
-    for (const auto& weak : subscribers_) {
+    for (const auto& [key, weak] : subscribers_) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
   }
+  // `live` is released after mu_: a subscriber whose last owner this becomes unsubscribes then.
   for (const auto& event : rendered) {
     for (const auto& s : live) s->Offer(event);
   }
 }
 
-Result<int64_t> EventHub::Subscribe(std::weak_ptr<EventSubscriber> subscriber) {
+Result<int64_t> EventHub::Subscribe(const std::shared_ptr<EventSubscriber>& subscriber) {
   std::lock_guard lock(mu_);
-  std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
   RETURN_IF_ERROR(CheckRoomLocked());
-  subscribers_.push_back(std::move(subscriber));
+  subscribers_.insert_or_assign(subscriber.get(), subscriber);
   ++subscriptions_;
   return latest_seq_;
 }
@@ -47,9 +47,7 @@ Status EventHub::CheckRoom() const {
 
 Status EventHub::CheckRoomLocked() const {
   if (shut_down_) return Status::Unavailable("the daemon is stopping");
-  const auto live = std::count_if(subscribers_.begin(), subscribers_.end(),
-                                  [](const auto& w) { return !w.expired(); });
-  if (static_cast<size_t>(live) >= max_subscribers_) {
+  if (subscribers_.size() >= max_subscribers_) {
     return Status::Unavailable("too many event subscribers (" + std::to_string(max_subscribers_) +
                                "); retry later");
   }
@@ -57,18 +55,8 @@ Status EventHub::CheckRoomLocked() const {
 }
 
 void EventHub::Unsubscribe(const EventSubscriber* subscriber) {
-  // Locking another subscriber's weak_ptr can make this thread its last owner (its connection
-  // closed meanwhile); it is then destroyed here, and its destructor unsubscribes too. So the
-  // references taken are dropped only after mu_ is released: `held` outlives `lock`.
-  std::vector<std::shared_ptr<EventSubscriber>> held;
   std::lock_guard lock(mu_);
-  std::erase_if(subscribers_, [subscriber, &held](const auto& w) {
-    std::shared_ptr<EventSubscriber> s = w.lock();
-    if (!s) return true;
-    const bool found = s.get() == subscriber;
-    held.push_back(std::move(s));
-    return found;
-  });
+  subscribers_.erase(subscriber);
 }
 
 void EventHub::Shutdown() {
@@ -76,7 +64,7 @@ void EventHub::Shutdown() {
   {
     std::lock_guard lock(mu_);
     shut_down_ = true;
-    for (const auto& weak : subscribers_) {
+    for (const auto& [key, weak] : subscribers_) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
   }
@@ -86,8 +74,7 @@ void EventHub::Shutdown() {
 EventHub::Stats EventHub::GetStats() const {
   std::lock_guard lock(mu_);
   Stats s;
-  s.subscribers = static_cast<size_t>(std::count_if(subscribers_.begin(), subscribers_.end(),
-                                                    [](const auto& w) { return !w.expired(); }));
+  s.subscribers = subscribers_.size();
   s.latest_seq = latest_seq_;
   s.slow_consumers_closed = slow_consumers_closed_;
   s.subscriptions = subscriptions_;

@@ -2,6 +2,9 @@
 // event log hands each committed batch of events to Publish, which renders each event once and
 // offers it to every subscriber, copying weak_ptrs under the lock and offering after releasing
 // it, so a slow or dying subscriber never holds anyone up. Subscribers bound their own queues.
+// Subscribers are keyed by their address, as chat-multi keys its sessions: Unsubscribe (called
+// from a subscriber's destructor) erases its key without locking anyone's weak_ptr, so it can
+// never become the last owner of another subscriber and run that one's destructor under mu_.
 #pragma once
 
 #include <atomic>
@@ -10,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -46,7 +50,10 @@ class EventHub {
 
   // Adds a subscriber; it is offered every event published after the returned seq (the latest
   // published so far). kUnavailable when max_subscribers are connected or the hub shut down.
-  Result<int64_t> Subscribe(std::weak_ptr<EventSubscriber> subscriber);
+  // The hub keeps a weak reference; the subscriber must call Unsubscribe before its memory is
+  // freed (its destructor does). The caller's reference outlives the call.
+  Result<int64_t> Subscribe(const std::shared_ptr<EventSubscriber>& subscriber);
+  // Forgets the subscriber at this address; takes no reference to any subscriber.
   void Unsubscribe(const EventSubscriber* subscriber);
   // Whether Subscribe would succeed now (for refusing an upgrade with a plain HTTP 503).
   Status CheckRoom() const;
@@ -70,11 +77,12 @@ class EventHub {
 
   const size_t max_subscribers_;
   mutable std::mutex mu_;
-  std::vector<std::weak_ptr<EventSubscriber>> subscribers_;  // guarded by mu_
-  int64_t latest_seq_ = 0;                                   // guarded by mu_
-  int64_t subscriptions_ = 0;                                // guarded by mu_
-  int64_t events_published_ = 0;                             // guarded by mu_
-  bool shut_down_ = false;                                   // guarded by mu_
+  // guarded by mu_
+  std::unordered_map<const EventSubscriber*, std::weak_ptr<EventSubscriber>> subscribers_;
+  int64_t latest_seq_ = 0;        // guarded by mu_
+  int64_t subscriptions_ = 0;     // guarded by mu_
+  int64_t events_published_ = 0;  // guarded by mu_
+  bool shut_down_ = false;        // guarded by mu_
   std::atomic<int64_t> slow_consumers_closed_{0};
 };
 

@@ -24,7 +24,7 @@ EventStream::~EventStream() { hub_.Unsubscribe(this); }
 Status EventStream::Start() {
   // Joined before the first replay read, so every event committed after that read's snapshot
   // is offered here: replay + live has no gap (duplicates are dropped by seq).
-  Result<int64_t> latest = hub_.Subscribe(weak_from_this());
+  Result<int64_t> latest = hub_.Subscribe(shared_from_this());
   if (!latest.ok()) return latest.status();
   bool read = false;
   {
