@@ -113,7 +113,9 @@ int RunServe(const ServeConfig& config) {
       .decode_threads = decode_threads,
       .defaults = {.fetch_concurrency = config.fetch_concurrency,
                    .bytes_in_flight = config.bytes_in_flight,
-                   .checkpoint_interval_ms = config.checkpoint_interval_ms}};
+                   .checkpoint_interval_ms = config.checkpoint_interval_ms},
+      .max_chunk_bytes = config.max_chunk_bytes,
+      .max_session_chunks = config.max_session_chunks};
   pipeline::RegisterChunkOps(ops, chunk_services);
   if (config.file_roots.empty()) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");

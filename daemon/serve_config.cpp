@@ -225,6 +225,22 @@ const std::vector<Option>& Options() {
          c.bytes_in_flight = static_cast<int64_t>(n);
          return Status::Ok();
        }},
+      {"--max-chunk-bytes", "BATCHD_MAX_CHUNK_BYTES", "N",
+       "the largest decoded chunk a session may have; an array with larger chunks ends its "
+       "session in an error naming this limit (default 134217728)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--max-chunk-bytes", 4096, 2ull << 30));
+         c.max_chunk_bytes = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--max-session-chunks", "BATCHD_MAX_SESSION_CHUNKS", "N",
+       "the most chunks one session's region may cover; more ends the session in an error "
+       "naming this limit (default 4294967296)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--max-session-chunks", 1, 1ull << 62));
+         c.max_session_chunks = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
       {"--http-max-in-flight", "BATCHD_HTTP_MAX_IN_FLIGHT", "N",
        "requests in flight (and pooled connections) per http:// store (default 64)",
        [](ServeConfig& c, const std::string& v) {

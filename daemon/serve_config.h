@@ -37,11 +37,13 @@ struct ServeConfig {
   // Chunk ops (docs/pipeline.md). file:// sources and sinks must lie under one of these roots;
   // with none, every file:// URL is refused.
   std::vector<std::filesystem::path> file_roots;
-  int decode_threads = 0;                 // 0: the number of cores
-  int fetch_concurrency = 64;             // a job's default reads in flight
-  int64_t bytes_in_flight = 64ll << 20;   // a job's default byte budget
-  int http_max_in_flight = 64;            // requests in flight per http:// store
-  int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
+  int decode_threads = 0;                  // 0: the number of cores
+  int fetch_concurrency = 64;              // a job's default reads in flight
+  int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget
+  int64_t max_chunk_bytes = 128ll << 20;   // the largest decoded chunk a session may have
+  int64_t max_session_chunks = 1ll << 32;  // the most chunks one session's region may cover
+  int http_max_in_flight = 64;             // requests in flight per http:// store
+  int64_t checkpoint_interval_ms = 1000;   // how often a running chunk session saves its cursor
   // The event stream (docs/api.md, "Events").
   int64_t event_retention_events = 1'000'000;
   int64_t event_retention_seconds = 24 * 3600;

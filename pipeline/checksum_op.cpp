@@ -97,8 +97,12 @@ class ChecksumConsumer final : public ChunkConsumer {
 class ChecksumOp final : public ChunkOp {
  public:
   using ChunkOp::ChunkOp;
+  static constexpr int64_t kMaxManifestChunks = 100'000;
 
  protected:
+  // The result lists every chunk, and every checkpoint saves every digest so far.
+  int64_t MaxChunks() const override { return kMaxManifestChunks; }
+
   Result<nlohmann::json> PrepareOp(const nlohmann::json& job, const ArrayMetadata&) const override {
     const nlohmann::json algorithm = job.value("algorithm", nlohmann::json("xxh64"));
     if (algorithm != "xxh64" && algorithm != "crc32c") {

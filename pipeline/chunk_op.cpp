@@ -77,12 +77,35 @@ Result<nlohmann::json> ChunkOp::Prepare(const nlohmann::json& job) const {
   ASSIGN_OR_RETURN(ChunkRegion region,
                    ChunkRegion::Parse(job.value("region", nlohmann::json()), array, "/region"));
   ASSIGN_OR_RETURN(PipelineLimits limits, ParseLimits(job, services_));
+  RETURN_IF_ERROR(CheckSessionBounds(array, region));
   ASSIGN_OR_RETURN(nlohmann::json op, PrepareOp(job, array));
   return nlohmann::json{{"array", array.ToJson()},
                         {"region", region.ToJson()},
                         {"chunks_total", region.size()},
                         {"limits", LimitsJson(limits)},
                         {"op", std::move(op)}};
+}
+
+Status ChunkOp::CheckSessionBounds(const ArrayMetadata& array, const ChunkRegion& region) const {
+  const auto chunk_bytes = static_cast<int64_t>(array.ChunkBytes());
+  if (chunk_bytes > services_.max_chunk_bytes) {
+    return Status::InvalidArgument(
+        "a decoded chunk of " + std::to_string(chunk_bytes) + " bytes (chunk shape " +
+        nlohmann::json(array.chunk_shape).dump() + ") is over the limit of " +
+        std::to_string(services_.max_chunk_bytes) + " bytes per chunk (--max-chunk-bytes)");
+  }
+  if (region.size() > services_.max_session_chunks) {
+    return Status::InvalidArgument("the region covers " + std::to_string(region.size()) +
+                                   " chunks, over the limit of " +
+                                   std::to_string(services_.max_session_chunks) +
+                                   " chunks per session (--max-session-chunks)");
+  }
+  if (region.size() > MaxChunks()) {
+    return Status::InvalidArgument("the region covers " + std::to_string(region.size()) +
+                                   " chunks, over this op's limit of " +
+                                   std::to_string(MaxChunks()) + " chunks per session");
+  }
+  return Status::Ok();
 }
 
 Result<nlohmann::json> ChunkOp::PrepareOp(const nlohmann::json&, const ArrayMetadata&) const {
@@ -126,9 +149,10 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
                .consumer = std::move(*consumer),
                .cancel = ctx.cancel,
                .resume = std::move(resume),
-               .save_checkpoint = [save = ctx.save_progress, total](const ChunkCheckpoint& cp) {
-                 if (save) save({cp.cursor.done(), total, cp.ToJson()});
-               },
+               .save_checkpoint =
+                   [save = ctx.save_progress, total](const ChunkCheckpoint& cp) {
+                     if (save) save({cp.cursor.done(), total, cp.ToJson()});
+                   },
                .report_progress = ctx.progress};
   RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
 }

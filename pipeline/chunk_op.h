@@ -14,6 +14,7 @@
 // stats_op.cpp is the reference.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,13 @@ struct ChunkServices {
   // Upper bounds a job may ask for.
   int max_fetch_concurrency = 1024;
   int64_t max_bytes_in_flight = int64_t{1} << 32;
+  // Bounds on what an array may make a session do, checked at Prepare before anything is
+  // allocated per chunk; past them the session ends in a permanent error naming the limit.
+  int64_t max_chunk_bytes = kDefaultMaxChunkBytes;        // one decoded chunk
+  int64_t max_session_chunks = kDefaultMaxSessionChunks;  // chunks in a session's region
+
+  static constexpr int64_t kDefaultMaxChunkBytes = int64_t{128} << 20;
+  static constexpr int64_t kDefaultMaxSessionChunks = int64_t{1} << 32;
 };
 
 class ChunkOp : public Op {
@@ -56,6 +64,10 @@ class ChunkOp : public Op {
   virtual Result<nlohmann::json> PrepareOp(const nlohmann::json& job,
                                            const ArrayMetadata& array) const;
 
+  // The most chunks one session of this op may cover (its result or state grows with them);
+  // the daemon's max_session_chunks applies too. Default: no bound of the op's own.
+  virtual int64_t MaxChunks() const { return INT64_MAX; }
+
   // The consumer for one run of a session; `op_resolved` is what PrepareOp returned.
   // `resumed`: the session ran before (a retry, or a restart after a crash), so it may find
   // what an interrupted run left behind. Runs on a scheduler thread, which may block briefly.
@@ -64,6 +76,10 @@ class ChunkOp : public Op {
                                                               bool resumed) const = 0;
 
   const ChunkServices& services_;
+
+ private:
+  // The chunk size and chunk count bounds (ChunkServices, MaxChunks).
+  Status CheckSessionBounds(const ArrayMetadata& array, const ChunkRegion& region) const;
 };
 
 // Registers stats, checksum and transcode. `services` must outlive the registry.

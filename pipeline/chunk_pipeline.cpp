@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pipeline/chunk_pipeline_stats.h"
+#include "pipeline/pending_chunks.h"
 
 namespace batchd::pipeline {
 namespace {
@@ -98,9 +99,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
             Status::Internal("the session's checkpoint does not restore: " + s.message())));
       }
     }
-    for (int64_t n = 0; n < job_.region.size(); ++n) {
-      if (!cursor_.IsDone(n)) todo_.push_back(n);
-    }
+    todo_ = PendingChunks(cursor_);
     std::weak_ptr<Pipeline> weak = weak_from_this();
     job_.cancel->OnCancel([weak] {
       if (auto self = weak.lock()) self->Stop(Status::Ok());
@@ -159,7 +158,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
              w.numbers.size() < kMaxWindow && BudgetAllowsOneMore()) {
         Reserve();
         ++reads_in_flight_;
-        w.numbers.push_back(todo_[next_++]);
+        w.numbers.push_back(todo_.At(next_++));
       }
       if (w.numbers.empty()) break;
       const auto n = static_cast<int64_t>(w.numbers.size());
@@ -249,7 +248,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         if (fetched.empty()) {
           for (size_t n = DirectReadsAllowed(batch_size_); n > 0; --n) {
             Reserve();
-            direct.push_back(todo_[next_++]);
+            direct.push_back(todo_.At(next_++));
           }
         }
         if (fetched.empty() && direct.empty()) {
@@ -510,7 +509,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   std::mutex save_mu_;
   uint64_t saved_seq_ = 0;  // guarded by save_mu_
   std::mutex mu_;
-  std::vector<int64_t> todo_;    // chunk numbers not done at the start, in order (const after)
+  PendingChunks todo_;           // chunk numbers not done at the start, in order (const after)
   size_t next_ = 0;              // guarded by mu_: next todo_ entry to start
   int reads_in_flight_ = 0;      // guarded by mu_: GetMany keys not yet reported
   int64_t bytes_reserved_ = 0;   // guarded by mu_: chunk_bytes_ per outstanding chunk

@@ -1,41 +1,55 @@
 #include "pipeline/progress_cursor.h"
 
+#include <algorithm>
+
 namespace batchd::pipeline {
 
-ProgressCursor::ProgressCursor(int64_t total)
-    : total_(total), bits_(static_cast<size_t>((total + 63) / 64), 0) {}
+bool ProgressCursor::IsDone(int64_t chunk) const {
+  auto after = runs_.upper_bound(chunk);
+  if (after == runs_.begin()) return false;
+  return chunk < std::prev(after)->second;
+}
 
-void ProgressCursor::MarkDone(int64_t chunk) {
-  uint64_t& word = bits_[static_cast<size_t>(chunk >> 6)];
-  const uint64_t bit = uint64_t{1} << (chunk & 63);
-  if (word & bit) return;
-  word |= bit;
-  ++done_;
+void ProgressCursor::MarkDone(int64_t chunk) { MarkDone(chunk, chunk + 1); }
+
+void ProgressCursor::MarkDone(int64_t first, int64_t end) {
+  if (first >= end) return;
+  // Merges every run that overlaps or touches [first, end) into one; done_ grows by the chunks
+  // of [first, end) that no run covered.
+  int64_t newly_done = end - first;
+  int64_t merged_first = first, merged_end = end;
+  auto it = runs_.upper_bound(first);
+  if (it != runs_.begin() && std::prev(it)->second >= first) --it;
+  while (it != runs_.end() && it->first <= end) {
+    newly_done -= std::max<int64_t>(0, std::min(end, it->second) - std::max(first, it->first));
+    merged_first = std::min(merged_first, it->first);
+    merged_end = std::max(merged_end, it->second);
+    it = runs_.erase(it);
+  }
+  done_ += newly_done;
+  runs_.emplace(merged_first, merged_end);
 }
 
 std::optional<std::vector<std::pair<int64_t, int64_t>>> ProgressCursor::Runs(
     size_t max_runs) const {
-  std::vector<std::pair<int64_t, int64_t>> runs;
-  // Whole words that are all done (or all not done) are stepped over at once.
-  auto word = [&](int64_t i) { return bits_[static_cast<size_t>(i >> 6)]; };
-  int64_t i = 0;
-  while (i < total_) {
-    if (!IsDone(i)) {
-      i += ((i & 63) == 0 && word(i) == 0) ? 64 : 1;
-      continue;
-    }
-    const int64_t first = i;
-    while (i < total_ && IsDone(i)) i += ((i & 63) == 0 && word(i) == ~uint64_t{0}) ? 64 : 1;
-    if (runs.size() == max_runs) return std::nullopt;
-    runs.emplace_back(first, std::min(i, total_));
+  if (runs_.size() > max_runs) return std::nullopt;
+  return std::vector<std::pair<int64_t, int64_t>>(runs_.begin(), runs_.end());
+}
+
+std::vector<std::pair<int64_t, int64_t>> ProgressCursor::PendingRuns() const {
+  std::vector<std::pair<int64_t, int64_t>> pending;
+  int64_t at = 0;
+  for (const auto& [first, end] : runs_) {
+    if (first > at) pending.emplace_back(at, first);
+    at = end;
   }
-  return runs;
+  if (at < total_) pending.emplace_back(at, total_);
+  return pending;
 }
 
 nlohmann::json ProgressCursor::ToJson() const {
   nlohmann::json runs = nlohmann::json::array();
-  const auto all = Runs();  // a named value: a range-for over *Runs() would dangle
-  for (const auto& [first, end] : *all) runs.push_back({first, end});
+  for (const auto& [first, end] : runs_) runs.push_back({first, end});
   return runs;
 }
 
@@ -53,7 +67,7 @@ Result<ProgressCursor> ProgressCursor::FromJson(const nlohmann::json& runs, int6
     if (first < previous_end || first >= end || end > total) {
       return Status::InvalidArgument("progress run " + run.dump() + " is out of order or range");
     }
-    for (int64_t c = first; c < end; ++c) cursor.MarkDone(c);
+    cursor.MarkDone(first, end);
     previous_end = end;
   }
   return cursor;

@@ -72,6 +72,21 @@ TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
   }
 }
 
+// Issue 10: the session limits a huge grid or chunk runs into (docs/pipeline.md).
+TEST_F(ServeConfigTest, SessionLimitsHaveTheirDefaultsFlagsAndVariables) {
+  Result<ServeConfig> d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->max_chunk_bytes, int64_t{128} << 20);
+  EXPECT_EQ(d->max_session_chunks, int64_t{1} << 32);
+  FakeEnv()["BATCHD_MAX_SESSION_CHUNKS"] = "1000";
+  Result<ServeConfig> c = Parse({"--max-chunk-bytes", "1048576"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_chunk_bytes, 1048576);
+  EXPECT_EQ(c->max_session_chunks, 1000);
+  EXPECT_FALSE(Parse({"--max-chunk-bytes", "100"}).ok()) << "below one page";
+  EXPECT_FALSE(Parse({"--max-session-chunks", "0"}).ok());
+}
+
 TEST_F(ServeConfigTest, EventStreamOptionsHaveTheirDefaultsFlagsAndVariables) {
   Result<ServeConfig> defaults = Parse({});
   ASSERT_TRUE(defaults.ok());
