@@ -20,6 +20,8 @@ class DataDir {
 
   std::filesystem::path DatabasePath() const { return path_ / "batchd.db"; }
   std::filesystem::path PortFilePath() const { return path_ / "batchd.port"; }
+  // Written by the fatal-signal handlers (crash_marker.h).
+  std::filesystem::path CrashMarkerPath() const { return path_ / "batchd.crash"; }
 
   // Writes the port atomically (temp file + rename), so a reader never sees a partial number.
   Status WritePortFile(uint16_t port) const;

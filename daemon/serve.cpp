@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "core/worker_pool.h"
 #include "daemon/access_setup.h"
+#include "daemon/crash_marker.h"
 #include "daemon/data_dir.h"
 #include "daemon/fd_limit.h"
 #include "daemon/result_folding.h"
@@ -85,9 +86,22 @@ int RunServe(const ServeConfig& config) {
   store_options.event_listener = [&events](const std::vector<storage::EventRecord>& batch) {
     events.Publish(batch);
   };
+  // A crash of the daemon's own (not a kill) makes the sessions it left in progress suspects.
+  Result<bool> crashed = TakeCrashMarker(dir->CrashMarkerPath());
+  if (!crashed.ok()) {
+    spdlog::critical("{}", crashed.status().message());
+    return 1;
+  }
+  if (*crashed) spdlog::warn("the previous run died of a fatal signal (see its log)");
+  store_options.crash_policy = {.previous_run_crashed = *crashed,
+                                .quarantine_after = config.quarantine_after_crashes};
   Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);
   if (!store.ok()) {
     spdlog::critical("{}", store.status().message());
+    return 1;
+  }
+  if (Status armed = ArmCrashMarker(dir->CrashMarkerPath()); !armed.ok()) {
+    spdlog::critical("{}", armed.message());
     return 1;
   }
 

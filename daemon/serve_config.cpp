@@ -241,6 +241,14 @@ const std::vector<Option>& Options() {
          c.max_session_chunks = static_cast<int64_t>(n);
          return Status::Ok();
        }},
+      {"--quarantine-after-crashes", "BATCHD_QUARANTINE_AFTER_CRASHES", "N",
+       "a session in progress at this many crashes of the daemon's own (a fatal signal, not a "
+       "kill) ends in error instead of being requeued (default 3)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--quarantine-after-crashes", 1, 1000));
+         c.quarantine_after_crashes = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
       {"--http-max-in-flight", "BATCHD_HTTP_MAX_IN_FLIGHT", "N",
        "requests in flight (and pooled connections) per http:// store (default 64)",
        [](ServeConfig& c, const std::string& v) {

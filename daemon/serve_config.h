@@ -42,6 +42,7 @@ struct ServeConfig {
   int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget
   int64_t max_chunk_bytes = 128ll << 20;   // the largest decoded chunk a session may have
   int64_t max_session_chunks = 1ll << 32;  // the most chunks one session's region may cover
+  int64_t quarantine_after_crashes = 3;    // fatal crashes in progress before a session errs
   int http_max_in_flight = 64;             // requests in flight per http:// store
   int64_t checkpoint_interval_ms = 1000;   // how often a running chunk session saves its cursor
   // The event stream (docs/api.md, "Events").

@@ -42,7 +42,8 @@ Result<RecoveryReport> RemoveHalfInsertedBatches(SQLite::Database& db) {
   }
 }
 
-Result<int64_t> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms) {
+Result<InterruptedSessions> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms,
+                                                       const CrashPolicy& policy) {
   try {
     SQLite::Transaction txn(db);
     SQLite::Statement find(db,
@@ -53,20 +54,54 @@ Result<int64_t> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms)
       batches.push_back({find.getColumn(0).getInt64(), find.getColumn(1).getInt64(),
                          find.getColumn(2).getInt64()});
     }
+    SQLite::Statement count_crash(
+        db,
+        "UPDATE session_state SET fatal_crashes = fatal_crashes + 1 WHERE session_id IN "
+        "(SELECT id FROM session WHERE id >= ? AND id < ? AND state = 1)");
+    SQLite::Statement record_quarantine(
+        db,
+        "UPDATE session_state SET error_kind = 'permanent', error_message = 'crashed the daemon ' "
+        "|| fatal_crashes || ' times (it was in progress at each of its last crashes); not "
+        "requeued again', finished_at = ? WHERE fatal_crashes >= ? AND session_id IN "
+        "(SELECT id FROM session WHERE id >= ? AND id < ? AND state = 1)");
+    SQLite::Statement quarantine(
+        db,
+        "UPDATE session SET state = 3 WHERE id >= ? AND id < ? AND state = 1 AND id IN "
+        "(SELECT session_id FROM session_state WHERE fatal_crashes >= ?)");
     SQLite::Statement requeue(db,
                               "UPDATE session SET state = 0, not_before = ? "
                               "WHERE id >= ? AND id < ? AND state = 1");
-    int64_t total = 0;
+    InterruptedSessions total;
     for (const auto& [id, first, count] : batches) {
+      int64_t quarantined = 0;
+      if (policy.previous_run_crashed) {
+        count_crash.bind(1, first);
+        count_crash.bind(2, first + count);
+        count_crash.exec();
+        count_crash.reset();
+        record_quarantine.bind(1, now_ms);
+        record_quarantine.bind(2, policy.quarantine_after);
+        record_quarantine.bind(3, first);
+        record_quarantine.bind(4, first + count);
+        record_quarantine.exec();
+        record_quarantine.reset();
+        quarantine.bind(1, first);
+        quarantine.bind(2, first + count);
+        quarantine.bind(3, policy.quarantine_after);
+        quarantined = quarantine.exec();
+        quarantine.reset();
+      }
       requeue.bind(1, now_ms);
       requeue.bind(2, first);
       requeue.bind(3, first + count);
-      const int64_t n = requeue.exec();
+      const int64_t requeued = requeue.exec();
       requeue.reset();
       CounterDelta delta{};
-      Move(delta, SessionState::kInProgress, SessionState::kUninitialized, n);
+      Move(delta, SessionState::kInProgress, SessionState::kError, quarantined);
+      Move(delta, SessionState::kInProgress, SessionState::kUninitialized, requeued);
       ApplyCounterDelta(db, id, delta, now_ms);
-      total += n;
+      total.requeued += requeued;
+      total.quarantined += quarantined;
     }
     txn.commit();
     return total;

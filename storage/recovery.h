@@ -4,22 +4,31 @@
 #include <SQLiteCpp/Database.h>
 
 #include "core/status.h"
+#include "storage/crash_policy.h"
 
 namespace batchd::storage {
 
 struct RecoveryReport {
   int64_t half_inserted_batches_removed = 0;
   int64_t sessions_removed = 0;
-  int64_t sessions_requeued = 0;
 };
 
 // Deletes every batch still `enqueuing` (its insert was cut off by a crash: the client never
 // got its 201) together with the sessions already written in its id range. One transaction.
 Result<RecoveryReport> RemoveHalfInsertedBatches(SQLite::Database& db);
 
+struct InterruptedSessions {
+  int64_t requeued = 0;
+  int64_t quarantined = 0;  // ended in error: they crashed the daemon quarantine_after times
+};
+
 // Puts every session a crash left in_progress back in the queue (uninitialized, due at once)
-// with its session_state row kept, so it resumes instead of being lost or canceled. Only
-// batches whose counters say they have sessions in progress are scanned. One transaction.
-Result<int64_t> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms);
+// with its session_state row kept, so it resumes instead of being lost or canceled; after a
+// crash of the daemon's own (policy.previous_run_crashed), a session that was in progress at
+// policy.quarantine_after such crashes ends in a permanent error "crashed the daemon N times"
+// instead (the poison-pill quarantine). Only batches whose counters say they have sessions in
+// progress are scanned. One transaction.
+Result<InterruptedSessions> RequeueInterruptedSessions(SQLite::Database& db, int64_t now_ms,
+                                                       const CrashPolicy& policy = {});
 
 }  // namespace batchd::storage

@@ -219,10 +219,17 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
     spdlog::warn("removed {} batch(es) whose insert a crash interrupted ({} sessions)",
                  recovered.half_inserted_batches_removed, recovered.sessions_removed);
   }
-  ASSIGN_OR_RETURN(recovered.sessions_requeued, RequeueInterruptedSessions(*db, UnixMillis()));
-  if (recovered.sessions_requeued > 0) {
+  ASSIGN_OR_RETURN(InterruptedSessions interrupted,
+                   RequeueInterruptedSessions(*db, UnixMillis(), options.crash_policy));
+  if (interrupted.requeued > 0) {
     spdlog::warn("put {} session(s) interrupted by a crash back in the queue; they resume",
-                 recovered.sessions_requeued);
+                 interrupted.requeued);
+  }
+  if (interrupted.quarantined > 0) {
+    spdlog::error(
+        "{} session(s) were in progress at {} crashes of the daemon in a row: ended in error "
+        "(\"crashed the daemon N times\") instead of being requeued",
+        interrupted.quarantined, options.crash_policy.quarantine_after);
   }
   ASSIGN_OR_RETURN(auto readers, ReadPool::Open(options.db_path, options.reader_threads,
                                                 options.reader_queue_limit));

@@ -17,6 +17,7 @@
 
 #include "core/latency_histogram.h"
 #include "core/status.h"
+#include "storage/crash_policy.h"
 #include "storage/event_log_options.h"
 #include "storage/event_record.h"
 #include "storage/records.h"
@@ -148,6 +149,8 @@ struct SqliteStoreOptions {
   EventLogOptions events;
   // Receives every committed event in seq order, on the writer thread; must not block.
   EventListener event_listener;
+  // How sessions a crash left in progress are treated at open (storage/recovery.h).
+  CrashPolicy crash_policy;
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left
