@@ -1,5 +1,7 @@
 #include "api/event_subscription.h"
 
+#include "api/query_params.h"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -26,6 +28,7 @@ std::string AllTypeNames() {
 }
 
 Status RefuseUnknown(const HttpRequest& request, const std::set<std::string>& allowed) {
+  RETURN_IF_ERROR(RefuseRepeatedQuery(request));
   for (const auto& [name, value] : request.query) {
     if (!allowed.count(name)) {
       std::string list;

@@ -260,22 +260,55 @@ void HttpSession::StartUpgrade() {
   upgrade_.reset();
   // Refusals are plain HTTP answers, before any handshake: a bad filter is the client's to fix.
   Result<EventSubscription> subscription = ParseEventSubscription(upgrade.view);
+  if (!subscription.ok()) return RefuseUpgrade(upgrade, subscription.status());
+  // A stream filtered to a batch or session that does not exist would say hello and then
+  // nothing, ever (a mistyped id): it is a 404 instead, looked up before the handshake.
+  storage::Store* store = state_->options.events.store;
+  const EventFilter& filter = subscription->filter;
+  if (store == nullptr || (!filter.batch && !filter.session)) {
+    return CompleteUpgrade(std::move(upgrade), std::move(*subscription), Status::Ok());
+  }
+  auto held = std::make_shared<std::pair<PendingUpgrade, EventSubscription>>(
+      std::move(upgrade), std::move(*subscription));
+  auto resume = [self = shared_from_this(), held](Status found, const char* param) {
+    if (found.code() == StatusCode::kNotFound) {
+      found = Status(StatusCode::kNotFound, found.message(), param);
+    }
+    net::post(self->stream_.get_executor(), [self, held, found = std::move(found)]() mutable {
+      self->CompleteUpgrade(std::move(held->first), std::move(held->second), std::move(found));
+    });
+  };
+  if (held->second.filter.batch) {
+    store->GetBatch(*held->second.filter.batch,
+                    [resume](Result<storage::BatchRecord> r) { resume(r.status(), "?batch"); });
+  } else {
+    store->GetSession(*held->second.filter.session, [resume](Result<storage::SessionDetail> r) {
+      resume(r.status(), "?session");
+    });
+  }
+}
+
+void HttpSession::RefuseUpgrade(const PendingUpgrade& upgrade, const Status& refusal) {
+  pending_.push_back(Pending{.id = next_id_++,
+                             .version = upgrade.request.version(),
+                             .keep_alive = false,
+                             .origin = upgrade.view.header("origin")});
+  pending_.back().response = ErrorResponse(refusal);
+  MaybeWrite();
+}
+
+void HttpSession::CompleteUpgrade(PendingUpgrade upgrade, EventSubscription subscription,
+                                  Status found) {
+  if (closed_) return;
+  if (!found.ok()) return RefuseUpgrade(upgrade, found);
   Status room = state_->stopping ? Status::Unavailable("the daemon is stopping")
                                  : state_->options.events.hub->CheckRoom();
-  if (!subscription.ok() || !room.ok()) {
-    const Status& refusal = subscription.ok() ? room : subscription.status();
-    pending_.push_back(Pending{.id = next_id_++,
-                               .version = upgrade.request.version(),
-                               .keep_alive = false,
-                               .origin = upgrade.view.header("origin")});
-    pending_.back().response = ErrorResponse(refusal);
-    return MaybeWrite();
-  }
+  if (!room.ok()) return RefuseUpgrade(upgrade, room);
   closed_ = true;  // the socket is the WebSocket's now
   idle_timer_.cancel();
   const bool select_events_protocol = OffersSubprotocol(upgrade.view, kEventsSubprotocol);
-  StartEventWebSocket(stream_.release_socket(), std::move(buffer_), state_,
-                      std::move(*subscription), std::move(upgrade.request), select_events_protocol);
+  StartEventWebSocket(stream_.release_socket(), std::move(buffer_), state_, std::move(subscription),
+                      std::move(upgrade.request), select_events_protocol);
 }
 
 void HttpSession::ArmIdleTimer() {

@@ -83,6 +83,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnWrite(bool close_after, boost::beast::error_code ec, std::size_t bytes);
   // Hands the connection to a WebSocket session, or answers why not.
   void StartUpgrade();
+  // After the subscription parsed and its batch or session was found (`found` ok) or not.
+  void CompleteUpgrade(PendingUpgrade upgrade, EventSubscription subscription, Status found);
+  void RefuseUpgrade(const PendingUpgrade& upgrade, const Status& refusal);
   // (Re)starts the idle clock: the connection is closed if it stays without a request.
   void ArmIdleTimer();
   // Ends one request in flight for `p` if it was dispatched and not yet accounted for.

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,8 @@ struct HttpRequest {
   std::string method;                        // "GET", "POST", ...
   std::string path;                          // percent-decoded, without the query string
   std::map<std::string, std::string> query;  // percent-decoded; the last value of a repeated key
+  // The first query parameter the target named twice ("?a=1&a=2"): refused (query_params.h).
+  std::optional<std::string> repeated_query;
   std::map<std::string, std::string> path_params;  // filled by the Router ({id} -> "...")
   // By lower-case name; a repeated header's values joined with ", ". They include credentials
   // (Authorization, a bearer WebSocket subprotocol): never log a header or a whole request.

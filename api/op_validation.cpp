@@ -22,6 +22,35 @@ Status CheckOpValue(const nlohmann::json& value, const pipeline::OpRegistry& ops
   return Status::Ok();
 }
 
+// The op's submit-time member checks (Op::SubmitCheckedMembers) over the template's values and
+// every data item substituted at those members.
+Status CheckOpMembers(const BatchSpec& spec, const pipeline::Op& op) {
+  for (const std::string& member : op.SubmitCheckedMembers()) {
+    bool from_data = false;
+    for (size_t g = 0; g < spec.data.size(); ++g) {
+      for (size_t d = 0; d < spec.data[g].size(); ++d) {
+        if (spec.data[g][d].field != member) continue;
+        from_data = true;
+        const nlohmann::json& items = spec.data[g][d].items;
+        for (size_t k = 0; k < items.size(); ++k) {
+          if (Status s = op.CheckMember(member, items[k]); !s.ok()) {
+            return Status(s.code(), s.message(),
+                          "/data/" + std::to_string(g) + "/" + std::to_string(d) + "/items/" +
+                              std::to_string(k));
+          }
+        }
+      }
+    }
+    if (from_data) continue;
+    const nlohmann::json::json_pointer pointer(member);
+    if (!spec.job_template.contains(pointer)) continue;  // Prepare says what is missing
+    if (Status s = op.CheckMember(member, spec.job_template.at(pointer)); !s.ok()) {
+      return Status(s.code(), s.message(), "/template" + member);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateOps(const BatchSpec& spec, const pipeline::OpRegistry& ops) {
@@ -42,7 +71,8 @@ Status ValidateOps(const BatchSpec& spec, const pipeline::OpRegistry& ops) {
     return Status::InvalidArgument("the template needs an \"op\" (" + KnownOps(ops) + ")",
                                    "/template/op");
   }
-  return CheckOpValue(*op, ops, "/template/op");
+  RETURN_IF_ERROR(CheckOpValue(*op, ops, "/template/op"));
+  return CheckOpMembers(spec, *ops.Find(op->get<std::string>()));
 }
 
 }  // namespace batchd::api

@@ -70,7 +70,8 @@ std::string PercentDecode(const std::string& text, bool plus_is_space) {
   return out;
 }
 
-std::map<std::string, std::string> ParseQueryString(const std::string& query) {
+std::map<std::string, std::string> ParseQueryString(const std::string& query,
+                                                    std::optional<std::string>* repeated) {
   std::map<std::string, std::string> out;
   size_t start = 0;
   while (start < query.size()) {
@@ -80,6 +81,7 @@ std::map<std::string, std::string> ParseQueryString(const std::string& query) {
     if (!pair.empty()) {
       const size_t eq = pair.find('=');
       const std::string key = PercentDecode(pair.substr(0, eq), true);
+      if (repeated != nullptr && !*repeated && out.count(key)) *repeated = key;
       out[key] = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
     }
     start = amp + 1;
@@ -87,12 +89,21 @@ std::map<std::string, std::string> ParseQueryString(const std::string& query) {
   return out;
 }
 
+Status RefuseRepeatedQuery(const HttpRequest& request) {
+  if (!request.repeated_query) return Status::Ok();
+  return Status::Malformed(
+      "query parameter '" + *request.repeated_query + "' is given more than once; give it once",
+      "?" + *request.repeated_query);
+}
+
 HttpRequest RequestFromTarget(std::string method, std::string_view target, std::string body) {
   HttpRequest out;
   out.method = std::move(method);
   const size_t q = target.find('?');
   out.path = PercentDecode(std::string(target.substr(0, q)), false);
-  if (q != std::string_view::npos) out.query = ParseQueryString(std::string(target.substr(q + 1)));
+  if (q != std::string_view::npos) {
+    out.query = ParseQueryString(std::string(target.substr(q + 1)), &out.repeated_query);
+  }
   out.body = std::move(body);
   return out;
 }

@@ -25,8 +25,14 @@ std::optional<int64_t> ParsePositiveId(const std::string& text);
 // Decodes %XX escapes (and '+' as space when `plus_is_space`); invalid escapes stay as they are.
 std::string PercentDecode(const std::string& text, bool plus_is_space);
 
-// Splits "a=1&b=x%20y" into a decoded map.
-std::map<std::string, std::string> ParseQueryString(const std::string& query);
+// Splits "a=1&b=x%20y" into a decoded map; a name given twice keeps its last value and, when
+// `repeated` is given, the first such name is stored there.
+std::map<std::string, std::string> ParseQueryString(const std::string& query,
+                                                    std::optional<std::string>* repeated = nullptr);
+
+// kMalformed at "?name" when the request named a query parameter twice: which of two values
+// counts differs between readers (a proxy, a cache, us), so neither is guessed.
+Status RefuseRepeatedQuery(const HttpRequest& request);
 
 // The request as handlers see it, from the request line's target ("/a/b?x=1"): the path
 // percent-decoded ('+' stays '+'), the query string parsed. Any bytes are accepted; a decoded

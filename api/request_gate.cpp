@@ -30,8 +30,11 @@ HttpResponse Unauthorized(const std::string& message, const char* error) {
 }  // namespace
 
 RequestGate::RequestGate(std::vector<std::string> cors_origins,
-                         std::shared_ptr<const TokenSet> tokens)
-    : cors_(std::move(cors_origins)), tokens_(std::move(tokens)) {}
+                         std::shared_ptr<const TokenSet> tokens,
+                         std::vector<std::string> allowed_hosts)
+    : cors_(std::move(cors_origins)),
+      hosts_(std::move(allowed_hosts)),
+      tokens_(std::move(tokens)) {}
 
 void RequestGate::ReplaceTokens(std::shared_ptr<const TokenSet> tokens) {
   std::lock_guard lock(mu_);
@@ -46,6 +49,16 @@ std::shared_ptr<const TokenSet> RequestGate::tokens() const {
 bool RequestGate::requires_tokens() const { return tokens() != nullptr; }
 
 std::optional<HttpResponse> RequestGate::Admit(const HttpRequest& request) const {
+  const std::shared_ptr<const TokenSet> tokens = this->tokens();
+  if (tokens == nullptr && !hosts_.IsAllowed(request.header("host"))) {
+    // The Host is quoted without a byte that is not printable ASCII: it may be anything.
+    std::string host;
+    for (char c : request.header("host").substr(0, 255)) host += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return ErrorResponse(403, "host_not_allowed",
+                         "this daemon has no tokens, so it answers only loopback names "
+                         "(localhost, 127.0.0.1, [::1]) and --allowed-host names, not Host: " +
+                             host);
+  }
   const std::string& origin = request.header("origin");
   if (!origin.empty() && !cors_.IsAllowed(origin) &&
       !CorsPolicy::IsSameOrigin(origin, request.header("host"))) {
@@ -55,7 +68,6 @@ std::optional<HttpResponse> RequestGate::Admit(const HttpRequest& request) const
   }
   if (CorsPolicy::IsPreflight(request)) return cors_.Preflight(request);
 
-  const std::shared_ptr<const TokenSet> tokens = this->tokens();
   if (tokens == nullptr || IsOpen(request)) return std::nullopt;
 
   const Credentials credentials = PresentedCredentials(request);

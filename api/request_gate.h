@@ -3,6 +3,8 @@
 // request before dispatching or upgrading, so a route added later is covered without a word.
 //
 // In order:
+// 0. Without tokens, a request whose Host is not a loopback name or an --allowed-host:
+//    403 host_not_allowed (host_allowlist.h: DNS rebinding).
 // 1. A request whose Origin is neither the daemon's own nor allowed: 403 origin_not_allowed.
 // 2. A CORS preflight (from an allowed origin): 204, answered here (browsers send no
 //    credentials with a preflight).
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "api/cors_policy.h"
+#include "api/host_allowlist.h"
 #include "api/http_types.h"
 #include "api/token_set.h"
 
@@ -30,8 +33,10 @@ namespace batchd::api {
 
 class RequestGate {
  public:
-  // `tokens` null: no authentication. `cors_origins` must have passed CorsPolicy::CheckOrigin.
-  RequestGate(std::vector<std::string> cors_origins, std::shared_ptr<const TokenSet> tokens);
+  // `tokens` null: no authentication, and then only loopback Host values or `allowed_hosts`.
+  // `cors_origins` must have passed CorsPolicy::CheckOrigin.
+  RequestGate(std::vector<std::string> cors_origins, std::shared_ptr<const TokenSet> tokens,
+              std::vector<std::string> allowed_hosts = {});
 
   // Installs a new token set (a reload). Requests already admitted are not affected.
   void ReplaceTokens(std::shared_ptr<const TokenSet> tokens);
@@ -49,6 +54,7 @@ class RequestGate {
   std::shared_ptr<const TokenSet> tokens() const;
 
   const CorsPolicy cors_;
+  const HostAllowlist hosts_;
   mutable std::mutex mu_;
   std::shared_ptr<const TokenSet> tokens_;  // guarded by mu_
 };

@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include "api/query_params.h"
+
 #include "api/error_response.h"
 
 #include <chrono>
@@ -57,6 +59,10 @@ Responder Counted(HttpMetrics& metrics, RouteMetrics& route, Responder respond) 
 }  // namespace
 
 void Router::Dispatch(HttpRequest& request, Responder respond) const {
+  if (Status repeated = RefuseRepeatedQuery(request); !repeated.ok()) {
+    Counted(*metrics_, metrics_->unmatched(), std::move(respond))(ErrorResponse(repeated));
+    return;
+  }
   const std::vector<std::string> segments = SplitPath(request.path);
   std::string allowed;
   for (const Route& route : routes_) {

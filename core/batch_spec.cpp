@@ -3,6 +3,8 @@
 // point at the exact spot in what it sent.
 #include "core/batch_spec.h"
 
+#include "core/strict_json.h"
+
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
@@ -332,7 +334,11 @@ Result<BatchSpec> ParseBatchSpec(std::string_view json_text, const BatchSpecLimi
   }
   json doc;
   try {
-    doc = json::parse(json_text);
+    if (std::optional<DuplicateMember> dup = ParseRejectingDuplicates(json_text, doc)) {
+      return Status::Malformed(
+          "duplicate member \"" + ValidUtf8(dup->name) + "\": an object may name each member once",
+          ValidUtf8(dup->pointer));
+    }
   } catch (const json::parse_error& e) {
     // The message carries nlohmann's "at line L, column C" position.
     return Status::Malformed("not valid JSON: " + ValidUtf8(WithoutExceptionId(e)));

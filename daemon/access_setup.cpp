@@ -19,7 +19,8 @@ Result<std::unique_ptr<api::RequestGate>> MakeRequestGate(const ServeConfig& con
   for (const std::string& origin : config.cors_origins) {
     spdlog::info("CORS: pages from {} may call the API", origin);
   }
-  return std::make_unique<api::RequestGate>(config.cors_origins, std::move(tokens));
+  return std::make_unique<api::RequestGate>(config.cors_origins, std::move(tokens),
+                                            config.allowed_hosts);
 }
 
 void ReloadTokenFile(const ServeConfig& config, api::RequestGate& gate) {

@@ -11,9 +11,10 @@ namespace batchd::daemon {
 
 class DataDir {
  public:
-  // Creates `path` if needed and takes an exclusive lock on path/batchd.lock (released when the
-  // process ends, however it ends). kFailedPrecondition if another process holds the lock;
-  // kIoError if the directory cannot be created or written.
+  // Creates `path` if needed and takes an exclusive lock on the directory itself (flock on its
+  // descriptor, released when the process ends, however it ends; no file in it can be deleted
+  // to defeat it). kFailedPrecondition if another process holds the lock; kIoError if the
+  // directory cannot be created or written.
   static Result<DataDir> Open(const std::filesystem::path& path);
   DataDir(DataDir&&) noexcept;
   ~DataDir();

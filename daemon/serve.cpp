@@ -93,6 +93,7 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   if (*crashed) spdlog::warn("the previous run died of a fatal signal (see its log)");
+  store_options.check_integrity = !config.skip_integrity_check;
   store_options.crash_policy = {.previous_run_crashed = *crashed,
                                 .quarantine_after = config.quarantine_after_crashes};
   Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);

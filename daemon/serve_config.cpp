@@ -127,6 +127,27 @@ const std::vector<Option>& Options() {
          }
          return Status::Ok();
        }},
+      {"--allowed-host", "BATCHD_ALLOWED_HOSTS", "NAME",
+       "without --token-file, a Host name (no port) the daemon answers besides localhost, "
+       "127.0.0.0/8 and [::1] (repeatable; the variable takes a ','-separated list); default none",
+       [](ServeConfig& c, const std::string& v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           const size_t comma = std::min(v.find(',', start), v.size());
+           std::string name = v.substr(start, comma - start);
+           start = comma + 1;
+           name.erase(0, name.find_first_not_of(' '));
+           name.erase(name.find_last_not_of(' ') + 1);
+           if (name.empty()) continue;
+           if (name.find_first_of(":/[] ") != std::string::npos) {
+             return Status::InvalidArgument(
+                 "--allowed-host takes a host name without a port or scheme, got '" + name + "'",
+                 "--allowed-host");
+           }
+           c.allowed_hosts.push_back(name);
+         }
+         return Status::Ok();
+       }},
       {"--max-header-bytes", "BATCHD_MAX_HEADER_BYTES", "N",
        "refuse requests whose headers are larger than this with 431 (default 16384)",
        [](ServeConfig& c, const std::string& v) {
@@ -249,6 +270,17 @@ const std::vector<Option>& Options() {
          c.quarantine_after_crashes = static_cast<int64_t>(n);
          return Status::Ok();
        }},
+      {"--skip-integrity-check", "BATCHD_SKIP_INTEGRITY_CHECK", "yes|no",
+       "skip the database's integrity check (PRAGMA quick_check, which reads the whole file) at "
+       "start; a damaged database is otherwise refused (default no)",
+       [](ServeConfig& c, const std::string& v) {
+         if (v != "yes" && v != "no") {
+           return Status::InvalidArgument("--skip-integrity-check takes yes or no, got '" + v + "'",
+                                          "--skip-integrity-check");
+         }
+         c.skip_integrity_check = v == "yes";
+         return Status::Ok();
+       }},
       {"--http-max-in-flight", "BATCHD_HTTP_MAX_IN_FLIGHT", "N",
        "requests in flight (and pooled connections) per http:// store (default 64)",
        [](ServeConfig& c, const std::string& v) {
@@ -329,6 +361,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
   }
   bool file_root_flag_seen = false;
   bool cors_origin_flag_seen = false;
+  bool allowed_host_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -356,6 +389,9 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     }
     if (flag == "--cors-origin" && !std::exchange(cors_origin_flag_seen, true)) {
       config.cors_origins.clear();
+    }
+    if (flag == "--allowed-host" && !std::exchange(allowed_host_flag_seen, true)) {
+      config.allowed_hosts.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
   }

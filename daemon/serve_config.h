@@ -22,8 +22,9 @@ struct ServeConfig {
   // Access (docs/api.md, "Authentication"). With a token file every request but /healthz and
   // the dashboard's files needs a bearer token; without one, only a loopback --listen address
   // is accepted.
-  std::filesystem::path token_file;       // empty: no authentication
-  std::vector<std::string> cors_origins;  // exact origins allowed to call from a browser
+  std::filesystem::path token_file;        // empty: no authentication
+  std::vector<std::string> cors_origins;   // exact origins allowed to call from a browser
+  std::vector<std::string> allowed_hosts;  // Host names answered without tokens, besides loopback
   // Limits of the HTTP server (docs/api.md, "Limits").
   uint64_t max_header_bytes = 16 << 10;
   uint64_t max_connections = 2048;
@@ -42,9 +43,11 @@ struct ServeConfig {
   int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget
   int64_t max_chunk_bytes = 128ll << 20;   // the largest decoded chunk a session may have
   int64_t max_session_chunks = 1ll << 32;  // the most chunks one session's region may cover
-  int64_t quarantine_after_crashes = 3;    // fatal crashes in progress before a session errs
-  int http_max_in_flight = 64;             // requests in flight per http:// store
-  int64_t checkpoint_interval_ms = 1000;   // how often a running chunk session saves its cursor
+  int64_t quarantine_after_crashes = 3;
+  bool skip_integrity_check = false;  // no PRAGMA quick_check at start (huge databases)    // fatal
+                                      // crashes in progress before a session errs
+  int http_max_in_flight = 64;        // requests in flight per http:// store
+  int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
   // The event stream (docs/api.md, "Events").
   int64_t event_retention_events = 1'000'000;
   int64_t event_retention_seconds = 24 * 3600;

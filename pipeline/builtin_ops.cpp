@@ -40,12 +40,27 @@ class SleepOp final : public Op {
  public:
   explicit SleepOp(TimerService& timers) : timers_(timers) {}
 
+  std::vector<std::string> SubmitCheckedMembers() const override { return {"/ms", "/chunks"}; }
+
+  Status CheckMember(std::string_view pointer, const nlohmann::json& value) const override {
+    const bool ms = pointer == "/ms";
+    if (!ms && pointer != "/chunks") return Status::Ok();
+    const int64_t max = ms ? kMaxMs : kMaxChunks;
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > max) {
+      return Status::InvalidArgument(std::string("sleep: \"") + (ms ? "ms" : "chunks") +
+                                     "\" must be an integer from 0 to " + std::to_string(max) +
+                                     ", got " + value.dump());
+    }
+    return Status::Ok();
+  }
+
   Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
     ASSIGN_OR_RETURN(int64_t ms, NonNegativeInt(job, "sleep", "ms", std::nullopt));
     ASSIGN_OR_RETURN(int64_t chunks, NonNegativeInt(job, "sleep", "chunks", 0));
-    if (chunks > kMaxChunks) {
-      return Status::InvalidArgument(
-          "sleep: \"chunks\" must be at most " + std::to_string(kMaxChunks), "/chunks");
+    for (const char* member : {"/ms", "/chunks"}) {
+      if (Status s = CheckMember(member, member[1] == 'm' ? ms : chunks); !s.ok()) {
+        return Status(s.code(), s.message(), member);
+      }
     }
     nlohmann::json resolved = {{"ms", ms}};
     if (chunks > 0) resolved["chunks"] = chunks;  // plain sleeps keep their old state
@@ -82,6 +97,9 @@ class SleepOp final : public Op {
 
  private:
   static constexpr int64_t kMaxChunks = 1'000'000;
+  // 30 days. Beyond some 9.2e12 ms the timer's microseconds overflowed and the sleep ended at
+  // once (issue 10, item 9).
+  static constexpr int64_t kMaxMs = int64_t{30} * 24 * 3600 * 1000;
 
   // One "chunk" per ms/chunks, in a scattered order (a stride through the chunks), the way a
   // pipeline with many reads in flight finishes them.

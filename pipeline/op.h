@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -85,6 +86,17 @@ class Op {
   // state and handed to every run (also after a restart). Errors fail the session.
   virtual Result<nlohmann::json> Prepare(const nlohmann::json& job) const {
     return nlohmann::json::object();
+  }
+
+  // Members of a job this op can check at submit, cheaply and without I/O, as JSON Pointers
+  // ("/ms"), so a bad value is a 422 naming its place in the request instead of a session that
+  // fails later. The API checks the template's value at each (unless data items replace it) and
+  // every data item substituted there, with CheckMember. Default: none.
+  virtual std::vector<std::string> SubmitCheckedMembers() const { return {}; }
+  // Ok if `value` may stand at `pointer` (one of SubmitCheckedMembers); kInvalidArgument with a
+  // message (without a path: the caller knows where the value came from) otherwise.
+  virtual Status CheckMember(std::string_view pointer, const nlohmann::json& value) const {
+    return Status::Ok();
   }
 
   // Runs the session. Must call `done` exactly once, from any thread, and must end soon after

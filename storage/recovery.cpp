@@ -11,6 +11,24 @@
 
 namespace batchd::storage {
 
+Status CheckIntegrity(SQLite::Database& db, const std::string& db_name) {
+  constexpr int kProblemsQuoted = 5;
+  try {
+    SQLite::Statement check(db, "PRAGMA quick_check(" + std::to_string(kProblemsQuoted) + ")");
+    std::string problems;
+    while (check.executeStep()) {
+      const std::string line = check.getColumn(0).getString();
+      if (line == "ok") return Status::Ok();
+      problems += (problems.empty() ? "" : "; ") + line;
+    }
+    return Status::Corrupt(db_name +
+                           " failed its integrity check (PRAGMA quick_check): " + problems);
+  } catch (const SQLite::Exception& e) {
+    return Status::Corrupt(db_name +
+                           " failed its integrity check (PRAGMA quick_check): " + e.what());
+  }
+}
+
 Result<RecoveryReport> RemoveHalfInsertedBatches(SQLite::Database& db) {
   try {
     RecoveryReport report;

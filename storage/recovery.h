@@ -1,6 +1,8 @@
 // What opening a database repairs after a crash, before any thread starts.
 #pragma once
 
+#include <string>
+
 #include <SQLiteCpp/Database.h>
 
 #include "core/status.h"
@@ -12,6 +14,11 @@ struct RecoveryReport {
   int64_t half_inserted_batches_removed = 0;
   int64_t sessions_removed = 0;
 };
+
+// PRAGMA quick_check: Ok, or kCorrupt quoting the first problems SQLite found. A database with
+// damaged pages otherwise serves wrong answers without an error (a batch listing fewer sessions
+// than it has) and fails claims at run time; refusing to start says so at once.
+Status CheckIntegrity(SQLite::Database& db, const std::string& db_name);
 
 // Deletes every batch still `enqueuing` (its insert was cut off by a crash: the client never
 // got its 201) together with the sessions already written in its id range. One transaction.

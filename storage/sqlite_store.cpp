@@ -213,6 +213,13 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {
   ASSIGN_OR_RETURN(auto db, OpenConnection(options.db_path, ConnectionRole::kWriter));
+  if (options.check_integrity) {
+    if (Status s = CheckIntegrity(*db, options.db_path.string()); !s.ok()) {
+      return Status::Corrupt(s.message() +
+                             ". Restore it from a backup, or start with --skip-integrity-check to "
+                             "read what is still readable");
+    }
+  }
   RETURN_IF_ERROR(ApplyMigrations(*db));
   ASSIGN_OR_RETURN(RecoveryReport recovered, RemoveHalfInsertedBatches(*db));
   if (recovered.half_inserted_batches_removed > 0) {

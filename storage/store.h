@@ -151,13 +151,16 @@ struct SqliteStoreOptions {
   EventListener event_listener;
   // How sessions a crash left in progress are treated at open (storage/recovery.h).
   CrashPolicy crash_policy;
+  // PRAGMA quick_check before anything else at open; a damaged database is refused (kCorrupt).
+  // It reads the whole file: a daemon with a huge database may skip it.
+  bool check_integrity = true;
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left
 // half-inserted, puts sessions a crash left in_progress back in the queue (their execution
 // state kept), and starts the writer and reader threads.
-// kFailedPrecondition if the database was written by a newer batchd; kIoError if it cannot be
-// opened or written.
+// kFailedPrecondition if the database was written by a newer batchd; kCorrupt if it fails its
+// integrity check (options.check_integrity); kIoError if it cannot be opened or written.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
 
 }  // namespace batchd::storage

@@ -84,6 +84,13 @@ TEST_F(ServeConfigTest, SessionLimitsHaveTheirDefaultsFlagsAndVariables) {
   EXPECT_EQ(c->max_chunk_bytes, 1048576);
   EXPECT_EQ(c->max_session_chunks, 1000);
   EXPECT_FALSE(Parse({"--max-chunk-bytes", "100"}).ok()) << "below one page";
+  EXPECT_FALSE(d->skip_integrity_check);
+  Result<ServeConfig> skip = Parse({"--skip-integrity-check", "yes", "--allowed-host", "a.b"});
+  ASSERT_TRUE(skip.ok()) << skip.status().ToString();
+  EXPECT_TRUE(skip->skip_integrity_check);
+  EXPECT_EQ(skip->allowed_hosts, std::vector<std::string>{"a.b"});
+  EXPECT_FALSE(Parse({"--skip-integrity-check", "maybe"}).ok());
+  EXPECT_FALSE(Parse({"--allowed-host", "a.b:80"}).ok()) << "a name, not an authority";
   EXPECT_FALSE(Parse({"--max-session-chunks", "0"}).ok());
 }
 
