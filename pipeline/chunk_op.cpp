@@ -73,6 +73,7 @@ Result<nlohmann::json> ChunkOp::Prepare(const nlohmann::json& job) const {
   if (!store.ok()) {
     return Status(store.status().code(), store.status().message(), "/source/url");
   }
+  (*store)->LimitValueBytes(ChunkServices::kMaxMetadataBytes);
   ASSIGN_OR_RETURN(ArrayMetadata array, services_.formats.Open(**store, job["source"]));
   ASSIGN_OR_RETURN(ChunkRegion region,
                    ChunkRegion::Parse(job.value("region", nlohmann::json()), array, "/region"));
@@ -126,6 +127,7 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   if (!url.ok()) return fail(url.status());
   Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(*url);
   if (!store.ok()) return fail(store.status());
+  (*store)->LimitValueBytes(MaxStoredChunkBytes(*array));
   Result<std::unique_ptr<const Codec>> codec = services_.codecs.Create(
       array->codec, {.element_size = static_cast<size_t>(array->dtype.size)});
   if (!codec.ok()) return fail(codec.status());
@@ -155,6 +157,11 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
                    },
                .report_progress = ctx.progress};
   RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
+}
+
+uint64_t MaxStoredChunkBytes(const ArrayMetadata& array) {
+  const uint64_t decoded = array.ChunkBytes();
+  return decoded + decoded / 16 + (uint64_t{64} << 10);
 }
 
 void RegisterChunkOps(OpRegistry& registry, const ChunkServices& services) {

@@ -45,6 +45,8 @@ struct ChunkServices {
   int64_t max_session_chunks = kDefaultMaxSessionChunks;  // chunks in a session's region
 
   static constexpr int64_t kDefaultMaxChunkBytes = int64_t{128} << 20;
+  // A metadata document (.zarray, zarr.json) larger than this is refused unread.
+  static constexpr uint64_t kMaxMetadataBytes = uint64_t{16} << 20;
   static constexpr int64_t kDefaultMaxSessionChunks = int64_t{1} << 32;
 };
 
@@ -81,6 +83,13 @@ class ChunkOp : public Op {
   // The chunk size and chunk count bounds (ChunkServices, MaxChunks).
   Status CheckSessionBounds(const ArrayMetadata& array, const ChunkRegion& region) const;
 };
+
+// The most bytes one stored (encoded) chunk of `array` may take: its decoded size, plus what
+// any supported codec may add when data does not compress (lz4 n/255 + 16, zstd about n/128,
+// blosc 16 + its header), rounded up: decoded + decoded/16 + 64 KiB. A stored value over it is
+// refused before it is read (ChunkStore::LimitValueBytes), so what a store holds or sends
+// cannot make a session read more than about its chunk size.
+uint64_t MaxStoredChunkBytes(const ArrayMetadata& array);
 
 // Registers stats, checksum and transcode. `services` must outlive the registry.
 void RegisterChunkOps(OpRegistry& registry, const ChunkServices& services);

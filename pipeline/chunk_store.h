@@ -83,6 +83,13 @@ class ChunkStore {
   // (http://: the server's business) do nothing.
   virtual Result<size_t> RemoveStaleTempFiles() { return size_t{0}; }
 
+  // Bounds the values this store instance reads from now on: one larger than `max_bytes` ends
+  // its read with kCorrupt naming the key and both sizes, found before the value is read whole
+  // (file://: the file's size; http://: the Content-Length, or a running count of a body sent
+  // without one), so a 3 GiB file or an endless body never reaches memory. Stores without it
+  // read any size (up to their own limits).
+  virtual void LimitValueBytes(uint64_t max_bytes) {}
+
   // The URL the store was opened on, for messages.
   virtual const std::string& url() const = 0;
 };

@@ -42,6 +42,17 @@ struct FileLocation {
   std::string prefix;  // `array` + "/" unless empty: prepended to keys
   // False once a read found that this filesystem or kernel has no RWF_NOWAIT.
   mutable std::atomic<bool> read_now_works{true};
+  // ChunkStore::LimitValueBytes.
+  mutable std::atomic<uint64_t> max_value_bytes{UINT64_MAX};
+
+  // kCorrupt if a value of `size` bytes is over the bound; checked before it is read.
+  Status CheckSize(uint64_t size, std::string_view key) const {
+    const uint64_t max = max_value_bytes.load(std::memory_order_relaxed);
+    if (size <= max) return Status::Ok();
+    return Status::Corrupt(Describe(key) + " holds " + std::to_string(size) +
+                           " bytes, more than the " + std::to_string(max) +
+                           " a stored chunk of this array can take; not read");
+  }
 
   std::string Describe(std::string_view key) const {
     return "key \"" + std::string(key) + "\" of " + url;
@@ -96,6 +107,7 @@ struct FileLocation {
     }
     if (!S_ISREG(st.st_mode)) return Status::IoError(Describe(key) + " is not a regular file");
     if (n == 0) return std::optional<Bytes>(Bytes());
+    RETURN_IF_ERROR(CheckSize(static_cast<uint64_t>(st.st_size), key));
     Bytes data(std::max(static_cast<size_t>(st.st_size), kScratchBytes));
     std::memcpy(data.data(), scratch.get(), kScratchBytes);
     size_t got = kScratchBytes;
@@ -154,6 +166,7 @@ struct FileLocation {
       return Status::IoError("cannot stat " + Describe(key) + ": " + std::strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) return Status::IoError(Describe(key) + " is not a regular file");
+    RETURN_IF_ERROR(CheckSize(static_cast<uint64_t>(st.st_size), key));
     const size_t size = static_cast<size_t>(st.st_size);
     if (size > into.size()) into.resize(size);
     while (got < size) {
@@ -276,6 +289,10 @@ class FileStore final : public ChunkStore {
 
   Result<ReadNowOutcome> ReadNow(const std::string& key, Bytes& into) override {
     return location_->ReadNow(key, into);
+  }
+
+  void LimitValueBytes(uint64_t max_bytes) override {
+    location_->max_value_bytes.store(max_bytes, std::memory_order_relaxed);
   }
 
   void Put(std::string key, Bytes data, WriteCallback done) override {

@@ -213,7 +213,22 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   void OnWrite(beast::error_code ec, size_t) {
     if (ec) return Fail(ec, "cannot send the request");
     parser_.emplace();
-    parser_->body_limit(kMaxResponseBytes);
+    parser_->body_limit(MaxBody());
+    // The header first: Boost 1.74's parser does not enforce body_limit against a Content-Length
+    // in C++20 (its optional comparison), so the length is checked here before any body is read.
+    // Chunked and close-delimited bodies are counted by the parser as they arrive.
+    http::async_read_header(conn_->stream, conn_->buffer, *parser_,
+                            beast::bind_front_handler(&RequestOp::OnHeader, shared_from_this()));
+  }
+
+  uint64_t MaxBody() const { return std::min(kMaxResponseBytes, request_.max_response_bytes); }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) return Fail(ec, "cannot read the response");
+    if (auto length = parser_->content_length(); length && *length > MaxBody()) {
+      return Fail(http::error::body_limit, "cannot read the response");
+    }
+    if (parser_->is_done()) return OnRead({}, 0);
     http::async_read(conn_->stream, conn_->buffer, *parser_,
                      beast::bind_front_handler(&RequestOp::OnRead, shared_from_this()));
   }
@@ -237,6 +252,16 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   }
 
   void Fail(beast::error_code ec, std::string_view doing) {
+    if (ec == http::error::body_limit) {
+      // Not a failure that passes: the same request gets the same answer. The connection holds
+      // the unread rest of the body, so it is closed, not pooled.
+      parser_.reset();
+      pool_->Release(std::move(conn_), false);
+      return Finish(
+          Status::Corrupt(Describe() + ": the response body is larger than the " +
+                          std::to_string(std::min(kMaxResponseBytes, request_.max_response_bytes)) +
+                          " bytes a stored chunk of this array can take; not read"));
+    }
     bool reused = conn_->answered > 0;
     bool answered = parser_ && parser_->got_some();
     parser_.reset();

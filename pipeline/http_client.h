@@ -41,6 +41,9 @@ struct HttpRequest {
   uint16_t port = 80;
   std::string target;  // origin-form, already percent-encoded: "/a.zarr/t2m/0.0"
   Bytes body;          // PUT only
+  // A response body larger than this (by its Content-Length, or counted while it arrives) ends
+  // the request with kCorrupt at once, without retries and without reading the rest.
+  uint64_t max_response_bytes = uint64_t{1} << 31;
   // If canceled, a request waiting for a retry ends with kUnavailable("canceled").
   std::shared_ptr<CancelToken> cancel;
 };

@@ -17,10 +17,14 @@ struct HttpLocation {
   uint16_t port = 80;
   std::string prefix;  // the array's URL path with a trailing "/": "/a.zarr/t2m/"
   int max_in_flight = 64;
+  // ChunkStore::LimitValueBytes.
+  mutable std::atomic<uint64_t> max_value_bytes{UINT64_MAX};
 
   HttpRequest MakeRequest(HttpRequest::Method method, std::string_view key) const {
     HttpRequest request;
     request.method = method;
+    request.max_response_bytes = std::min<uint64_t>(
+        request.max_response_bytes, max_value_bytes.load(std::memory_order_relaxed));
     request.host = host;
     request.port = port;
     request.target.reserve(prefix.size() + key.size() + 8);
@@ -90,6 +94,10 @@ class HttpStore final : public ChunkStore {
  public:
   explicit HttpStore(std::shared_ptr<const HttpLocation> location)
       : location_(std::move(location)) {}
+
+  void LimitValueBytes(uint64_t max_bytes) override {
+    location_->max_value_bytes.store(max_bytes, std::memory_order_relaxed);
+  }
 
   void GetMany(std::vector<std::string> keys, int max_in_flight,
                std::shared_ptr<CancelToken> cancel, ReadCallback on_read) override {

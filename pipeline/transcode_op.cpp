@@ -105,6 +105,7 @@ class TranscodeOp final : public ChunkOp {
     const std::string url = (*sink)["url"].get<std::string>();
     Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(url);
     if (!store.ok()) return Status(store.status().code(), store.status().message(), "/sink/url");
+    (*store)->LimitValueBytes(ChunkServices::kMaxMetadataBytes);  // it reads the sink's .zarray
 
     const nlohmann::json codec_config = sink->value("codec", nlohmann::json());
     Result<std::unique_ptr<const Codec>> codec = services_.codecs.Create(
