@@ -15,9 +15,9 @@ using pipeline::CancelToken;
 using pipeline::OpOutcome;
 using storage::SessionOutcome;
 
-// Parsed specs kept in memory; a batch's spec is parsed again only after this many other
-// batches have been materialized since.
-constexpr size_t kSpecCacheEntries = 256;
+// The parsed specs kept for materializing sessions, by their estimated memory (spec_cache.h):
+// room for hundreds of ordinary specs, and a bound whatever the specs are.
+constexpr size_t kSpecCacheBytes = size_t{64} << 20;
 
 // How long to wait before claiming again after a claim failed (the database is in trouble;
 // retrying at once would only spin).
@@ -46,7 +46,7 @@ Scheduler::Scheduler(storage::Store& store, const pipeline::OpRegistry& ops,
     : store_(store),
       ops_(ops),
       options_(options),
-      specs_(store, kSpecCacheEntries),
+      specs_(store, kSpecCacheBytes),
       // Each claim's sessions go out as at most exec_threads tasks, and only one claim is in
       // flight, but tasks of earlier claims may still be queued: `slots` bounds them all.
       exec_(options.exec_threads, static_cast<size_t>(options.slots) + 1),

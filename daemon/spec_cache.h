@@ -1,13 +1,19 @@
 // Parsed batch specs by batch id, so materializing a million sessions parses each spec once.
-// Specs never change after submission, so entries never go stale; the cache is bounded and
-// drops its oldest entry when full.
+// Specs never change after submission, so entries never go stale. The cache is bounded by the
+// memory its parsed specs take (estimated from their JSON trees, which can be tens of times
+// larger than the text: 333k ten-deep nested items held 200-400 MB), dropping the least
+// recently used entries past the budget; a spec larger than the whole budget is parsed for its
+// caller and not kept. Entries of deleted or finished batches are never used again, so they are
+// the first to go and their memory is bounded by the same budget.
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "core/batch_spec.h"
 #include "storage/store.h"
@@ -16,18 +22,35 @@ namespace batchd::daemon {
 
 class SpecCache {
  public:
-  SpecCache(storage::Store& store, size_t capacity) : store_(store), capacity_(capacity) {}
+  // `budget_bytes`: the estimated memory of the specs kept (SpecMemoryBytes).
+  SpecCache(storage::Store& store, size_t budget_bytes) : store_(store), budget_(budget_bytes) {}
 
   // The batch's spec, fetched from the store (blocking) on a miss. kNotFound if the batch is
   // gone; kInternal if the stored spec does not parse.
   Result<std::shared_ptr<const BatchSpec>> Get(int64_t batch_id);
 
+  size_t bytes() const;  // estimated memory of the specs kept
+  size_t entries() const;
+
  private:
+  struct Entry {
+    std::shared_ptr<const BatchSpec> spec;
+    size_t bytes = 0;
+    std::list<int64_t>::iterator lru;
+  };
+
   storage::Store& store_;
-  const size_t capacity_;
-  std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<const BatchSpec>> specs_;  // guarded by mu_
-  std::deque<int64_t> order_;                                  // guarded by mu_: oldest first
+  const size_t budget_;
+  mutable std::mutex mu_;
+  std::map<int64_t, Entry> specs_;  // guarded by mu_
+  std::list<int64_t> lru_;          // guarded by mu_: least recently used first
+  size_t bytes_ = 0;                // guarded by mu_
 };
+
+// An estimate of the heap a parsed JSON value holds: each node, each object member (a tree node
+// and its key), each array slot and each string's characters.
+size_t JsonMemoryBytes(const nlohmann::json& value);
+// The same for a whole spec: its template and every datum's items.
+size_t SpecMemoryBytes(const BatchSpec& spec);
 
 }  // namespace batchd::daemon
