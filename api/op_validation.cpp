@@ -23,25 +23,35 @@ Status CheckOpValue(const nlohmann::json& value, const pipeline::OpRegistry& ops
 }
 
 // The op's submit-time member checks (Op::SubmitCheckedMembers) over the template's values and
-// every data item substituted at those members.
+// every data item substituted at or above those members: a datum at "/source" carries
+// "/source/url" inside each item. Each distinct item is checked once, never each session.
 Status CheckOpMembers(const BatchSpec& spec, const pipeline::Op& op) {
   for (const std::string& member : op.SubmitCheckedMembers()) {
-    bool from_data = false;
+    bool template_replaced = false;
     for (size_t g = 0; g < spec.data.size(); ++g) {
       for (size_t d = 0; d < spec.data[g].size(); ++d) {
-        if (spec.data[g][d].field != member) continue;
-        from_data = true;
+        const std::string& field = spec.data[g][d].field;
+        const bool at = field == member;
+        const bool above = member.size() > field.size() && member.starts_with(field) &&
+                           member[field.size()] == '/';
+        const bool below = field.size() > member.size() && field.starts_with(member) &&
+                           field[member.size()] == '/';
+        if (below) template_replaced = true;  // part of the member varies: checked at dequeue
+        if (!at && !above) continue;
+        template_replaced = true;
+        const nlohmann::json::json_pointer inner(member.substr(field.size()));
         const nlohmann::json& items = spec.data[g][d].items;
         for (size_t k = 0; k < items.size(); ++k) {
-          if (Status s = op.CheckMember(member, items[k]); !s.ok()) {
-            return Status(s.code(), s.message(),
-                          "/data/" + std::to_string(g) + "/" + std::to_string(d) + "/items/" +
-                              std::to_string(k));
+          const std::string path = "/data/" + std::to_string(g) + "/" + std::to_string(d) +
+                                   "/items/" + std::to_string(k) + member.substr(field.size());
+          if (above && !(items[k].is_object() && items[k].contains(inner))) continue;
+          if (Status s = op.CheckMember(member, items[k].at(inner)); !s.ok()) {
+            return Status(s.code(), s.message(), path);
           }
         }
       }
     }
-    if (from_data) continue;
+    if (template_replaced) continue;
     const nlohmann::json::json_pointer pointer(member);
     if (!spec.job_template.contains(pointer)) continue;  // Prepare says what is missing
     if (Status s = op.CheckMember(member, spec.job_template.at(pointer)); !s.ok()) {

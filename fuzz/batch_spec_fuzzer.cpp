@@ -18,7 +18,10 @@ void CheckRejection(const Status& status) {
   FUZZ_CHECK(code == StatusCode::kMalformed || code == StatusCode::kInvalidArgument ||
                  code == StatusCode::kLimitExceeded,
              status.ToString());
-  if (code == StatusCode::kMalformed) FUZZ_CHECK(status.path().empty(), status.ToString());
+  // Malformed text has no place to point at, except a member named twice (its second place).
+  if (code == StatusCode::kMalformed && status.message().rfind("duplicate member", 0) != 0) {
+    FUZZ_CHECK(status.path().empty(), status.ToString());
+  }
   // The path is a JSON Pointer into the submitted document: "" or "/...".
   FUZZ_CHECK(status.path().empty() || status.path().front() == '/', status.ToString());
   // The API sends the message and path back inside a JSON body.

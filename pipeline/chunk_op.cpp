@@ -109,6 +109,41 @@ Status ChunkOp::CheckSessionBounds(const ArrayMetadata& array, const ChunkRegion
   return Status::Ok();
 }
 
+std::vector<std::string> ChunkOp::SubmitCheckedMembers() const {
+  return {"/source/url", "/region"};
+}
+
+Status ChunkOp::CheckMember(std::string_view pointer, const nlohmann::json& value) const {
+  if (pointer == "/region") {
+    if (value.is_null()) return Status::Ok();
+    if (!value.is_array()) {
+      return Status::InvalidArgument(
+          "\"region\" must be null or a list of [start, stop] chunk "
+          "ranges, got " +
+          value.dump());
+    }
+    for (size_t d = 0; d < value.size(); ++d) {
+      const nlohmann::json& pair = value[d];
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
+          !pair[1].is_number_integer() || pair[0].get<int64_t>() < 0 ||
+          pair[0].get<int64_t>() >= pair[1].get<int64_t>()) {
+        return Status::InvalidArgument("region dimension " + std::to_string(d) +
+                                       " must be [start, stop] with 0 <= start < stop, got " +
+                                       pair.dump());
+      }
+    }
+    return Status::Ok();
+  }
+  if (pointer.ends_with("/url")) {
+    if (!value.is_string()) {
+      return Status::InvalidArgument("a store URL must be a string, got " + value.dump());
+    }
+    const Status opened = services_.stores.Open(value.get<std::string>()).status();
+    return opened.ok() ? opened : Status::InvalidArgument(opened.message());
+  }
+  return Status::Ok();
+}
+
 Result<nlohmann::json> ChunkOp::PrepareOp(const nlohmann::json&, const ArrayMetadata&) const {
   return nlohmann::json::object();
 }

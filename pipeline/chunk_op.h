@@ -59,6 +59,12 @@ class ChunkOp : public Op {
   // ("/source/url", "/region/1", "/limits/bytes_in_flight") or name the metadata document.
   Result<nlohmann::json> Prepare(const nlohmann::json& job) const final;
 
+  // At submit: "/source/url" must open a store (a known scheme, inside the file roots; no
+  // I/O), "/region" must be null or a list of [start, stop] integer pairs with 0 <= start <
+  // stop. Bounds against the array's grid need its metadata: checked at dequeue.
+  std::vector<std::string> SubmitCheckedMembers() const override;
+  Status CheckMember(std::string_view pointer, const nlohmann::json& value) const override;
+
   void Run(const OpContext& ctx, OpDone done) const final;
 
  protected:

@@ -93,6 +93,12 @@ class TranscodeOp final : public ChunkOp {
  public:
   using ChunkOp::ChunkOp;
 
+  std::vector<std::string> SubmitCheckedMembers() const override {
+    std::vector<std::string> members = ChunkOp::SubmitCheckedMembers();
+    members.push_back("/sink/url");
+    return members;
+  }
+
  protected:
   Result<nlohmann::json> PrepareOp(const nlohmann::json& job,
                                    const ArrayMetadata& array) const override {

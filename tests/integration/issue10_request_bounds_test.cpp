@@ -121,5 +121,44 @@ TEST_F(RequestBoundsTest, AnEventStreamOfABatchOrSessionThatDoesNotExistIs404Bef
   }
 }
 
+// Item 6: a file:// URL outside the file roots and a malformed region were 201s that failed at
+// run time. What can be known without the array's metadata is now a 422 at submit, for the
+// template and every data item (also inside an item that replaces the whole source).
+TEST_F(RequestBoundsTest, StoreUrlsAndRegionShapesAreCheckedAtSubmit) {
+  ASSERT_NO_FATAL_FAILURE(StopDaemonCleanly());
+  const std::string root = (data_dir() / "root").string();
+  std::filesystem::create_directories(root);
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root}));
+  const std::string inside = "file://" + root + "/a.zarr";
+  const json stats = {{"op", "stats"}, {"source", {{"url", inside}}}, {"region", nullptr}};
+  auto with = [&](const std::string& pointer, json value) {
+    json t = stats;
+    t[json::json_pointer(pointer)] = std::move(value);
+    return json{{"name", "v"}, {"template", t}}.dump();
+  };
+  EXPECT_TRUE(IsApiError(PostBatch(with("/source/url", "file:///etc/passwd")), 422, "invalid_batch",
+                         "/template/source/url"));
+  EXPECT_TRUE(IsApiError(PostBatch(with("/source/url", "gopher://x/y")), 422, "invalid_batch",
+                         "/template/source/url"));
+  EXPECT_TRUE(IsApiError(PostBatch(with("/region", json::array({{3, 1}}))), 422, "invalid_batch",
+                         "/template/region"));
+  EXPECT_TRUE(IsApiError(PostBatch(with("/region", json::array({{-1, 2}}))), 422, "invalid_batch",
+                         "/template/region"));
+  EXPECT_TRUE(
+      IsApiError(PostBatch(with("/region", "all")), 422, "invalid_batch", "/template/region"));
+  json whole_sources = {
+      {"name", "v"},
+      {"template", stats},
+      {"data",
+       {{{{"field", "/source"},
+          {"items", {{{"url", inside}}, {{"url", "file://" + root + "/../escape"}}}}}}}}};
+  EXPECT_TRUE(
+      IsApiError(PostBatch(whole_sources.dump()), 422, "invalid_batch", "/data/0/0/items/1/url"));
+  ASSERT_NO_FATAL_FAILURE(ExpectNoBatches());
+  // Bounds need the array's metadata: a well-formed region beyond the grid is a 201, and its
+  // session fails at dequeue (the array does not even exist here).
+  EXPECT_EQ(PostBatch(with("/region", json::array({{0, 1000000}}))).status, 201);
+}
+
 }  // namespace
 }  // namespace batchd::testing

@@ -62,7 +62,19 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
 
   std::vector<std::string> urls;
   for (const ArraySpec& s : specs) urls.push_back(FileUrl(s.path));
-  urls.push_back(escape);
+  // A URL outside the file roots is known to be bad without reading anything: the submit is
+  // refused naming its item (issue 10, item 6), and nothing is stored.
+  {
+    std::vector<std::string> with_escape = urls;
+    with_escape.push_back(escape);
+    nlohmann::json refused = {{"name", "escape"},
+                              {"template", {{"op", "stats"}, {"source", {{"url", urls[0]}}}}},
+                              {"data", {{{{"field", "/source/url"}, {"items", with_escape}}}}}};
+    ASSERT_OK_AND_ASSIGN(HttpResponse r, client.Post("/api/v1/batches", refused.dump()));
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(r.Json()["error"]["path"], "/data/0/0/items/6") << r.body;
+    EXPECT_NE(r.body.find("outside"), std::string::npos) << r.body;
+  }
   nlohmann::json batch = {{"name", "bad data"},
                           {"template", {{"op", "stats"}, {"source", {{"url", urls[0]}}}}},
                           {"data", {{{{"field", "/source/url"}, {"items", urls}}}}}};
@@ -70,14 +82,13 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
   ASSERT_OK_AND_ASSIGN(nlohmann::json done,
                        WaitForBatchState(client, id, "failed", std::chrono::seconds(120)));
   EXPECT_EQ(done["counts"]["completed"], 2) << done.dump();
-  EXPECT_EQ(done["counts"]["error"], 5) << done.dump();
+  EXPECT_EQ(done["counts"]["error"], 4) << done.dump();
 
   const std::map<std::string, std::vector<std::string>> expected_words = {
       {urls[1], {"chunk 0.1", "zstd"}},
       {urls[2], {"chunk 1.0"}},
       {urls[3], {".zarray", "\"shape\""}},
       {urls[4], {".zarray", "gzip"}},
-      {urls[6], {"outside"}},
   };
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client, id));
   ASSERT_EQ(ids.size(), urls.size());
