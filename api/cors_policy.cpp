@@ -9,13 +9,6 @@ namespace {
 // Browsers cache a preflight's answer this long (seconds).
 constexpr const char* kPreflightMaxAge = "600";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // "host:port" of a lower-cased origin, without the scheme's default port; "" if `origin` has
 // no http(s) scheme.
 std::string Authority(std::string_view origin) {
@@ -35,12 +28,19 @@ std::string Authority(std::string_view origin) {
 
 }  // namespace
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
 CorsPolicy::CorsPolicy(std::vector<std::string> allowed) {
-  for (const std::string& origin : allowed) allowed_.push_back(Lower(origin));
+  for (const std::string& origin : allowed) allowed_.push_back(AsciiLower(origin));
 }
 
 Status CorsPolicy::CheckOrigin(std::string_view origin) {
-  const std::string lower = Lower(origin);
+  const std::string lower = AsciiLower(origin);
   std::string_view rest = lower;
   if (rest.starts_with("http://")) {
     rest.remove_prefix(7);
@@ -64,15 +64,15 @@ Status CorsPolicy::CheckOrigin(std::string_view origin) {
 }
 
 bool CorsPolicy::IsAllowed(std::string_view origin) const {
-  const std::string lower = Lower(origin);
+  const std::string lower = AsciiLower(origin);
   return std::find(allowed_.begin(), allowed_.end(), lower) != allowed_.end();
 }
 
 bool CorsPolicy::IsSameOrigin(std::string_view origin, std::string_view host_header) {
-  const std::string lower_origin = Lower(origin);
+  const std::string lower_origin = AsciiLower(origin);
   const std::string authority = Authority(lower_origin);
   if (authority.empty() || host_header.empty()) return false;
-  std::string host = Lower(host_header);
+  std::string host = AsciiLower(host_header);
   const std::string_view default_port = lower_origin.starts_with("https://") ? ":443" : ":80";
   if (std::string_view(host).ends_with(default_port))
     host.resize(host.size() - default_port.size());

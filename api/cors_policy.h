@@ -17,6 +17,9 @@
 
 namespace batchd::api {
 
+// `s` with ASCII letters lower-cased (host names and origins compare without case).
+std::string AsciiLower(std::string_view s);
+
 class CorsPolicy {
  public:
   // `allowed` must have passed CheckOrigin.

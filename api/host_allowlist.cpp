@@ -1,17 +1,12 @@
 #include "api/host_allowlist.h"
 
+#include "api/cors_policy.h"
+
 #include <algorithm>
 #include <cctype>
 
 namespace batchd::api {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Dotted-quad IPv4 with the first octet 127 (127.0.0.0/8), each part 0..255 in decimal.
 bool IsLoopbackIpv4(std::string_view host) {
@@ -37,7 +32,7 @@ bool IsLoopbackIpv4(std::string_view host) {
 }  // namespace
 
 HostAllowlist::HostAllowlist(std::vector<std::string> names) {
-  for (const std::string& n : names) names_.push_back(Lower(n));
+  for (const std::string& n : names) names_.push_back(AsciiLower(n));
 }
 
 std::string HostAllowlist::HostName(std::string_view host_header) {
@@ -46,13 +41,13 @@ std::string HostAllowlist::HostName(std::string_view host_header) {
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
   if (!h.empty() && h.front() == '[') {
     const size_t close = h.find(']');
-    if (close == std::string_view::npos) return Lower(h);
-    return Lower(h.substr(1, close - 1));
+    if (close == std::string_view::npos) return AsciiLower(h);
+    return AsciiLower(h.substr(1, close - 1));
   }
   const size_t colon = h.rfind(':');
   if (colon != std::string_view::npos) h = h.substr(0, colon);
   if (!h.empty() && h.back() == '.') h.remove_suffix(1);  // "localhost." is "localhost"
-  return Lower(h);
+  return AsciiLower(h);
 }
 
 bool HostAllowlist::IsLoopbackName(std::string_view host) {

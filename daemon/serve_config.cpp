@@ -22,6 +22,22 @@ struct Option {
   std::function<Status(ServeConfig&, const std::string&)> apply;
 };
 
+// The non-empty items of a ','-separated list, spaces around each trimmed (a variable's list, or
+// one flag's value).
+std::vector<std::string> CommaList(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t comma = std::min(v.find(',', start), v.size());
+    std::string item = v.substr(start, comma - start);
+    start = comma + 1;
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+  }
+  return out;
+}
+
 Result<uint64_t> ParseCount(const std::string& text, const char* what, uint64_t min, uint64_t max) {
   uint64_t v = 0;
   const char* end = text.data() + text.size();
@@ -114,14 +130,7 @@ const std::vector<Option>& Options() {
        "a web origin (scheme://host[:port]) whose pages may call the API from a browser "
        "(repeatable; the variable takes a ','-separated list); default none",
        [](ServeConfig& c, const std::string& v) {
-         size_t start = 0;
-         while (start <= v.size()) {
-           const size_t comma = std::min(v.find(',', start), v.size());
-           std::string origin = v.substr(start, comma - start);
-           start = comma + 1;
-           origin.erase(0, origin.find_first_not_of(' '));
-           origin.erase(origin.find_last_not_of(' ') + 1);
-           if (origin.empty()) continue;
+         for (const std::string& origin : CommaList(v)) {
            RETURN_IF_ERROR(api::CorsPolicy::CheckOrigin(origin));
            c.cors_origins.push_back(origin);
          }
@@ -131,14 +140,7 @@ const std::vector<Option>& Options() {
        "without --token-file, a Host name (no port) the daemon answers besides localhost, "
        "127.0.0.0/8 and [::1] (repeatable; the variable takes a ','-separated list); default none",
        [](ServeConfig& c, const std::string& v) {
-         size_t start = 0;
-         while (start <= v.size()) {
-           const size_t comma = std::min(v.find(',', start), v.size());
-           std::string name = v.substr(start, comma - start);
-           start = comma + 1;
-           name.erase(0, name.find_first_not_of(' '));
-           name.erase(name.find_last_not_of(' ') + 1);
-           if (name.empty()) continue;
+         for (const std::string& name : CommaList(v)) {
            if (name.find_first_of(":/[] ") != std::string::npos) {
              return Status::InvalidArgument(
                  "--allowed-host takes a host name without a port or scheme, got '" + name + "'",
