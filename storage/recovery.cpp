@@ -72,20 +72,22 @@ Result<InterruptedSessions> RequeueInterruptedSessions(SQLite::Database& db, int
       batches.push_back({find.getColumn(0).getInt64(), find.getColumn(1).getInt64(),
                          find.getColumn(2).getInt64()});
     }
-    SQLite::Statement count_crash(
-        db,
-        "UPDATE session_state SET fatal_crashes = fatal_crashes + 1 WHERE session_id IN "
-        "(SELECT id FROM session WHERE id >= ? AND id < ? AND state = 1)");
+    SQLite::Statement count_crash(db,
+                                  "UPDATE session SET fatal_crashes = fatal_crashes + 1 "
+                                  "WHERE id >= ? AND id < ? AND state = 1");
+    // The error goes where outcomes go; the row may not exist yet (a session can crash the
+    // daemon before its execution state is committed).
     SQLite::Statement record_quarantine(
         db,
-        "UPDATE session_state SET error_kind = 'permanent', error_message = 'crashed the daemon ' "
-        "|| fatal_crashes || ' times (it was in progress at each of its last crashes); not "
-        "requeued again', finished_at = ? WHERE fatal_crashes >= ? AND session_id IN "
-        "(SELECT id FROM session WHERE id >= ? AND id < ? AND state = 1)");
-    SQLite::Statement quarantine(
-        db,
-        "UPDATE session SET state = 3 WHERE id >= ? AND id < ? AND state = 1 AND id IN "
-        "(SELECT session_id FROM session_state WHERE fatal_crashes >= ?)");
+        "INSERT INTO session_state (session_id, error_kind, error_message, finished_at) "
+        "SELECT id, 'permanent', 'crashed the daemon ' || fatal_crashes || ' times (it was in "
+        "progress at each of its last crashes); not requeued again', ? FROM session "
+        "WHERE id >= ? AND id < ? AND state = 1 AND fatal_crashes >= ? "
+        "ON CONFLICT (session_id) DO UPDATE SET error_kind = excluded.error_kind, "
+        "error_message = excluded.error_message, finished_at = excluded.finished_at");
+    SQLite::Statement quarantine(db,
+                                 "UPDATE session SET state = 3 "
+                                 "WHERE id >= ? AND id < ? AND state = 1 AND fatal_crashes >= ?");
     SQLite::Statement requeue(db,
                               "UPDATE session SET state = 0, not_before = ? "
                               "WHERE id >= ? AND id < ? AND state = 1");
@@ -98,9 +100,9 @@ Result<InterruptedSessions> RequeueInterruptedSessions(SQLite::Database& db, int
         count_crash.exec();
         count_crash.reset();
         record_quarantine.bind(1, now_ms);
-        record_quarantine.bind(2, policy.quarantine_after);
-        record_quarantine.bind(3, first);
-        record_quarantine.bind(4, first + count);
+        record_quarantine.bind(2, first);
+        record_quarantine.bind(3, first + count);
+        record_quarantine.bind(4, policy.quarantine_after);
         record_quarantine.exec();
         record_quarantine.reset();
         quarantine.bind(1, first);
