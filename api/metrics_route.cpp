@@ -3,7 +3,7 @@
 #include "api/metrics_text.h"
 #include "api/routes.h"
 #include "core/prometheus_text.h"
-#include "pipeline/chunk_pipeline_stats.h"
+#include "pipeline/engine/chunk_pipeline_stats.h"
 
 namespace batchd::api {
 namespace {

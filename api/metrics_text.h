@@ -16,7 +16,7 @@
 
 namespace batchd::api {
 
-// The chunk pipeline's process-wide counters, read (pipeline/chunk_pipeline_stats.h).
+// The chunk pipeline's process-wide counters, read (pipeline/engine/chunk_pipeline_stats.h).
 struct PipelineFigures {
   int64_t chunks_done = 0;
   int64_t chunks_failed = 0;

@@ -5,7 +5,7 @@
 
 #include "core/batch_spec.h"
 #include "core/status.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 
 namespace batchd::api {
 

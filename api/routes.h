@@ -9,7 +9,7 @@
 #include "api/router.h"
 #include "api/scheduler_control.h"
 #include "core/worker_pool.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 #include "storage/store.h"
 
 namespace batchd::api {

@@ -7,7 +7,7 @@
 // config are exactly the ones a session gets), reads the chunk files into memory (untimed:
 // every chunk of the grid, in batches of at most --batch-bytes encoded bytes), then decodes each
 // batch into one reused chunk-sized buffer (timed), as a decode thread of the daemon does.
-// Separately it times the stats kernel (pipeline/stats_kernel.h) on each decoded chunk, which
+// Separately it times the stats kernel (pipeline/ops/stats_kernel.h) on each decoded chunk, which
 // says how much of batchd's budget the op takes.
 //
 // usage: chunk_decode_limit ARRAY_DIR [--batch-bytes N] [--passes N]
@@ -28,11 +28,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/array_format.h"
-#include "pipeline/chunk_region.h"
-#include "pipeline/chunk_store.h"
-#include "pipeline/codec.h"
-#include "pipeline/stats_kernel.h"
+#include "pipeline/codecs/codec.h"
+#include "pipeline/engine/chunk_region.h"
+#include "pipeline/formats/array_format.h"
+#include "pipeline/ops/stats_kernel.h"
+#include "pipeline/stores/chunk_store.h"
 
 namespace {
 

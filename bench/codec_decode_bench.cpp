@@ -1,6 +1,6 @@
-// codec_decode_bench: single-thread decode throughput of the chunk codecs (pipeline/codec.h) and
-// the digests (pipeline/digest.h) on a realistic chunk, with numcodecs decoding the same bytes
-// side by side as the anchor. See bench/README.md.
+// codec_decode_bench: single-thread decode throughput of the chunk codecs (pipeline/codecs/codec.h)
+// and the digests (pipeline/ops/digest.h) on a realistic chunk, with numcodecs decoding the same
+// bytes side by side as the anchor. See bench/README.md.
 //
 // The chunk is 512 x 512 little-endian float32 (1 MiB), the field
 // ../shared/anchors/make_zarr.py writes: 280 + 15 sin((i + j) / 97) + N(0, 0.5), rounded to 2
@@ -27,9 +27,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/codec.h"
-#include "pipeline/crc32c_paths.h"
-#include "pipeline/digest.h"
+#include "pipeline/codecs/codec.h"
+#include "pipeline/codecs/crc32c_paths.h"
+#include "pipeline/ops/digest.h"
 
 namespace {
 

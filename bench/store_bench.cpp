@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/temp_dir.h"
 

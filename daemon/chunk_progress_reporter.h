@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/op.h"
+#include "pipeline/ops/op.h"
 #include "storage/store.h"
 
 namespace batchd::daemon {

@@ -2,7 +2,7 @@
 // completion's own transaction, with the fold of the op that produced it (Op::FoldResult).
 #pragma once
 
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 #include "storage/store.h"
 
 namespace batchd::daemon {

@@ -27,7 +27,7 @@
 #include "core/sharded_counter.h"
 #include "core/worker_pool.h"
 #include "daemon/spec_cache.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 #include "storage/store.h"
 
 namespace batchd::daemon {

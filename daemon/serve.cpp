@@ -15,11 +15,11 @@
 #include "daemon/fd_limit.h"
 #include "daemon/result_folding.h"
 #include "daemon/scheduler.h"
-#include "pipeline/array_format.h"
-#include "pipeline/chunk_op.h"
-#include "pipeline/chunk_store.h"
-#include "pipeline/codec.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/codecs/codec.h"
+#include "pipeline/formats/array_format.h"
+#include "pipeline/ops/chunk_op.h"
+#include "pipeline/ops/op_registry.h"
+#include "pipeline/stores/chunk_store.h"
 #include "storage/store.h"
 
 #include <thread>

@@ -5,9 +5,9 @@
 
 #include "fuzz/fuzz_check.h"
 #include "memory_chunk_store.h"
-#include "pipeline/array_format.h"
-#include "pipeline/chunk_region.h"
-#include "pipeline/store_key.h"
+#include "pipeline/engine/chunk_region.h"
+#include "pipeline/formats/array_format.h"
+#include "pipeline/stores/store_key.h"
 
 namespace batchd::fuzz {
 namespace {

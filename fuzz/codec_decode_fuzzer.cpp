@@ -1,4 +1,4 @@
-// Fuzzes one chunk codec (pipeline/codec.h), both its config and its decoder. Built once per
+// Fuzzes one chunk codec (pipeline/codecs/codec.h), both its config and its decoder. Built once per
 // codec with BATCHD_FUZZ_CODEC naming it ("raw", "lz4", "zstd", "blosc"). An input is laid out
 // as follows (fuzz/make_corpus.py writes the seeds this way):
 //
@@ -24,7 +24,7 @@
 
 #include "fuzz/fuzz_check.h"
 #include "guarded_buffer.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 
 #ifndef BATCHD_FUZZ_CODEC
 #error "BATCHD_FUZZ_CODEC must name the codec under test (fuzz/CMakeLists.txt)"

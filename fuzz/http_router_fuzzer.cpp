@@ -24,7 +24,7 @@
 #include "core/worker_pool.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/in_memory_store.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 
 namespace batchd::fuzz {
 namespace {

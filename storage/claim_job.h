@@ -2,8 +2,8 @@
 // then batch age, then id order, respecting each batch's max_running (see Store::ClaimSessions).
 #pragma once
 
-#include "storage/statement_cache.h"
 #include "storage/session_transitions.h"
+#include "storage/statement_cache.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 

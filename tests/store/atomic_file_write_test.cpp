@@ -11,8 +11,8 @@
 #include <fstream>
 #include <thread>
 
-#include "pipeline/atomic_file_write.h"
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/atomic_file_write.h"
+#include "pipeline/stores/chunk_store.h"
 #include "tests/store/store_backends.h"
 #include "tests/support/status_assertions.h"
 #include "tests/support/temp_dir.h"

@@ -8,7 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 #include "tests/store/read_collector.h"
 #include "tests/store/store_backends.h"
 #include "tests/support/nginx_server.h"

@@ -10,10 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "pipeline/file_roots.h"
-#include "pipeline/file_store.h"
-#include "pipeline/http_store.h"
-#include "pipeline/io_thread_pool.h"
+#include "pipeline/engine/io_thread_pool.h"
+#include "pipeline/stores/file_roots.h"
+#include "pipeline/stores/file_store.h"
+#include "pipeline/stores/http_store.h"
 #include "tests/store/read_collector.h"
 #include "tests/support/sanitizer_build.h"
 #include "tests/support/scripted_http_server.h"
@@ -92,7 +92,8 @@ TEST(StoredValueBoundTest, AResponseLargerThanTheBoundIsRefusedOnceWithoutRetrie
                        pipeline::OpenHttpStore(server->Url("/a"), client, 4));
   store->LimitValueBytes(kBound);
   Result<std::optional<Bytes>> read = ReadOne(*store, "0");
-  ASSERT_FALSE(read.ok()) << (read.ok() && read->has_value() ? std::to_string((*read)->size()) : "missing");
+  ASSERT_FALSE(read.ok()) << (read.ok() && read->has_value() ? std::to_string((*read)->size())
+                                                             : "missing");
   EXPECT_EQ(read.status().code(), StatusCode::kCorrupt) << read.status().ToString();
   EXPECT_NE(read.status().message().find(std::to_string(kBound)), std::string::npos)
       << read.status().ToString();

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 
 namespace batchd::testing {
 

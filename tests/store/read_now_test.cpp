@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 #include "tests/store/store_backends.h"
 #include "tests/support/status_assertions.h"
 #include "tests/support/temp_dir.h"

@@ -4,8 +4,8 @@
 
 #include <fstream>
 
-#include "pipeline/atomic_file_write.h"
-#include "pipeline/file_store.h"
+#include "pipeline/stores/atomic_file_write.h"
+#include "pipeline/stores/file_store.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/temp_dir.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "pipeline/bytes.h"
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 
 namespace batchd::testing {
 

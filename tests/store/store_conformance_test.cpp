@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 #include "tests/store/read_collector.h"
 #include "tests/store/store_backends.h"
 #include "tests/support/status_assertions.h"

@@ -15,7 +15,7 @@
 #include "api/routes.h"
 #include "core/worker_pool.h"
 #include "daemon/scheduler.h"
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 #include "storage_test_util.h"
 
 namespace batchd::api {

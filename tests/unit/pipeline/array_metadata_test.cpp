@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "pipeline/array_metadata.h"
-#include "pipeline/chunk_region.h"
-#include "pipeline/dtype.h"
-#include "pipeline/progress_cursor.h"
+#include "pipeline/engine/chunk_region.h"
+#include "pipeline/engine/progress_cursor.h"
+#include "pipeline/formats/array_metadata.h"
+#include "pipeline/formats/dtype.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -7,7 +7,7 @@
 #include <future>
 #include <mutex>
 
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 
 namespace batchd::pipeline {
 namespace {

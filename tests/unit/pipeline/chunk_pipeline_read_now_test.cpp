@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "core/worker_pool.h"
-#include "pipeline/chunk_pipeline.h"
-#include "pipeline/codec.h"
-#include "pipeline/io_thread_pool.h"
+#include "pipeline/codecs/codec.h"
+#include "pipeline/engine/chunk_pipeline.h"
+#include "pipeline/engine/io_thread_pool.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -1,7 +1,7 @@
 // The chunk engine on a real file store: every chunk exactly once, the byte budget and the
 // reads in flight respected, a lone oversized chunk still passing, resume from a checkpoint
 // without fetching done chunks, cancel, and errors that name the chunk and keep their kind.
-#include "pipeline/chunk_pipeline.h"
+#include "pipeline/engine/chunk_pipeline.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 #include <mutex>
 #include <set>
 
-#include "pipeline/chunk_store.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
+#include "pipeline/stores/chunk_store.h"
 
 namespace batchd::pipeline {
 namespace {

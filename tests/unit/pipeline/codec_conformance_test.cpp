@@ -11,7 +11,7 @@
 
 #include "codec_test_data.h"
 #include "guarded_buffer.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::pipeline {

@@ -12,7 +12,7 @@
 #include <iterator>
 
 #include "codec_test_data.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::pipeline {

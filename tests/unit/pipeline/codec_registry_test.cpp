@@ -2,7 +2,7 @@
 // naming the member (message and JSON Pointer).
 #include <gtest/gtest.h>
 
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::pipeline {

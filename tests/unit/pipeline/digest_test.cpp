@@ -5,8 +5,8 @@
 #include <string_view>
 
 #include "codec_test_data.h"
-#include "pipeline/crc32c_paths.h"
-#include "pipeline/digest.h"
+#include "pipeline/codecs/crc32c_paths.h"
+#include "pipeline/ops/digest.h"
 
 namespace batchd::pipeline {
 namespace {

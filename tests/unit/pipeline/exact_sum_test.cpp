@@ -1,5 +1,5 @@
 // ExactSum: the sum of doubles that does not depend on the order they are added in.
-#include "pipeline/exact_sum.h"
+#include "pipeline/ops/exact_sum.h"
 
 #include <gtest/gtest.h>
 

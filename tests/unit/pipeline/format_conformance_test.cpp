@@ -1,7 +1,7 @@
-// One suite for the array formats (pipeline/array_format.h): each registered format reads a
+// One suite for the array formats (pipeline/formats/array_format.h): each registered format reads a
 // valid description into the same metadata, round-trips it through the execution state, and
 // refuses what it cannot read correctly with an error naming the document and the member.
-#include "pipeline/array_format.h"
+#include "pipeline/formats/array_format.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -10,10 +10,10 @@
 #include <gtest/gtest.h>
 
 #include "core/worker_pool.h"
-#include "pipeline/builtin_codecs.h"
-#include "pipeline/chunk_op.h"
-#include "pipeline/pending_chunks.h"
-#include "pipeline/progress_cursor.h"
+#include "pipeline/codecs/builtin_codecs.h"
+#include "pipeline/engine/pending_chunks.h"
+#include "pipeline/engine/progress_cursor.h"
+#include "pipeline/ops/chunk_op.h"
 
 namespace batchd::pipeline {
 namespace {

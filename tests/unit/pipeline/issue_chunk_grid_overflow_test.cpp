@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "pipeline/array_metadata.h"
-#include "pipeline/chunk_region.h"
+#include "pipeline/engine/chunk_region.h"
+#include "pipeline/formats/array_metadata.h"
 
 namespace batchd::pipeline {
 namespace {

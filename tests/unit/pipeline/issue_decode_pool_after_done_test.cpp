@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "pipeline/chunk_pipeline.h"
+#include "pipeline/engine/chunk_pipeline.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -5,8 +5,8 @@
 // zero chunks.
 #include <gtest/gtest.h>
 
-#include "pipeline/array_metadata.h"
-#include "pipeline/chunk_region.h"
+#include "pipeline/engine/chunk_region.h"
+#include "pipeline/formats/array_metadata.h"
 
 namespace batchd::pipeline {
 namespace {

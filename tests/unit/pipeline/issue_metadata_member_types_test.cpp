@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "memory_chunk_store.h"
-#include "pipeline/array_format.h"
+#include "pipeline/formats/array_format.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -9,7 +9,7 @@
 #include <future>
 #include <memory>
 
-#include "pipeline/op_registry.h"
+#include "pipeline/ops/op_registry.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -5,7 +5,7 @@
 #include <lz4hc.h>
 
 #include "codec_test_data.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::pipeline {

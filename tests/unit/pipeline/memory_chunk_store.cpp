@@ -1,6 +1,6 @@
 #include "memory_chunk_store.h"
 
-#include "pipeline/store_key.h"
+#include "pipeline/stores/store_key.h"
 
 namespace batchd::pipeline::testing {
 

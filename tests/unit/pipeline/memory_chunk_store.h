@@ -1,5 +1,5 @@
-// A ChunkStore (pipeline/chunk_store.h) over an in-memory map, for format tests and the metadata
-// fuzzers (fuzz/), which share it.
+// A ChunkStore (pipeline/stores/chunk_store.h) over an in-memory map, for format tests and the
+// metadata fuzzers (fuzz/), which share it.
 //
 // Why not the real file store in a temp dir: a fuzzer must run millions of inputs a minute and
 // replay each one exactly. The file store answers on its I/O threads after real file I/O, so
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/chunk_store.h"
+#include "pipeline/stores/chunk_store.h"
 
 namespace batchd::pipeline::testing {
 

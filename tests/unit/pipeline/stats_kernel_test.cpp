@@ -1,6 +1,6 @@
 // The stats kernel against a plain reference loop: every dtype, padding excluded, non-finite
 // values counted but not summed, and the accumulator's checkpoint round trip.
-#include "pipeline/stats_kernel.h"
+#include "pipeline/ops/stats_kernel.h"
 
 #include <gtest/gtest.h>
 

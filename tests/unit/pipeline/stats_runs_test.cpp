@@ -1,7 +1,7 @@
 // The stats kernel's run loops: every implementation this CPU has (portable, SSE2, AVX2) gives
 // the same count, min and max as a plain loop, and a sum within rounding of it, on every length
 // and alignment, with NaN and infinities anywhere.
-#include "pipeline/stats_runs.h"
+#include "pipeline/ops/stats_runs.h"
 
 #include <gtest/gtest.h>
 

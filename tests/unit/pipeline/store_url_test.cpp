@@ -2,8 +2,8 @@
 // percent-encoding round trip. No I/O.
 #include <gtest/gtest.h>
 
-#include "pipeline/store_key.h"
-#include "pipeline/store_url.h"
+#include "pipeline/stores/store_key.h"
+#include "pipeline/stores/store_url.h"
 
 namespace batchd::pipeline {
 namespace {

@@ -4,7 +4,7 @@
 #include <zstd.h>
 
 #include "codec_test_data.h"
-#include "pipeline/codec.h"
+#include "pipeline/codecs/codec.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::pipeline {

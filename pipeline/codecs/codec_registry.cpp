@@ -1,0 +1,58 @@
+#include <exception>
+
+#include "pipeline/codecs/builtin_codecs.h"
+#include "pipeline/codecs/codec.h"
+
+namespace batchd::pipeline {
+
+void CodecRegistry::Register(std::string id, Factory factory) {
+  factories_[std::move(id)] = std::move(factory);
+}
+
+std::vector<std::string> CodecRegistry::Ids() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, factory] : factories_) ids.push_back(id);
+  return ids;
+}
+
+Result<std::unique_ptr<const Codec>> CodecRegistry::Create(const nlohmann::json& config,
+                                                           const CodecContext& context) const {
+  if (!config.is_object()) {
+    return Status::InvalidArgument(std::string("codec config must be a JSON object, got ") +
+                                   config.type_name());
+  }
+  auto id_member = config.find("id");
+  if (id_member == config.end()) {
+    return Status::InvalidArgument("codec config has no \"id\"", "/id");
+  }
+  if (!id_member->is_string()) {
+    return Status::InvalidArgument(
+        std::string("codec \"id\" must be a string, got ") + id_member->type_name(), "/id");
+  }
+  const std::string& id = id_member->get_ref<const std::string&>();
+  auto factory = factories_.find(id);
+  if (factory == factories_.end()) {
+    std::string known;
+    for (const auto& [name, unused] : factories_) known += (known.empty() ? "" : ", ") + name;
+    return Status::InvalidArgument("unknown codec \"" + id + "\" (known: " + known + ")", "/id");
+  }
+  if (context.element_size == 0) {
+    return Status::InvalidArgument(id + ": element size must be at least 1 byte");
+  }
+  // Factories report through Result; this only keeps a stray library exception (an allocation
+  // failure, say) inside pipeline/.
+  try {
+    return factory->second(config, context);
+  } catch (const std::exception& e) {
+    return Status::Internal(id + ": creating the codec failed: " + e.what());
+  }
+}
+
+void RegisterBuiltinCodecs(CodecRegistry& registry) {
+  registry.Register("raw", CreateRawCodec);
+  registry.Register("lz4", CreateLz4Codec);
+  registry.Register("zstd", CreateZstdCodec);
+  registry.Register("blosc", CreateBloscCodec);
+}
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,63 @@
+#include "pipeline/engine/timer_service.h"
+
+namespace batchd::pipeline {
+
+TimerService::TimerService() : thread_([this] { Run(); }) {}
+
+TimerService::~TimerService() { Stop(); }
+
+TimerService::TimerId TimerService::Schedule(Clock::duration delay,
+                                             std::function<void()> callback) {
+  std::lock_guard lock(mu_);
+  const TimerId id = next_id_++;
+  deadlines_.emplace(Clock::now() + delay, id);
+  callbacks_.emplace(id, std::move(callback));
+  changed_.notify_one();
+  return id;
+}
+
+bool TimerService::Cancel(TimerId id) {
+  std::lock_guard lock(mu_);
+  // The deadline entry stays; Run skips ids whose callback is gone.
+  return callbacks_.erase(id) > 0;
+}
+
+void TimerService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    callbacks_.clear();
+    deadlines_.clear();
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TimerService::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (deadlines_.empty()) {
+      changed_.wait(lock);
+      continue;
+    }
+    auto first = deadlines_.begin();
+    if (first->first > Clock::now()) {
+      // A copy: wait_until reads its deadline again on waking, and Stop (or an earlier timer)
+      // may have erased the map entry by then.
+      const Clock::time_point deadline = first->first;
+      changed_.wait_until(lock, deadline);
+      continue;
+    }
+    const TimerId id = first->second;
+    deadlines_.erase(first);
+    auto cb = callbacks_.find(id);
+    if (cb == callbacks_.end()) continue;  // canceled
+    std::function<void()> run = std::move(cb->second);
+    callbacks_.erase(cb);
+    lock.unlock();
+    run();
+    lock.lock();
+  }
+}
+
+}  // namespace batchd::pipeline

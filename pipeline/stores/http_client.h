@@ -1,0 +1,92 @@
+// The HTTP/1.1 client behind http:// chunk stores (Boost.Beast inside http_client.cpp only).
+//
+// One client per store registry: its own io_context on 1-2 threads, and per host:port a pool
+// of keep-alive connections, at most `max_connections_per_host` of them, which is also the
+// number of requests in flight to that host; further requests wait (FIFO) for a connection.
+//
+// A request is retried with exponential backoff (delay retry_base_ms * 2^(n-1), with jitter in
+// its upper half) when the answer is 5xx, 408 or 429, on a timeout, and on a connection error,
+// up to `retries` times. A request that fails on a reused keep-alive connection before any byte
+// of the answer arrives (the server closed an idle connection) is sent again at once on a new
+// connection, without counting as a retry. Redirects are not followed.
+//
+// Lifetime: a request in flight keeps the client alive, so every callback runs exactly once
+// even if every other owner dropped the client; the client stops its threads when the last
+// owner (possibly a callback on one of those threads) lets go. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "pipeline/bytes.h"
+#include "pipeline/engine/cancel_token.h"
+
+namespace batchd::pipeline {
+
+struct HttpClientOptions {
+  int max_connections_per_host = 64;
+  int retries = 3;
+  int retry_base_ms = 50;
+  int timeout_ms = 30'000;  // per attempt: connect, send and receive
+  int threads = 2;
+};
+
+struct HttpRequest {
+  enum class Method { kGet, kPut };
+  Method method = Method::kGet;
+  std::string host;
+  uint16_t port = 80;
+  std::string target;  // origin-form, already percent-encoded: "/a.zarr/t2m/0.0"
+  Bytes body;          // PUT only
+  // A response body larger than this (by its Content-Length, or counted while it arrives) ends
+  // the request with kCorrupt at once, without retries and without reading the rest.
+  uint64_t max_response_bytes = uint64_t{1} << 31;
+  // If canceled, a request waiting for a retry ends with kUnavailable("canceled").
+  std::shared_ptr<CancelToken> cancel;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string status_text;  // "404 Not Found"
+  Bytes body;
+  int attempts = 1;  // how many times the request was sent (retries + 1)
+};
+
+class HttpClient : public std::enable_shared_from_this<HttpClient> {
+ public:
+  using Callback = std::function<void(Result<HttpResponse>)>;
+
+  static std::shared_ptr<HttpClient> Create(const HttpClientOptions& options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` and calls `done` exactly once on a client thread with the final response
+  // (any status: a 5xx only once retries are exhausted), or kUnavailable naming the URL, the
+  // last error and the attempts when no response came (connection refused, timeout, ...).
+  // Returns at once.
+  void Send(HttpRequest request, Callback done);
+
+  // Runs `task` once on a client thread.
+  void Post(std::function<void()> task);
+
+  // "http://host:port" + target, for messages.
+  static std::string Url(const HttpRequest& request);
+
+  const HttpClientOptions& options() const { return options_; }
+
+  struct Impl;  // Beast and Asio live in http_client.cpp
+
+ private:
+  explicit HttpClient(const HttpClientOptions& options);
+
+  const HttpClientOptions options_;
+  // The io_context, its threads and the pools; shared with the threads, so that one destroying
+  // the client from inside a callback can finish its handler and exit after ~HttpClient.
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace batchd::pipeline

@@ -1,0 +1,35 @@
+// The http:// chunk store: GET reads a key, PUT writes it, through the registry's HttpClient
+// (http_client.h: keep-alive pool per host:port, retries with backoff, timeouts).
+//
+// URL: http://host[:port]/path/to/array (port 80 by default; no user info, query or
+// fragment). A key becomes the URL path "<array path>/<key>", each byte outside
+// A-Z a-z 0-9 - . _ ~ and "/" percent-encoded.
+//
+// Answers, after the client's retries:
+//   GET 200 -> the bytes; 404 or 410 -> nullopt (missing: it reads as the fill value);
+//   PUT 200, 201, 204 -> OK;
+//   5xx, 408, 429, timeouts and connection errors -> kUnavailable naming the URL, the last
+//   status or error, and the number of attempts (a later session retry may succeed);
+//   any other status (3xx: redirects are not followed, 400, 401, 403, 405, 413, ...) ->
+//   kFailedPrecondition naming the URL and the status: the server refuses the request, and
+//   asking again will not change that until someone fixes the server or the URL.
+// GetMany keeps min(max_in_flight, http_max_in_flight) requests in flight; every callback runs
+// on an HTTP client thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/http_client.h"
+
+namespace batchd::pipeline {
+
+// kInvalidArgument naming the URL if it is not a valid http:// URL. No I/O: a server that is
+// down shows in the first read or write.
+Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
+                                                  std::shared_ptr<HttpClient> client,
+                                                  int max_in_flight);
+
+}  // namespace batchd::pipeline

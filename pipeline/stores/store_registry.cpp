@@ -1,0 +1,102 @@
+// StoreRegistry, the blocking helpers, and the wiring of the built-in stores.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/file_store.h"
+#include "pipeline/stores/http_store.h"
+#include "pipeline/stores/store_url.h"
+
+namespace batchd::pipeline {
+namespace {
+
+// Tasks the file I/O queue holds: a GetMany queues at most one per I/O thread and a Put one, so
+// this is thousands of concurrent GetMany/Put calls, far beyond what sessions issue.
+constexpr size_t kFileIoQueueLimit = 16384;
+
+// Waits for one callback of a store. The state is shared with the callback, which may run
+// after the waiter gave up (it never does: stores call back exactly once).
+template <typename T>
+class OneShot {
+ public:
+  void Set(T value) {
+    {
+      std::lock_guard lock(mu_);
+      value_.emplace(std::move(value));
+    }
+    ready_.notify_one();
+  }
+  T Wait() {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return value_.has_value(); });
+    return std::move(*value_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::optional<T> value_;  // guarded by mu_
+};
+
+}  // namespace
+
+void StoreRegistry::Register(std::string scheme, Factory factory) {
+  factories_[std::move(scheme)] = std::move(factory);
+}
+
+Result<std::shared_ptr<ChunkStore>> StoreRegistry::Open(const std::string& url) const {
+  ASSIGN_OR_RETURN(std::string scheme, ParseUrlScheme(url));
+  auto it = factories_.find(scheme);
+  if (it == factories_.end()) {
+    std::string known;
+    for (const auto& [name, factory] : factories_) known += (known.empty() ? "" : ", ") + name;
+    return Status::InvalidArgument("store URL \"" + url + "\" has an unknown scheme \"" + scheme +
+                                   "\" (known: " + (known.empty() ? "none" : known) + ")");
+  }
+  return it->second(url);
+}
+
+Result<std::optional<Bytes>> ReadKey(ChunkStore& store, std::string key) {
+  auto result = std::make_shared<OneShot<Result<std::optional<Bytes>>>>();
+  std::vector<std::string> keys;
+  keys.push_back(std::move(key));
+  store.GetMany(std::move(keys), 1, nullptr, [result](size_t, Result<std::optional<Bytes>> data) {
+    result->Set(std::move(data));
+  });
+  return result->Wait();
+}
+
+Status WriteKey(ChunkStore& store, std::string key, Bytes data) {
+  auto result = std::make_shared<OneShot<Status>>();
+  store.Put(std::move(key), std::move(data), [result](Status status) { result->Set(status); });
+  return result->Wait();
+}
+
+void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options) {
+  Result<std::shared_ptr<const FileRoots>> roots = FileRoots::Open(options.file_roots);
+  auto io = std::make_shared<IoThreadPool>(options.file_io_threads, kFileIoQueueLimit);
+  registry.Register(
+      "file", [roots, io](const std::string& url) -> Result<std::shared_ptr<ChunkStore>> {
+        if (!roots.ok()) {
+          return Status(roots.status().code(),
+                        "store URL \"" + url + "\" cannot be opened: " + roots.status().message());
+        }
+        return OpenFileStore(url, *roots, io);
+      });
+
+  HttpClientOptions http_options{
+      .max_connections_per_host = options.http_max_in_flight,
+      .retries = options.http_retries,
+      .retry_base_ms = options.http_retry_base_ms,
+      .timeout_ms = options.http_timeout_ms,
+      .threads = 2,
+  };
+  std::shared_ptr<HttpClient> client = HttpClient::Create(http_options);
+  int max_in_flight = options.http_max_in_flight;
+  registry.Register("http", [client, max_in_flight](const std::string& url) {
+    return OpenHttpStore(url, client, max_in_flight);
+  });
+}
+
+}  // namespace batchd::pipeline
