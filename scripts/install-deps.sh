@@ -15,6 +15,7 @@ packages=(
   # Sanitizer and fuzzing builds (scripts/build-sanitized.sh): clang with its sanitizer and
   # libFuzzer runtimes, and llvm-symbolizer for readable reports.
   clang-14 libclang-rt-14-dev llvm-14
+  clang-format  # tests/repo/clang_format_test.sh: every C++ file formatted by .clang-format
 )
 # Node.js and npm run the dashboard's browser test (tests/browser, playwright-core from npm).
 # Debian's nodejs/npm are installed only when no `node`/`npm` is on PATH: a Node.js from

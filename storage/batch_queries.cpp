@@ -76,19 +76,19 @@ auto Guarded(const char* what, F&& f) -> decltype(f()) {
 }
 
 // The statements' texts, built once: StatementCache finds statements by their text's address.
-const char* BatchListSql(bool by_state) {
-  static const std::string all = std::string("SELECT ") + kBatchColumns +
-                                 " FROM batch b WHERE b.id < ? ORDER BY b.id DESC LIMIT ?";
-  static const std::string in_state =
+const GeneratedSql& BatchListSql(bool by_state) {
+  static const GeneratedSql all(std::string("SELECT ") + kBatchColumns +
+                                " FROM batch b WHERE b.id < ? ORDER BY b.id DESC LIMIT ?");
+  static const GeneratedSql in_state(
       std::string("SELECT ") + kBatchColumns +
-      " FROM batch b WHERE b.id < ? AND b.state = ? ORDER BY b.id DESC LIMIT ?";
-  return by_state ? in_state.c_str() : all.c_str();
+      " FROM batch b WHERE b.id < ? AND b.state = ? ORDER BY b.id DESC LIMIT ?");
+  return by_state ? in_state : all;
 }
 
-const char* BatchByPublicIdSql() {
-  static const std::string sql =
-      std::string("SELECT ") + kBatchColumns + " FROM batch b WHERE b.public_id = ?";
-  return sql.c_str();
+const GeneratedSql& BatchByPublicIdSql() {
+  static const GeneratedSql sql(std::string("SELECT ") + kBatchColumns +
+                                " FROM batch b WHERE b.public_id = ?");
+  return sql;
 }
 
 }  // namespace

@@ -149,18 +149,18 @@ class OutcomeFlushJob : public WriteJob {
   // Writes the rows kRowsPerInsert at a time: one multi-row statement costs much less than as
   // many single-row ones (each step, reset and rebinding is per statement, not per row).
   void RecordOutcomes(const std::vector<OutcomeRow>& rows) {
-    static const std::string many = UpsertOutcomeSql(kRowsPerInsert);
-    static const std::string one = UpsertOutcomeSql(1);
+    static const GeneratedSql many(UpsertOutcomeSql(kRowsPerInsert));
+    static const GeneratedSql one(UpsertOutcomeSql(1));
     size_t next = 0;
     for (; rows.size() - next >= kRowsPerInsert; next += kRowsPerInsert) {
-      auto s = statements_.Use(many.c_str());
+      auto s = statements_.Use(many);
       for (size_t r = 0; r < kRowsPerInsert; ++r) {
         BindOutcomeRow(*s, static_cast<int>(r) * kColumnsPerRow, rows[next + r]);
       }
       s->exec();
     }
     for (; next < rows.size(); ++next) {
-      auto s = statements_.Use(one.c_str());
+      auto s = statements_.Use(one);
       BindOutcomeRow(*s, 0, rows[next]);
       s->exec();
     }

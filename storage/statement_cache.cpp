@@ -13,7 +13,7 @@ StatementCache::Lease::~Lease() {
   }
 }
 
-StatementCache::Lease StatementCache::Use(const char* sql) {
+StatementCache::Lease StatementCache::UseText(const char* sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) {
     it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;

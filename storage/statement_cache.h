@@ -8,13 +8,47 @@
 // connection that still has prepared statements).
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <utility>
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
 namespace batchd::storage {
+
+// The cache finds statements by the address of their text, because hashing the text of every
+// statement run was measurable. So the text must live as long as the cache, and no other text
+// may ever reuse its address: the two key types below make any other use fail to compile.
+
+// SQL written in the source as a string literal. The constructor is consteval, so only a
+// constant expression binds: `Use("SELECT 1")` compiles, `Use(query.c_str())` and a local
+// char array do not.
+class SqlLiteral {
+ public:
+  template <size_t N>
+  consteval SqlLiteral(const char (&sql)[N]) : text_(sql) {}  // NOLINT: implicit on purpose
+  const char* text() const { return text_; }
+
+ private:
+  const char* text_;
+};
+
+// SQL built at run time (e.g. a multi-row INSERT for N rows), owned for as long as the cache
+// may use it: keep it in a static or a member that outlives the cache. Neither copyable nor
+// movable, so its text never changes address; StatementCache::Use refuses a temporary.
+class GeneratedSql {
+ public:
+  explicit GeneratedSql(std::string sql) : sql_(std::move(sql)) {}
+  GeneratedSql(const GeneratedSql&) = delete;
+  GeneratedSql& operator=(const GeneratedSql&) = delete;
+  const char* text() const { return sql_.c_str(); }
+
+ private:
+  const std::string sql_;
+};
 
 class StatementCache {
  public:
@@ -42,10 +76,10 @@ class StatementCache {
   // The statement for `sql`, prepared on first use. Throws SQLite::Exception if `sql` does
   // not compile, like SQLite::Statement's constructor. Two leases of the same SQL must not
   // overlap.
-  //
-  // `sql` must be a string literal (or live as long as the cache): statements are found by the
-  // text's address, because hashing the text of every statement run was measurable.
-  Lease Use(const char* sql);
+  Lease Use(SqlLiteral sql) { return UseText(sql.text()); }
+  Lease Use(const GeneratedSql& sql) { return UseText(sql.text()); }
+  // A temporary's text would die with it and its address could be reused by the next one.
+  Lease Use(const GeneratedSql&& sql) = delete;
 
   SQLite::Database& db() const { return db_; }
 
@@ -53,6 +87,8 @@ class StatementCache {
   void Clear() { statements_.clear(); }
 
  private:
+  Lease UseText(const char* sql);
+
   SQLite::Database& db_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 };
