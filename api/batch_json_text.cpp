@@ -3,51 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "api/json_views.h"
+#include "core/json_string.h"
 
 namespace batchd::api {
 namespace {
-
-// A JSON string literal as nlohmann's dump writes it (ensure_ascii off): the two-character
-// escapes it uses, \u00xx for the other control characters, everything else as is.
-void AppendString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
 
 void AppendInt(std::string& out, int64_t v) { out += std::to_string(v); }
 
@@ -67,17 +26,17 @@ void AppendBatchJsonText(std::string& out, const storage::BatchRecord& b) {
   out += ",\"uninitialized\":";
   AppendInt(out, c.uninitialized);
   out += "},\"created_at\":";
-  AppendString(out, FormatUtcMillis(b.created_at_ms));
+  AppendJsonString(out, FormatUtcMillis(b.created_at_ms));
   out += ",\"event_seq\":";
   AppendInt(out, b.event_seq);
   out += ",\"finished_at\":";
   if (b.finished_at_ms) {
-    AppendString(out, FormatUtcMillis(*b.finished_at_ms));
+    AppendJsonString(out, FormatUtcMillis(*b.finished_at_ms));
   } else {
     out += "null";
   }
   out += ",\"id\":";
-  AppendString(out, b.public_id);
+  AppendJsonString(out, b.public_id);
   out += ",\"max_attempts\":";
   AppendInt(out, b.max_attempts);
   out += ",\"max_running\":";
@@ -87,7 +46,7 @@ void AppendBatchJsonText(std::string& out, const storage::BatchRecord& b) {
     out += "null";
   }
   out += ",\"name\":";
-  AppendString(out, b.name);
+  AppendJsonString(out, b.name);
   out += ",\"priority\":";
   AppendInt(out, b.priority);
   out += ",\"result\":";
@@ -98,7 +57,7 @@ void AppendBatchJsonText(std::string& out, const storage::BatchRecord& b) {
   out += ",\"sessions\":";
   out += std::to_string(b.session_count);
   out += ",\"state\":";
-  AppendString(out, storage::BatchStateName(b.state));
+  AppendJsonString(out, storage::BatchStateName(b.state));
   out += '}';
 }
 

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/batch_state.h"
+
 namespace batchd::cli {
 
 struct BatchView {
@@ -28,7 +30,7 @@ struct BatchView {
   int64_t seq = 0;
 
   int64_t Done() const { return completed + error + canceled; }
-  bool Finished() const { return state == "completed" || state == "failed" || state == "canceled"; }
+  bool Finished() const { return IsFinished(state); }
 
   // From GET /api/v1/batches/{id}.
   static BatchView FromBatch(const nlohmann::json& batch);

@@ -21,9 +21,6 @@ class JsonLogFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override;
 };
 
-// Appends `text` as a JSON string literal (with its quotes) to `out`. Exposed for tests.
-void AppendJsonString(std::string& out, std::string_view text);
-
 // Installs the text pattern ("text") or the JSON formatter ("json") on every spdlog logger.
 void SetLogFormat(const std::string& format);
 

@@ -12,10 +12,6 @@ using storage::SessionState;
 
 constexpr int64_t kNowMs = 1'700'000'000'000;  // a fixed clock: runs must replay exactly
 
-bool Finished(BatchState s) {
-  return s == BatchState::kCompleted || s == BatchState::kFailed || s == BatchState::kCanceled;
-}
-
 int64_t& CountOf(storage::SessionCounts& c, SessionState s) {
   switch (s) {
     case SessionState::kUninitialized:
@@ -35,17 +31,13 @@ int64_t& CountOf(storage::SessionCounts& c, SessionState s) {
 // The state rule of storage/batch_counters.cpp, with `paused` standing for the batch's flag.
 void RefreshState(BatchRecord& b, bool paused) {
   const storage::SessionCounts& c = b.counts;
-  if (c.uninitialized == 0 && c.in_progress == 0) {
-    b.state = c.error > 0      ? BatchState::kFailed
-              : c.canceled > 0 ? BatchState::kCanceled
-                               : BatchState::kCompleted;
-    if (!b.finished_at_ms) b.finished_at_ms = kNowMs;
-    return;
+  b.state =
+      DeriveBatchState(c.uninitialized, c.in_progress, c.completed, c.error, c.canceled, paused);
+  if (!IsFinished(b.state)) {
+    b.finished_at_ms.reset();
+  } else if (!b.finished_at_ms) {
+    b.finished_at_ms = kNowMs;
   }
-  b.finished_at_ms.reset();
-  b.state = paused                                                   ? BatchState::kPaused
-            : c.in_progress + c.completed + c.error + c.canceled > 0 ? BatchState::kRunning
-                                                                     : BatchState::kQueued;
 }
 
 }  // namespace
@@ -123,7 +115,7 @@ storage::QueueStatus InMemoryStore::QueueLocked() const {
     q.counts.completed += c.completed;
     q.counts.error += c.error;
     q.counts.canceled += c.canceled;
-    if (!Finished(batch.record.state)) ++q.batches_active;
+    if (!IsFinished(batch.record.state)) ++q.batches_active;
   }
   return q;
 }
@@ -255,7 +247,7 @@ void InMemoryStore::SetBatchPaused(std::string public_id, bool paused,
     std::lock_guard lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
-    if (Finished(b->record.state)) {
+    if (IsFinished(b->record.state)) {
       return Status::Conflict("batch " + public_id + " is already " +
                               storage::BatchStateName(b->record.state));
     }
@@ -283,7 +275,7 @@ void InMemoryStore::DeleteBatch(std::string public_id, storage::Callback<uint64_
     std::lock_guard lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
-    if (!Finished(b->record.state)) {
+    if (!IsFinished(b->record.state)) {
       return Status::Conflict("batch " + public_id + " is " +
                               storage::BatchStateName(b->record.state) +
                               "; cancel it or let it finish before deleting it");

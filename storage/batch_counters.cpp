@@ -8,25 +8,22 @@ namespace {
 // One UPDATE moves the counters and re-derives the state, so a transition rewrites the batch
 // row once. Every SET expression sees the row as it was before the UPDATE, so the new counter
 // values are spelled out as `n_x + ?`. Parameters: ?1..?5 the deltas (SessionState order),
-// ?6 now, ?7 the batch id, ?8 the new claim cursor or NULL to keep it. The state rule is the
-// one RefreshBatchState documents.
+// ?6 now, ?7 the batch id, ?8 the new claim cursor or NULL to keep it. The state rule is
+// DeriveBatchState (core/batch_state.h), which every connection has as the SQL function
+// batch_state, with IsFinished as batch_finished (sqlite_connection.h).
 constexpr char kApplyDeltaSql[] = R"sql(
   UPDATE batch SET
     claim_cursor = coalesce(?8, claim_cursor),
     n_uninitialized = n_uninitialized + ?1, n_in_progress = n_in_progress + ?2,
     n_completed = n_completed + ?3, n_error = n_error + ?4, n_canceled = n_canceled + ?5,
-    state = CASE
-      WHEN state = 'enqueuing' THEN state
-      WHEN n_uninitialized + ?1 = 0 AND n_in_progress + ?2 = 0 THEN
-        CASE WHEN n_error + ?4 > 0 THEN 'failed' WHEN n_canceled + ?5 > 0 THEN 'canceled'
-             ELSE 'completed' END
-      WHEN paused THEN 'paused'
-      WHEN n_in_progress + ?2 + n_completed + ?3 + n_error + ?4 + n_canceled + ?5 > 0
-        THEN 'running'
-      ELSE 'queued' END,
+    state = CASE WHEN state = 'enqueuing' THEN state
+      ELSE batch_state(n_uninitialized + ?1, n_in_progress + ?2, n_completed + ?3,
+                       n_error + ?4, n_canceled + ?5, paused) END,
     finished_at = CASE
       WHEN state = 'enqueuing' THEN finished_at
-      WHEN n_uninitialized + ?1 = 0 AND n_in_progress + ?2 = 0 THEN coalesce(finished_at, ?6)
+      WHEN batch_finished(batch_state(n_uninitialized + ?1, n_in_progress + ?2, n_completed + ?3,
+                                      n_error + ?4, n_canceled + ?5, paused))
+        THEN coalesce(finished_at, ?6)
       ELSE NULL END
   WHERE id = ?7)sql";
 

@@ -30,11 +30,9 @@ void ApplyCounterDelta(SQLite::Database& db, int64_t batch_id, const CounterDelt
 void ApplyCounterDelta(StatementCache& statements, int64_t batch_id, const CounterDelta& delta,
                        int64_t now_ms, std::optional<int64_t> claim_cursor = std::nullopt);
 
-// Derives batch.state from its counters and pause flag (docs/scheduler.md):
-//   nothing left to run (no uninitialized, none in progress) -> failed if any error, else
-//   canceled if any canceled, else completed (finished_at set once);
-//   otherwise paused if paused, running if anything has started, else queued.
-// An `enqueuing` batch is left alone.
+// Derives batch.state from its counters and pause flag by DeriveBatchState (core/batch_state.h,
+// docs/scheduler.md); finished_at is set once when it is finished. An `enqueuing` batch is left
+// alone.
 void RefreshBatchState(SQLite::Database& db, int64_t batch_id, int64_t now_ms);
 
 }  // namespace batchd::storage

@@ -22,10 +22,6 @@ constexpr size_t kMaxPendingReports = 100'000;
 // Batches remembered for session events; cleared when exceeded (it refills on demand).
 constexpr size_t kMaxBatchInfo = 4096;
 
-bool IsFinished(const std::string& batch_state) {
-  return batch_state == "completed" || batch_state == "failed" || batch_state == "canceled";
-}
-
 }  // namespace
 
 // Writes the coalesced progress events of one interval.

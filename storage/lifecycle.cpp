@@ -8,10 +8,6 @@
 namespace batchd::storage {
 namespace {
 
-bool Finished(BatchState s) {
-  return s == BatchState::kCompleted || s == BatchState::kFailed || s == BatchState::kCanceled;
-}
-
 Status RefuseEnqueuing(const BatchRecord& b) {
   if (b.state == BatchState::kEnqueuing) {
     return Status::Conflict("batch " + b.public_id + " is still being stored");
@@ -62,7 +58,7 @@ Result<BatchRecord> SetBatchPausedTxn(SQLite::Database& db, const std::string& p
                                       bool paused, int64_t now_ms) {
   ASSIGN_OR_RETURN(BatchRecord b, QueryBatch(db, public_id));
   RETURN_IF_ERROR(RefuseEnqueuing(b));
-  if (Finished(b.state)) {
+  if (IsFinished(b.state)) {
     return Status::Conflict("batch " + public_id + " is already " + BatchStateName(b.state));
   }
   SQLite::Statement s(db, "UPDATE batch SET paused = ? WHERE id = ?");
@@ -88,7 +84,7 @@ Result<BatchRecord> RetryBatchTxn(SQLite::Database& db, const std::string& publi
 
 Result<uint64_t> DeleteBatchTxn(SQLite::Database& db, const std::string& public_id) {
   ASSIGN_OR_RETURN(BatchRecord b, QueryBatch(db, public_id));
-  if (!Finished(b.state)) {
+  if (!IsFinished(b.state)) {
     return Status::Conflict("batch " + public_id + " is " + BatchStateName(b.state) +
                             "; cancel it or let it finish before deleting it");
   }

@@ -8,9 +8,6 @@ namespace {
 constexpr std::array<const char*, kSessionStateCount> kSessionStateNames = {
     "uninitialized", "in_progress", "completed", "error", "canceled"};
 
-constexpr std::array<const char*, 7> kBatchStateNames = {"enqueuing", "queued", "running", "paused",
-                                                         "completed", "failed", "canceled"};
-
 }  // namespace
 
 const char* SessionStateName(SessionState state) {
@@ -20,17 +17,6 @@ const char* SessionStateName(SessionState state) {
 std::optional<SessionState> ParseSessionState(std::string_view name) {
   for (size_t i = 0; i < kSessionStateNames.size(); ++i) {
     if (name == kSessionStateNames[i]) return static_cast<SessionState>(i);
-  }
-  return std::nullopt;
-}
-
-const char* BatchStateName(BatchState state) {
-  return kBatchStateNames[static_cast<size_t>(state)];
-}
-
-std::optional<BatchState> ParseBatchState(std::string_view name) {
-  for (size_t i = 0; i < kBatchStateNames.size(); ++i) {
-    if (name == kBatchStateNames[i]) return static_cast<BatchState>(i);
   }
   return std::nullopt;
 }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/batch_state.h"
+
 namespace batchd::storage {
 
 // Stored as a small integer in session.state; the values are part of the on-disk format.
@@ -23,11 +25,11 @@ inline constexpr int kSessionStateCount = 5;
 const char* SessionStateName(SessionState state);  // "uninitialized", "in_progress", ...
 std::optional<SessionState> ParseSessionState(std::string_view name);
 
-// Stored as its name in batch.state.
-enum class BatchState { kEnqueuing, kQueued, kRunning, kPaused, kCompleted, kFailed, kCanceled };
-
-const char* BatchStateName(BatchState state);  // "enqueuing", "queued", ...
-std::optional<BatchState> ParseBatchState(std::string_view name);
+// Stored as its name in batch.state (core/batch_state.h).
+using ::batchd::BatchState;
+using ::batchd::BatchStateName;
+using ::batchd::IsFinished;
+using ::batchd::ParseBatchState;
 
 struct SessionCounts {
   int64_t uninitialized = 0;

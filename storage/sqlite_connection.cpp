@@ -1,9 +1,13 @@
 #include "storage/sqlite_connection.h"
 
 #include <mutex>
+#include <string_view>
+#include <tuple>
 
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
+
+#include "core/batch_state.h"
 
 namespace batchd::storage {
 namespace {
@@ -19,6 +23,34 @@ constexpr int kBusyTimeoutMs = 10'000;
 void ConfigureSqliteOnce() {
   static std::once_flag once;
   std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+// batch_state(uninitialized, in_progress, completed, error, canceled, paused): the name of the
+// state DeriveBatchState gives, so the SQL that moves counters applies the same rule as the
+// code (one rule, not a copy in SQL).
+void BatchStateFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
+  int64_t n[5];
+  for (int i = 0; i < 5; ++i) n[i] = sqlite3_value_int64(argv[i]);
+  const bool paused = sqlite3_value_int64(argv[5]) != 0;
+  const char* name = BatchStateName(DeriveBatchState(n[0], n[1], n[2], n[3], n[4], paused));
+  sqlite3_result_text(context, name, -1, SQLITE_STATIC);
+}
+
+// batch_finished(state_name): IsFinished, 1 or 0.
+void BatchFinishedFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
+  const unsigned char* text = sqlite3_value_text(argv[0]);
+  const std::string_view name = text ? reinterpret_cast<const char*>(text) : "";
+  sqlite3_result_int(context, IsFinished(name) ? 1 : 0);
+}
+
+void RegisterFunctions(SQLite::Database& db) {
+  constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  for (auto [name, args, fn] : {std::tuple{"batch_state", 6, &BatchStateFunction},
+                                std::tuple{"batch_finished", 1, &BatchFinishedFunction}}) {
+    const int rc = sqlite3_create_function_v2(db.getHandle(), name, args, kFlags, nullptr, fn,
+                                              nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) throw SQLite::Exception(db.getHandle(), rc);
+  }
 }
 
 }  // namespace
@@ -47,6 +79,7 @@ Result<std::unique_ptr<SQLite::Database>> OpenConnection(const std::filesystem::
       db->exec("PRAGMA cache_size = -8192");
     }
     db->exec("PRAGMA temp_store = MEMORY");
+    RegisterFunctions(*db);
     return db;
   } catch (const SQLite::Exception& e) {
     return Status::IoError("opening database " + path.string() + ": " + e.what());

@@ -10,6 +10,8 @@
 #include <spdlog/details/log_msg.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_string.h"
+
 namespace batchd::daemon {
 namespace {
 
