@@ -3,21 +3,15 @@
 namespace batchd::api {
 namespace {
 
-std::string KnownOps(const pipeline::OpRegistry& ops) {
-  std::string names;
-  for (const std::string& n : ops.Names()) names += (names.empty() ? "" : ", ") + n;
-  return names;
-}
-
 Status CheckOpValue(const nlohmann::json& value, const pipeline::OpRegistry& ops,
                     const std::string& path) {
   if (!value.is_string()) {
     return Status::InvalidArgument(
-        "op must be a string naming an op (" + KnownOps(ops) + "), got " + value.dump(), path);
+        "op must be a string naming an op (" + ops.KnownNames() + "), got " + value.dump(), path);
   }
   if (ops.Find(value.get<std::string>()) == nullptr) {
     return Status::InvalidArgument(
-        "unknown op \"" + value.get<std::string>() + "\"; known ops: " + KnownOps(ops), path);
+        "unknown op \"" + value.get<std::string>() + "\"; known ops: " + ops.KnownNames(), path);
   }
   return Status::Ok();
 }
@@ -78,7 +72,7 @@ Status ValidateOps(const BatchSpec& spec, const pipeline::OpRegistry& ops) {
   }
   auto op = spec.job_template.find("op");
   if (op == spec.job_template.end()) {
-    return Status::InvalidArgument("the template needs an \"op\" (" + KnownOps(ops) + ")",
+    return Status::InvalidArgument("the template needs an \"op\" (" + ops.KnownNames() + ")",
                                    "/template/op");
   }
   RETURN_IF_ERROR(CheckOpValue(*op, ops, "/template/op"));

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/registry.h"
 #include "core/status.h"
 #include "pipeline/bytes.h"
 
@@ -74,10 +74,10 @@ class CodecRegistry {
   Result<std::unique_ptr<const Codec>> Create(const nlohmann::json& config,
                                               const CodecContext& context) const;
 
-  std::vector<std::string> Ids() const;
+  std::vector<std::string> Ids() const { return factories_.Names(); }
 
  private:
-  std::map<std::string, Factory, std::less<>> factories_;
+  Registry<Factory> factories_;
 };
 
 // Registers raw, lz4, zstd and blosc.

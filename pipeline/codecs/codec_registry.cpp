@@ -6,13 +6,7 @@
 namespace batchd::pipeline {
 
 void CodecRegistry::Register(std::string id, Factory factory) {
-  factories_[std::move(id)] = std::move(factory);
-}
-
-std::vector<std::string> CodecRegistry::Ids() const {
-  std::vector<std::string> ids;
-  for (const auto& [id, factory] : factories_) ids.push_back(id);
-  return ids;
+  factories_.Register(std::move(id), std::move(factory));
 }
 
 Result<std::unique_ptr<const Codec>> CodecRegistry::Create(const nlohmann::json& config,
@@ -30,11 +24,10 @@ Result<std::unique_ptr<const Codec>> CodecRegistry::Create(const nlohmann::json&
         std::string("codec \"id\" must be a string, got ") + id_member->type_name(), "/id");
   }
   const std::string& id = id_member->get_ref<const std::string&>();
-  auto factory = factories_.find(id);
-  if (factory == factories_.end()) {
-    std::string known;
-    for (const auto& [name, unused] : factories_) known += (known.empty() ? "" : ", ") + name;
-    return Status::InvalidArgument("unknown codec \"" + id + "\" (known: " + known + ")", "/id");
+  const Factory* factory = factories_.Find(id);
+  if (factory == nullptr) {
+    return Status::InvalidArgument(
+        "unknown codec \"" + id + "\" (known: " + factories_.KnownNames() + ")", "/id");
   }
   if (context.element_size == 0) {
     return Status::InvalidArgument(id + ": element size must be at least 1 byte");
@@ -42,7 +35,7 @@ Result<std::unique_ptr<const Codec>> CodecRegistry::Create(const nlohmann::json&
   // Factories report through Result; this only keeps a stray library exception (an allocation
   // failure, say) inside pipeline/.
   try {
-    return factory->second(config, context);
+    return (*factory)(config, context);
   } catch (const std::exception& e) {
     return Status::Internal(id + ": creating the codec failed: " + e.what());
   }

@@ -8,7 +8,6 @@
 // reference.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/registry.h"
 #include "core/status.h"
 #include "pipeline/codecs/codec.h"
 #include "pipeline/formats/array_metadata.h"
@@ -45,10 +45,10 @@ class FormatRegistry {
   // format name (listing the known ones) or when no metadata document is found.
   Result<ArrayMetadata> Open(ChunkStore& store, const nlohmann::json& source) const;
 
-  std::vector<std::string> Names() const;
+  std::vector<std::string> Names() const { return formats_.Names(); }
 
  private:
-  std::map<std::string, std::unique_ptr<ArrayFormat>, std::less<>> formats_;
+  Registry<std::unique_ptr<ArrayFormat>> formats_;
 };
 
 // Registers zarr2, zarr3 and raw. The codec registry checks, at open, that every codec the

@@ -67,13 +67,7 @@ Status MetadataErrors::CheckCodec(const CodecRegistry& codecs, const nlohmann::j
 }
 
 void FormatRegistry::Register(std::string name, std::unique_ptr<ArrayFormat> format) {
-  formats_[std::move(name)] = std::move(format);
-}
-
-std::vector<std::string> FormatRegistry::Names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, format] : formats_) names.push_back(name);
-  return names;
+  formats_.Register(std::move(name), std::move(format));
 }
 
 Result<ArrayMetadata> FormatRegistry::Open(ChunkStore& store, const nlohmann::json& source) const {
@@ -84,22 +78,20 @@ Result<ArrayMetadata> FormatRegistry::Open(ChunkStore& store, const nlohmann::js
                                    "/source/format");
   }
   if (name != "auto") {
-    auto it = formats_.find(name.get<std::string>());
-    if (it == formats_.end()) {
-      std::string known;
-      for (const std::string& n : Names()) known += (known.empty() ? "" : ", ") + n;
-      return Status::InvalidArgument(
-          "unknown source format " + name.dump() + "; known formats: auto, " + known,
-          "/source/format");
+    const std::unique_ptr<ArrayFormat>* format = formats_.Find(name.get<std::string>());
+    if (format == nullptr) {
+      return Status::InvalidArgument("unknown source format " + name.dump() +
+                                         "; known formats: auto, " + formats_.KnownNames(),
+                                     "/source/format");
     }
-    return it->second->Open(store, source);
+    return (*format)->Open(store, source);
   }
   // Auto-detection: whichever metadata document exists, zarr v2 first (zarr-python 2's
   // default), so an array holding both is read the way most writers meant it.
   for (const char* candidate : {"zarr2", "zarr3"}) {
-    auto it = formats_.find(std::string_view(candidate));
-    if (it == formats_.end()) continue;
-    Result<ArrayMetadata> opened = it->second->Open(store, source);
+    const std::unique_ptr<ArrayFormat>* format = formats_.Find(candidate);
+    if (format == nullptr) continue;
+    Result<ArrayMetadata> opened = (*format)->Open(store, source);
     if (opened.ok() || opened.status().code() != StatusCode::kNotFound) return opened;
   }
   return Status::InvalidArgument("no array at " + store.url() +

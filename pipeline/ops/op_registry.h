@@ -2,12 +2,12 @@
 // need no lock. Core code never switches on op names.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/registry.h"
 #include "pipeline/engine/timer_service.h"
 #include "pipeline/ops/op.h"
 
@@ -21,10 +21,12 @@ class OpRegistry {
   // nullptr if no op has this name.
   const Op* Find(std::string_view name) const;
 
-  std::vector<std::string> Names() const;
+  std::vector<std::string> Names() const { return ops_.Names(); }
+  // "a, b, c": for error messages.
+  std::string KnownNames() const { return ops_.KnownNames(); }
 
  private:
-  std::map<std::string, std::unique_ptr<Op>, std::less<>> ops_;
+  Registry<std::unique_ptr<Op>> ops_;
 };
 
 // Registers noop, sleep and fail (docs/scheduler.md). `timers` must outlive the registry.

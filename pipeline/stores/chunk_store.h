@@ -18,13 +18,13 @@
 
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/registry.h"
 #include "core/status.h"
 #include "pipeline/bytes.h"
 #include "pipeline/engine/cancel_token.h"
@@ -127,7 +127,7 @@ class StoreRegistry {
   Result<std::shared_ptr<ChunkStore>> Open(const std::string& url) const;
 
  private:
-  std::map<std::string, Factory, std::less<>> factories_;
+  Registry<Factory> factories_;
 };
 
 // Registers file:// and http:// with the I/O resources they share (an I/O thread pool, an

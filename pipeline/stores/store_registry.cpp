@@ -42,19 +42,17 @@ class OneShot {
 }  // namespace
 
 void StoreRegistry::Register(std::string scheme, Factory factory) {
-  factories_[std::move(scheme)] = std::move(factory);
+  factories_.Register(std::move(scheme), std::move(factory));
 }
 
 Result<std::shared_ptr<ChunkStore>> StoreRegistry::Open(const std::string& url) const {
   ASSIGN_OR_RETURN(std::string scheme, ParseUrlScheme(url));
-  auto it = factories_.find(scheme);
-  if (it == factories_.end()) {
-    std::string known;
-    for (const auto& [name, factory] : factories_) known += (known.empty() ? "" : ", ") + name;
+  const Factory* factory = factories_.Find(scheme);
+  if (factory == nullptr) {
     return Status::InvalidArgument("store URL \"" + url + "\" has an unknown scheme \"" + scheme +
-                                   "\" (known: " + (known.empty() ? "none" : known) + ")");
+                                   "\" (known: " + factories_.KnownNames() + ")");
   }
-  return it->second(url);
+  return (*factory)(url);
 }
 
 Result<std::optional<Bytes>> ReadKey(ChunkStore& store, std::string key) {
