@@ -141,4 +141,15 @@ Result<std::map<int64_t, std::string>> ReadCheckpoints(const std::filesystem::pa
   });
 }
 
+Result<std::string> IntegrityCheck(const std::filesystem::path& db_path) {
+  return Guarded(db_path, [](SQLite::Database& db) -> Result<std::string> {
+    SQLite::Statement check(db, "PRAGMA integrity_check");
+    std::string verdict;
+    while (check.executeStep()) {
+      verdict += (verdict.empty() ? "" : "\n") + check.getColumn(0).getString();
+    }
+    return verdict;
+  });
+}
+
 }  // namespace batchd::testing

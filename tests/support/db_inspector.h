@@ -65,4 +65,7 @@ Result<std::map<std::string, BatchCounterAudit>> AuditBatchCounters(
 // by session id: where a chunk session would resume.
 Result<std::map<int64_t, std::string>> ReadCheckpoints(const std::filesystem::path& db_path);
 
+// PRAGMA integrity_check's verdict: "ok", or the problems it lists (one per line).
+Result<std::string> IntegrityCheck(const std::filesystem::path& db_path);
+
 }  // namespace batchd::testing
