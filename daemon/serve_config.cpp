@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "api/cors_policy.h"
+#include "core/host_port.h"
 
 namespace batchd::daemon {
 namespace {
@@ -52,17 +53,16 @@ Result<uint64_t> ParseCount(const std::string& text, const char* what, uint64_t 
 }
 
 Status ParseListen(ServeConfig& c, const std::string& text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  Result<HostPort> split = ParseHostPort(text);
+  if (!split.ok()) {
+    return Status::InvalidArgument("--listen '" + text + "' " + split.status().message(),
+                                   "--listen");
+  }
+  if (split->host.empty() || !split->port) {
     return Status::InvalidArgument("--listen must be HOST:PORT, got '" + text + "'", "--listen");
   }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);  // [::1]:8080
-  }
-  ASSIGN_OR_RETURN(uint64_t port, ParseCount(text.substr(colon + 1), "--listen port", 0, 65535));
-  c.host = host;
-  c.port = static_cast<uint16_t>(port);
+  c.host = split->host;  // [::1]:8080 -> ::1
+  c.port = *split->port;
   return Status::Ok();
 }
 

@@ -55,7 +55,8 @@ TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
   };
   for (const Case& k : std::vector<Case>{
            {{"--listen", "nohost"}, "", "", "--listen"},
-           {{"--listen", "127.0.0.1:99999"}, "", "", "--listen port"},
+           {{"--listen", "127.0.0.1:99999"}, "", "", "--listen"},
+           {{"--listen", "::1:8080"}, "", "", "--listen"},
            {{"--slots", "0"}, "", "", "--slots"},
            {{"--slots"}, "", "", "--slots"},
            {{"--bogus", "1"}, "", "", "--bogus"},
