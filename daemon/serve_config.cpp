@@ -11,6 +11,7 @@
 
 #include "api/cors_policy.h"
 #include "core/host_port.h"
+#include "pipeline/stores/http_allowlist.h"
 
 namespace batchd::daemon {
 namespace {
@@ -225,6 +226,18 @@ const std::vector<Option>& Options() {
          }
          return Status::Ok();
        }},
+      {"--http-allow", "BATCHD_HTTP_ALLOW", "HOST[:PORT]",
+       "a host http:// sources and sinks may reach: a name, *.domain (its subdomains), an IPv4 "
+       "address or [IPv6]; without a port any port (repeatable; the variable takes a "
+       "','-separated list); default none, so http:// is refused; the daemon's own address "
+       "always is",
+       [](ServeConfig& c, const std::string& v) {
+         for (const std::string& entry : CommaList(v)) {
+           RETURN_IF_ERROR(pipeline::HttpAllowlist::Create({entry}).status());
+           c.http_allow.push_back(entry);
+         }
+         return Status::Ok();
+       }},
       {"--decode-threads", "BATCHD_DECODE_THREADS", "N",
        "threads decoding chunks, shared by all sessions (default: the number of cores)",
        [](ServeConfig& c, const std::string& v) {
@@ -364,6 +377,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
   bool file_root_flag_seen = false;
   bool cors_origin_flag_seen = false;
   bool allowed_host_flag_seen = false;
+  bool http_allow_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -394,6 +408,9 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     }
     if (flag == "--allowed-host" && !std::exchange(allowed_host_flag_seen, true)) {
       config.allowed_hosts.clear();
+    }
+    if (flag == "--http-allow" && !std::exchange(http_allow_flag_seen, true)) {
+      config.http_allow.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
   }
