@@ -1,7 +1,6 @@
 #include "api/cors_policy.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace batchd::api {
 namespace {
@@ -27,13 +26,6 @@ std::string Authority(std::string_view origin) {
 }
 
 }  // namespace
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 CorsPolicy::CorsPolicy(std::vector<std::string> allowed) {
   for (const std::string& origin : allowed) allowed_.push_back(AsciiLower(origin));

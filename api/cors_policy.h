@@ -13,12 +13,10 @@
 #include <vector>
 
 #include "api/http_types.h"
+#include "core/host_port.h"  // AsciiLower
 #include "core/status.h"
 
 namespace batchd::api {
-
-// `s` with ASCII letters lower-cased (host names and origins compare without case).
-std::string AsciiLower(std::string_view s);
 
 class CorsPolicy {
  public:

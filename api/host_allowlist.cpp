@@ -1,9 +1,8 @@
 #include "api/host_allowlist.h"
 
-#include "api/cors_policy.h"
-
 #include <algorithm>
-#include <cctype>
+
+#include "core/host_port.h"
 
 namespace batchd::api {
 namespace {
@@ -39,15 +38,11 @@ std::string HostAllowlist::HostName(std::string_view host_header) {
   std::string_view h = host_header;
   while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  if (!h.empty() && h.front() == '[') {
-    const size_t close = h.find(']');
-    if (close == std::string_view::npos) return AsciiLower(h);
-    return AsciiLower(h.substr(1, close - 1));
-  }
-  const size_t colon = h.rfind(':');
-  if (colon != std::string_view::npos) h = h.substr(0, colon);
-  if (!h.empty() && h.back() == '.') h.remove_suffix(1);  // "localhost." is "localhost"
-  return AsciiLower(h);
+  // A Host value that does not parse is kept whole: it names no allowed host.
+  Result<HostPort> split = ParseHostPort(h);
+  std::string host = split.ok() ? std::move(split->host) : std::string(h);
+  if (split.ok() && !host.empty() && host.back() == '.') host.pop_back();  // "localhost."
+  return AsciiLower(host);
 }
 
 bool HostAllowlist::IsLoopbackName(std::string_view host) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/http_allowlist.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/temp_dir.h"
 
@@ -181,6 +182,10 @@ std::vector<Row> HttpRows(const Args& args, const fs::path& work) {
     pipeline::StoreRegistry registry;
     pipeline::StoreOptions options;
     options.http_max_in_flight = args.in_flight;
+    auto allowlist =
+        pipeline::HttpAllowlist::Create({"127.0.0.1:" + std::to_string((*nginx)->port())});
+    if (!allowlist.ok()) std::exit(1);
+    options.http_allowlist = *allowlist;
     pipeline::RegisterBuiltinStores(registry, options);
     auto store = registry.Open((*nginx)->Url(std::string("/") + c.array));
     if (!store.ok()) std::exit(1);

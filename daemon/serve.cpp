@@ -20,6 +20,7 @@
 #include "pipeline/ops/chunk_op.h"
 #include "pipeline/ops/op_registry.h"
 #include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/http_allowlist.h"
 #include "storage/store.h"
 
 #include <thread>
@@ -114,8 +115,17 @@ int RunServe(const ServeConfig& config) {
   pipeline::CodecRegistry codecs;
   pipeline::RegisterBuiltinCodecs(codecs);
   pipeline::StoreRegistry stores;
-  pipeline::RegisterBuiltinStores(
-      stores, {.file_roots = config.file_roots, .http_max_in_flight = config.http_max_in_flight});
+  Result<std::shared_ptr<pipeline::HttpAllowlist>> http_allow =
+      pipeline::HttpAllowlist::Create(config.http_allow);
+  if (!http_allow.ok()) {  // ParseServeArgs checked every entry
+    spdlog::critical("{}", http_allow.status().message());
+    return 2;
+  }
+  // Port 0 until the server has bound one: until then every port of the own address counts.
+  (*http_allow)->SetOwnEndpoint(config.host, config.port);
+  pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
+                                           .http_max_in_flight = config.http_max_in_flight,
+                                           .http_allowlist = *http_allow});
   pipeline::FormatRegistry formats;
   pipeline::RegisterBuiltinFormats(formats, codecs);
   const int decode_threads = config.decode_threads > 0 ? config.decode_threads : cores;
@@ -135,6 +145,9 @@ int RunServe(const ServeConfig& config) {
   if (config.file_roots.empty()) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");
   }
+  if (config.http_allow.empty()) {
+    spdlog::info("no --http-allow given: http:// sources and sinks are refused");
+  }
   Scheduler scheduler(**store, ops,
                       {.slots = config.slots > 0 ? config.slots : cores,
                        .exec_threads = cores,
@@ -148,7 +161,6 @@ int RunServe(const ServeConfig& config) {
                                .ops = ops,
                                .options = {.max_sessions_per_batch = config.max_sessions_per_batch},
                                .events = &events});
-  scheduler.Start();
 
   api::ServerOptions server_options;
   server_options.host = config.host;
@@ -169,6 +181,10 @@ int RunServe(const ServeConfig& config) {
     spdlog::critical("{}", server.status().message());
     return 1;
   }
+  (*http_allow)->SetOwnEndpoint(config.host, (*server)->port());
+  // Started once the own port is known, so no session (a recovered one, say) runs while the
+  // allowlist still refuses every port of the own address.
+  scheduler.Start();
   if (Status s = dir->WritePortFile((*server)->port()); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;

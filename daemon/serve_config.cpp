@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "api/cors_policy.h"
+#include "core/host_port.h"
+#include "pipeline/stores/http_allowlist.h"
 
 namespace batchd::daemon {
 namespace {
@@ -52,17 +54,16 @@ Result<uint64_t> ParseCount(const std::string& text, const char* what, uint64_t 
 }
 
 Status ParseListen(ServeConfig& c, const std::string& text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  Result<HostPort> split = ParseHostPort(text);
+  if (!split.ok()) {
+    return Status::InvalidArgument("--listen '" + text + "' " + split.status().message(),
+                                   "--listen");
+  }
+  if (split->host.empty() || !split->port) {
     return Status::InvalidArgument("--listen must be HOST:PORT, got '" + text + "'", "--listen");
   }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);  // [::1]:8080
-  }
-  ASSIGN_OR_RETURN(uint64_t port, ParseCount(text.substr(colon + 1), "--listen port", 0, 65535));
-  c.host = host;
-  c.port = static_cast<uint16_t>(port);
+  c.host = split->host;  // [::1]:8080 -> ::1
+  c.port = *split->port;
   return Status::Ok();
 }
 
@@ -225,6 +226,18 @@ const std::vector<Option>& Options() {
          }
          return Status::Ok();
        }},
+      {"--http-allow", "BATCHD_HTTP_ALLOW", "HOST[:PORT]",
+       "a host http:// sources and sinks may reach: a name, *.domain (its subdomains), an IPv4 "
+       "address or [IPv6]; without a port any port (repeatable; the variable takes a "
+       "','-separated list); default none, so http:// is refused; the daemon's own address "
+       "always is",
+       [](ServeConfig& c, const std::string& v) {
+         for (const std::string& entry : CommaList(v)) {
+           RETURN_IF_ERROR(pipeline::HttpAllowlist::Create({entry}).status());
+           c.http_allow.push_back(entry);
+         }
+         return Status::Ok();
+       }},
       {"--decode-threads", "BATCHD_DECODE_THREADS", "N",
        "threads decoding chunks, shared by all sessions (default: the number of cores)",
        [](ServeConfig& c, const std::string& v) {
@@ -364,6 +377,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
   bool file_root_flag_seen = false;
   bool cors_origin_flag_seen = false;
   bool allowed_host_flag_seen = false;
+  bool http_allow_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -394,6 +408,9 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     }
     if (flag == "--allowed-host" && !std::exchange(allowed_host_flag_seen, true)) {
       config.allowed_hosts.clear();
+    }
+    if (flag == "--http-allow" && !std::exchange(http_allow_flag_seen, true)) {
+      config.http_allow.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
   }

@@ -38,6 +38,9 @@ struct ServeConfig {
   // Chunk ops (docs/pipeline.md). file:// sources and sinks must lie under one of these roots;
   // with none, every file:// URL is refused.
   std::vector<std::filesystem::path> file_roots;
+  // Hosts http:// sources and sinks may reach (HOST, HOST:PORT, *.domain, [IPv6]:PORT); with
+  // none, every http:// URL is refused. The daemon's own address always is.
+  std::vector<std::string> http_allow;
   int decode_threads = 0;                  // 0: the number of cores
   int fetch_concurrency = 64;              // a job's default reads in flight
   int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget

@@ -12,9 +12,12 @@ class RawCodec final : public Codec {
   nlohmann::json ToJson() const override { return {{"id", "raw"}}; }
 
   Status DecodeInto(ByteView in, MutableByteView out) const override {
+    // Not the stored value's own size: a raw read takes any bytes, so an exact figure would tell
+    // a client the length of whatever a URL answers (issue 10, item 5).
     if (in.size() != out.size()) {
-      return Status::Corrupt("raw: input is " + std::to_string(in.size()) +
-                             " bytes, the chunk needs " + std::to_string(out.size()));
+      return Status::Corrupt(std::string("raw: the stored value is ") +
+                             (in.size() < out.size() ? "shorter" : "longer") + " than the " +
+                             std::to_string(out.size()) + " bytes the chunk needs");
     }
     if (!in.empty()) std::memcpy(out.data(), in.data(), in.size());
     return Status::Ok();

@@ -31,6 +31,8 @@
 
 namespace batchd::pipeline {
 
+class HttpAllowlist;  // http_allowlist.h
+
 class ChunkStore {
  public:
   // The bytes stored under the key, nullopt if the key does not exist (a missing chunk is not
@@ -112,6 +114,9 @@ struct StoreOptions {
   int http_retries = 3;
   int http_retry_base_ms = 50;
   int http_timeout_ms = 30'000;
+  // Where http:// stores may send requests (http_allowlist.h: `--http-allow`, never the
+  // daemon's own endpoint); null refuses every http:// URL.
+  std::shared_ptr<const HttpAllowlist> http_allowlist;
 };
 
 class StoreRegistry {

@@ -61,8 +61,10 @@ bool IsClosedConnectionError(const beast::error_code& ec) {
          ec == net::error::connection_aborted;
 }
 
-std::string StatusText(int status, beast::string_view reason) {
-  if (reason.empty()) reason = http::obsolete_reason(http::int_to_status(status));
+// The status code with its standard reason phrase, never the server's own: that is text the
+// server chose, and it would travel into session errors.
+std::string StatusText(int status) {
+  beast::string_view reason = http::obsolete_reason(http::int_to_status(status));
   return std::to_string(status) + " " + std::string(reason.data(), reason.size());
 }
 
@@ -180,6 +182,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     beast::error_code ec;
     net::ip::address address = net::ip::make_address(request_.host, ec);
     if (!ec) {
+      if (Status allowed = CheckAddress(address); !allowed.ok()) return Refuse(allowed);
       conn_->stream.async_connect(
           tcp::endpoint(address, request_.port),
           beast::bind_front_handler(&RequestOp::OnConnect, shared_from_this()));
@@ -192,11 +195,35 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (ec) return Fail(ec, "cannot resolve host");
+    // Only the addresses the client may use: a name may resolve to one it must not reach.
+    endpoints_.clear();
+    Status refused;
+    for (const auto& result : results) {
+      Status allowed = CheckAddress(result.endpoint().address());
+      if (allowed.ok()) {
+        endpoints_.push_back(result.endpoint());
+      } else if (refused.ok()) {
+        refused = allowed;
+      }
+    }
+    if (endpoints_.empty() && !refused.ok()) return Refuse(refused);
     conn_->stream.expires_at(deadline_);
     conn_->stream.async_connect(
-        results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+        endpoints_, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           self->OnConnect(ec);
         });
+  }
+
+  Status CheckAddress(const net::ip::address& address) const {
+    if (!options().check_address) return Status::Ok();
+    return options().check_address(address.to_string(), request_.port);
+  }
+
+  // Ends the request without connecting: the policy refused every address. Not retried (a
+  // refusal that may pass later says kUnavailable, which the caller's retry handles).
+  void Refuse(const Status& refused) {
+    pool_->Release(std::move(conn_), false);
+    Finish(Status(refused.code(), Describe() + ": " + refused.message()));
   }
 
   void OnConnect(beast::error_code ec) {
@@ -241,7 +268,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     pool_->Release(std::move(conn_), response.keep_alive());
     HttpResponse out;
     out.status = static_cast<int>(response.result_int());
-    out.status_text = StatusText(out.status, response.reason());
+    out.status_text = StatusText(out.status);
     out.body = std::move(response.body());
     out.attempts = attempts_;
     if (IsRetryableStatus(out.status) && attempts_ <= options().retries) {
@@ -318,6 +345,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   std::unique_ptr<Connection> conn_;  // while an attempt uses one
   std::optional<http::response_parser<BytesBody>> parser_;
   std::optional<tcp::resolver> resolver_;
+  std::vector<tcp::endpoint> endpoints_;  // of the connect in progress, after CheckAddress
   std::optional<net::steady_timer> timer_;
   Clock::time_point deadline_;  // of the current attempt
   Clock::time_point retry_at_;  // of the next attempt, while backing off

@@ -8,7 +8,8 @@
 // its upper half) when the answer is 5xx, 408 or 429, on a timeout, and on a connection error,
 // up to `retries` times. A request that fails on a reused keep-alive connection before any byte
 // of the answer arrives (the server closed an idle connection) is sent again at once on a new
-// connection, without counting as a retry. Redirects are not followed.
+// connection, without counting as a retry. Redirects are not followed: a 3xx is an answer like
+// any other, so no server can send a request on to a host the store was not opened on.
 //
 // Lifetime: a request in flight keeps the client alive, so every callback runs exactly once
 // even if every other owner dropped the client; the client stops its threads when the last
@@ -32,6 +33,11 @@ struct HttpClientOptions {
   int retry_base_ms = 50;
   int timeout_ms = 30'000;  // per attempt: connect, send and receive
   int threads = 2;
+  // Asked before each new connection about every address it may use (numeric: "127.0.0.1",
+  // "::1"; for a name, each address it resolves to) and the port. A refused address is not
+  // connected to; a request left with none ends at once, without retries, with the first
+  // refusal's Status (prefixed with the method and URL). Empty: every address may be used.
+  std::function<Status(const std::string& address, uint16_t port)> check_address;
 };
 
 struct HttpRequest {

@@ -145,7 +145,8 @@ class HttpStore final : public ChunkStore {
 
 Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
                                                   std::shared_ptr<HttpClient> client,
-                                                  int max_in_flight) {
+                                                  int max_in_flight,
+                                                  const HttpAllowlist* allowlist) {
   ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
   if (parsed.scheme != "http") {
     return Status::InvalidArgument("store URL \"" + url + "\" is not an http:// URL");
@@ -153,11 +154,18 @@ Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
   if (parsed.host.empty()) {
     return Status::InvalidArgument("store URL \"" + url + "\" has no host");
   }
+  const uint16_t port = parsed.port == 0 ? 80 : parsed.port;
+  const Status allowed = allowlist != nullptr
+                             ? allowlist->CheckHost(parsed.host, port)
+                             : Status::InvalidArgument("http:// stores are disabled here");
+  if (!allowed.ok()) {
+    return Status(allowed.code(), "store URL \"" + url + "\" is refused: " + allowed.message());
+  }
   auto location = std::make_shared<HttpLocation>();
   location->url = url;
   location->client = std::move(client);
   location->host = std::move(parsed.host);
-  location->port = parsed.port == 0 ? 80 : parsed.port;
+  location->port = port;
   location->prefix = parsed.path.empty() ? "/" : parsed.path;
   if (location->prefix.back() != '/') location->prefix.push_back('/');
   location->max_in_flight = max_in_flight;

@@ -3,7 +3,9 @@
 //
 // URL: http://host[:port]/path/to/array (port 80 by default; no user info, query or
 // fragment). A key becomes the URL path "<array path>/<key>", each byte outside
-// A-Z a-z 0-9 - . _ ~ and "/" percent-encoded.
+// A-Z a-z 0-9 - . _ ~ and "/" percent-encoded. The host and port must pass the registry's
+// HttpAllowlist (--http-allow; never the daemon's own endpoint): checked when the store is
+// opened, and for every address a name resolves to when the client connects.
 //
 // Answers, after the client's retries:
 //   GET 200 -> the bytes; 404 or 410 -> nullopt (missing: it reads as the fill value);
@@ -13,6 +15,8 @@
 //   any other status (3xx: redirects are not followed, 400, 401, 403, 405, 413, ...) ->
 //   kFailedPrecondition naming the URL and the status: the server refuses the request, and
 //   asking again will not change that until someone fixes the server or the URL.
+// Messages name the method, the URL and the status code with its standard reason phrase; never
+// the server's reason phrase, its body or its size.
 // GetMany keeps min(max_in_flight, http_max_in_flight) requests in flight; every callback runs
 // on an HTTP client thread.
 #pragma once
@@ -22,14 +26,18 @@
 
 #include "core/status.h"
 #include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/http_allowlist.h"
 #include "pipeline/stores/http_client.h"
 
 namespace batchd::pipeline {
 
-// kInvalidArgument naming the URL if it is not a valid http:// URL. No I/O: a server that is
-// down shows in the first read or write.
+// kInvalidArgument naming the URL if it is not a valid http:// URL or `allowlist` refuses its
+// host and port (null refuses every one); kUnavailable while the daemon's own port is not
+// known yet (HttpAllowlist::SetOwnEndpoint). No I/O: a server that is down shows in the first
+// read or write.
 Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
                                                   std::shared_ptr<HttpClient> client,
-                                                  int max_in_flight);
+                                                  int max_in_flight,
+                                                  const HttpAllowlist* allowlist);
 
 }  // namespace batchd::pipeline

@@ -5,6 +5,7 @@
 
 #include "pipeline/stores/chunk_store.h"
 #include "pipeline/stores/file_store.h"
+#include "pipeline/stores/http_allowlist.h"
 #include "pipeline/stores/http_store.h"
 #include "pipeline/stores/store_url.h"
 
@@ -83,6 +84,7 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
         return OpenFileStore(url, *roots, io);
       });
 
+  std::shared_ptr<const HttpAllowlist> allowlist = options.http_allowlist;
   HttpClientOptions http_options{
       .max_connections_per_host = options.http_max_in_flight,
       .retries = options.http_retries,
@@ -90,10 +92,16 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
       .timeout_ms = options.http_timeout_ms,
       .threads = 2,
   };
+  if (allowlist) {
+    // The names were checked when the store was opened; this checks what they resolve to.
+    http_options.check_address = [allowlist](const std::string& address, uint16_t port) {
+      return allowlist->CheckAddress(address, port);
+    };
+  }
   std::shared_ptr<HttpClient> client = HttpClient::Create(http_options);
   int max_in_flight = options.http_max_in_flight;
-  registry.Register("http", [client, max_in_flight](const std::string& url) {
-    return OpenHttpStore(url, client, max_in_flight);
+  registry.Register("http", [client, max_in_flight, allowlist](const std::string& url) {
+    return OpenHttpStore(url, client, max_in_flight, allowlist.get());
   });
 }
 

@@ -1,6 +1,6 @@
 #include "pipeline/stores/store_url.h"
 
-#include <charconv>
+#include "core/host_port.h"
 
 namespace batchd::pipeline {
 namespace {
@@ -86,34 +86,15 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
     return BadUrl(url, "must not carry user info (\"user@host\")");
   }
 
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.substr(0, 1) == "[") {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return BadUrl(url, "has an unterminated IPv6 literal");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return BadUrl(url, "has junk after its IPv6 literal");
-      port = after.substr(1);
-      if (port.empty()) return BadUrl(url, "has an empty port");
-    }
-  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty()) return BadUrl(url, "has an empty port");
-  }
-  for (char c : host) {
+  Result<HostPort> split = ParseHostPort(authority);
+  if (!split.ok()) return BadUrl(url, split.status().message());
+  for (char c : split->host) {
     if (!IsUnreserved(c) && c != ':' && c != '%') return BadUrl(url, "has an invalid host");
   }
-  out.host = std::string(host);
-  if (!port.empty()) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-      return BadUrl(url, "has an invalid port \"" + std::string(port) + "\"");
-    }
-    out.port = static_cast<uint16_t>(value);
+  out.host = std::move(split->host);
+  if (split->port) {
+    if (*split->port == 0) return BadUrl(url, "has an invalid port \"0\"");
+    out.port = *split->port;
   }
 
   for (char c : path) {

@@ -25,7 +25,8 @@ constexpr int kArrays = 4;
 constexpr int kGridRows = 128, kGridCols = 32;  // 4096 chunks of 32 x 32 float32 per array
 constexpr auto kTimeout = std::chrono::seconds(240);
 
-std::unique_ptr<DaemonProcess> Start(const std::filesystem::path& data_dir) {
+// `nginx_port`: the server the sessions read from, which --http-allow must list.
+std::unique_ptr<DaemonProcess> Start(const std::filesystem::path& data_dir, uint16_t nginx_port) {
   DaemonOptions options;
   options.binary = BATCHD_BINARY;
   options.data_dir = data_dir;
@@ -38,7 +39,9 @@ std::unique_ptr<DaemonProcess> Start(const std::filesystem::path& data_dir) {
                         "--fetch-concurrency",
                         "1",
                         "--retry-backoff-ms",
-                        "10"};
+                        "10",
+                        "--http-allow",
+                        "127.0.0.1:" + std::to_string(nginx_port)};
   Result<std::unique_ptr<DaemonProcess>> d = DaemonProcess::Start(options);
   EXPECT_TRUE(d.ok()) << d.status().ToString();
   return d.ok() ? std::move(*d) : nullptr;
@@ -125,7 +128,7 @@ TEST(PipelineCrashTest, KilledMidBatchResumesFromCheckpointsWithExactResults) {
   std::map<std::string, nlohmann::json> clean;
   {
     TempDir data;
-    std::unique_ptr<DaemonProcess> daemon = Start(data.path());
+    std::unique_ptr<DaemonProcess> daemon = Start(data.path(), nginx->port());
     ASSERT_NE(daemon, nullptr);
     HttpClient client(daemon->port());
     ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client, batch));
@@ -136,7 +139,7 @@ TEST(PipelineCrashTest, KilledMidBatchResumesFromCheckpointsWithExactResults) {
 
   // The crash run: killed twice while sessions are part-way, each time after a checkpoint.
   TempDir data;
-  std::unique_ptr<DaemonProcess> daemon = Start(data.path());
+  std::unique_ptr<DaemonProcess> daemon = Start(data.path(), nginx->port());
   ASSERT_NE(daemon, nullptr);
   std::string id;
   {
@@ -167,7 +170,7 @@ TEST(PipelineCrashTest, KilledMidBatchResumesFromCheckpointsWithExactResults) {
     ASSERT_GT(CountKeys(resumes.back().done), before)
         << "no new checkpoint before kill " << kill << "; batchd log:\n"
         << log;
-    daemon = Start(data.path());
+    daemon = Start(data.path(), nginx->port());
     ASSERT_NE(daemon, nullptr);
   }
   HttpClient client(daemon->port());

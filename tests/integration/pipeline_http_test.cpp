@@ -48,7 +48,8 @@ class PipelineHttpTest : public DaemonTest {
     NginxOptions options;
     options.document_root = root_.path();
     ASSERT_OK_AND_ASSIGN(nginx_, NginxServer::Start(options));
-    ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root_.path().string()}));
+    ASSERT_NO_FATAL_FAILURE(StartDaemon({"--file-root", root_.path().string(), "--http-allow",
+                                         "127.0.0.1:" + std::to_string(nginx_->port())}));
   }
 
   nlohmann::json StatsBatch(const std::vector<std::string>& urls) {

@@ -29,6 +29,7 @@ pipeline::StoreOptions FastRetries(int retries = 3) {
   options.http_retries = retries;
   options.http_retry_base_ms = 2;
   options.http_timeout_ms = 10'000;
+  options.http_allowlist = AllowLoopbackPort();  // the scripted servers and nginx, any port
   return options;
 }
 

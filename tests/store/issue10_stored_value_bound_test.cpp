@@ -15,6 +15,7 @@
 #include "pipeline/stores/file_store.h"
 #include "pipeline/stores/http_store.h"
 #include "tests/store/read_collector.h"
+#include "tests/store/store_backends.h"
 #include "tests/support/sanitizer_build.h"
 #include "tests/support/scripted_http_server.h"
 #include "tests/support/status_assertions.h"
@@ -89,7 +90,8 @@ TEST(StoredValueBoundTest, AResponseLargerThanTheBoundIsRefusedOnceWithoutRetrie
                        }));
   auto client = pipeline::HttpClient::Create({});
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<ChunkStore> store,
-                       pipeline::OpenHttpStore(server->Url("/a"), client, 4));
+                       pipeline::OpenHttpStore(server->Url("/a"), client, 4,
+                                               AllowLoopbackPort(server->port()).get()));
   store->LimitValueBytes(kBound);
   Result<std::optional<Bytes>> read = ReadOne(*store, "0");
   ASSERT_FALSE(read.ok()) << (read.ok() && read->has_value() ? std::to_string((*read)->size())

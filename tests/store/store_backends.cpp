@@ -56,7 +56,11 @@ class HttpBackend : public StoreBackend {
       return;
     }
     server_ = std::move(*server);
-    pipeline::RegisterBuiltinStores(*registry, options);
+    pipeline::StoreOptions with_allowlist = options;
+    if (!with_allowlist.http_allowlist) {
+      with_allowlist.http_allowlist = AllowLoopbackPort(server_->port());
+    }
+    pipeline::RegisterBuiltinStores(*registry, with_allowlist);
   }
   std::string StartError() const override { return error_; }
   std::string ArrayUrl(const std::string& array) const override {
@@ -86,6 +90,16 @@ std::vector<BackendKind> AllBackendKinds() {
        }},
       {"http", [](const pipeline::StoreOptions& o) { return std::make_unique<HttpBackend>(o); }},
   };
+}
+
+std::shared_ptr<const pipeline::HttpAllowlist> AllowLoopbackPort(uint16_t port) {
+  auto allowlist = pipeline::HttpAllowlist::Create(
+      {port == 0 ? "127.0.0.1" : "127.0.0.1:" + std::to_string(port)});
+  if (!allowlist.ok()) {
+    ADD_FAILURE() << allowlist.status().ToString();
+    std::abort();
+  }
+  return *allowlist;
 }
 
 void WriteFileForTest(const fs::path& path, pipeline::ByteView data) {

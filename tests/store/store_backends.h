@@ -13,6 +13,7 @@
 
 #include "pipeline/bytes.h"
 #include "pipeline/stores/chunk_store.h"
+#include "pipeline/stores/http_allowlist.h"
 
 namespace batchd::testing {
 
@@ -36,6 +37,10 @@ struct BackendKind {
 // file:// with the kernel's openat2 enforcement, file:// with the user-space fallback, and
 // http:// against nginx.
 std::vector<BackendKind> AllBackendKinds();
+
+// An outbound allowlist (--http-allow) of 127.0.0.1 at `port`, or at any port for 0: the
+// loopback servers store tests start. No own endpoint: no daemon is involved.
+std::shared_ptr<const pipeline::HttpAllowlist> AllowLoopbackPort(uint16_t port = 0);
 
 // Writes `data` to `path`, creating parent directories; aborts the test on failure.
 void WriteFileForTest(const std::filesystem::path& path, pipeline::ByteView data);

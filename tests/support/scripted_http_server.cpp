@@ -153,7 +153,8 @@ void ScriptedHttpServer::Serve(int fd) {
     ++requests_received_;
 
     Reply reply = handler_(request);
-    std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + Reason(reply.status) +
+    std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+                      (reply.reason.empty() ? std::string(Reason(reply.status)) : reply.reason) +
                       "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n" +
                       (reply.close_connection ? "Connection: close\r\n" : "") + "\r\n" + reply.body;
     if (!SendAll(fd, out) || reply.close_connection) open = false;

@@ -34,6 +34,7 @@ class ScriptedHttpServer {
     int status = 200;
     std::string body;
     bool close_connection = false;
+    std::string reason;  // the status line's reason phrase; empty: the usual one
   };
   // Runs on connection threads, possibly concurrently.
   using Handler = std::function<Reply(const Request&)>;

@@ -55,7 +55,8 @@ TEST_F(ServeConfigTest, BadValuesNameTheirFlagOrVariable) {
   };
   for (const Case& k : std::vector<Case>{
            {{"--listen", "nohost"}, "", "", "--listen"},
-           {{"--listen", "127.0.0.1:99999"}, "", "", "--listen port"},
+           {{"--listen", "127.0.0.1:99999"}, "", "", "--listen"},
+           {{"--listen", "::1:8080"}, "", "", "--listen"},
            {{"--slots", "0"}, "", "", "--slots"},
            {{"--slots"}, "", "", "--slots"},
            {{"--bogus", "1"}, "", "", "--bogus"},
@@ -174,6 +175,31 @@ TEST_F(ServeConfigTest, FileRootsRepeatAndReplaceTheVariable) {
   EXPECT_EQ(from_flags->file_roots, (std::vector<std::filesystem::path>{"/x", "/y"}));
   FakeEnv().clear();
   EXPECT_TRUE(Parse({})->file_roots.empty()) << "no roots by default: file:// is refused";
+}
+
+// Issue 10, item 5: the outbound allowlist, flag and variable, and a bad entry refused at start.
+TEST_F(ServeConfigTest, HttpAllowRepeatsReplacesTheVariableAndRefusesBadEntries) {
+  EXPECT_TRUE(Parse({})->http_allow.empty()) << "nothing allowed by default";
+  FakeEnv()["BATCHD_HTTP_ALLOW"] = "a.example:9000, *.b.example";
+  Result<ServeConfig> from_env = Parse({});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->http_allow, (std::vector<std::string>{"a.example:9000", "*.b.example"}));
+  Result<ServeConfig> from_flags = Parse({"--http-allow", "[::1]:9000", "--http-allow=10.0.0.1"});
+  ASSERT_TRUE(from_flags.ok()) << from_flags.status().ToString();
+  EXPECT_EQ(from_flags->http_allow, (std::vector<std::string>{"[::1]:9000", "10.0.0.1"}));
+
+  FakeEnv().clear();
+  for (const char* bad : {"*", "host:0", "http://a.example", "::1"}) {
+    Result<ServeConfig> refused = Parse({"--http-allow", "ok.example", "--http-allow", bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().path(), "--http-allow") << bad;
+    EXPECT_NE(refused.status().message().find(std::string("'") + bad + "'"), std::string::npos)
+        << refused.status().message();
+  }
+  FakeEnv()["BATCHD_HTTP_ALLOW"] = "ok.example,*";
+  Result<ServeConfig> bad_env = Parse({});
+  ASSERT_FALSE(bad_env.ok());
+  EXPECT_EQ(bad_env.status().path(), "BATCHD_HTTP_ALLOW");
 }
 
 TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
