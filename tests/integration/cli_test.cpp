@@ -20,6 +20,7 @@
 #include "tests/support/auth_helpers.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/loopback_socket.h"
 #include "tests/support/scheduler_helpers.h"
 
 namespace batchd::testing {
@@ -32,17 +33,11 @@ using std::chrono::seconds;
 // The exit codes of cli/exit_codes.h, as a script sees them.
 constexpr int kOk = 0, kFailed = 1, kUsage = 2, kCanceled = 3, kRefused = 4, kUnreachable = 5;
 
-// A port nothing listens on right now (bound, read, released).
+// A port nothing listens on right now.
 uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  Result<uint16_t> port = PickFreePort();
+  EXPECT_TRUE(port.ok()) << port.status().ToString();
+  return port.ok() ? *port : 0;
 }
 
 std::vector<std::string> Lines(const std::string& text) {

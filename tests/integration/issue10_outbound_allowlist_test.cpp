@@ -19,6 +19,7 @@
 #include "tests/support/api_calls.h"
 #include "tests/support/command.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/loopback_socket.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/status_assertions.h"
@@ -31,17 +32,11 @@ namespace fs = std::filesystem;
 
 constexpr auto kBatchTimeout = std::chrono::seconds(120);
 
-// A port nothing listens on right now (bound, read, released).
+// A port nothing listens on right now.
 uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  Result<uint16_t> port = PickFreePort();
+  EXPECT_TRUE(port.ok()) << port.status().ToString();
+  return port.ok() ? *port : 0;
 }
 
 void WriteFile(const fs::path& path, const std::string& bytes) {

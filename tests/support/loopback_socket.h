@@ -12,6 +12,10 @@
 
 namespace batchd::testing {
 
+// A loopback port that was free a moment ago (the kernel picks it; it is closed again for the
+// caller to hand to a server it starts, which may lose a race for it to another process).
+Result<uint16_t> PickFreePort();
+
 class LoopbackSocket {
  public:
   LoopbackSocket() = default;

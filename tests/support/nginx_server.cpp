@@ -27,24 +27,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(10);
 constexpr int kStartAttempts = 5;
 constexpr int kFailingStatuses[] = {403, 500, 503};
 
-// A port that was free a moment ago (the kernel picks it; we close it for nginx to bind).
-Result<uint16_t> PickFreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IoError(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int error = errno;
-    ::close(fd);
-    return Status::IoError(std::string("cannot pick a port: ") + std::strerror(error));
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 }  // namespace
 
 std::string NginxServer::FailingPrefix(int status) {
