@@ -1,19 +1,22 @@
 #include "pipeline/engine/chunk_pipeline.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <vector>
 
+#include "pipeline/engine/byte_budget.h"
+#include "pipeline/engine/checkpoint_timer.h"
 #include "pipeline/engine/chunk_pipeline_stats.h"
+#include "pipeline/engine/decode_batch.h"
+#include "pipeline/engine/decode_tasks.h"
+#include "pipeline/engine/direct_read_policy.h"
+#include "pipeline/engine/interval_throttle.h"
 #include "pipeline/engine/pending_chunks.h"
 
 namespace batchd::pipeline {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Windows of reads: a store gets keys in runs (one file-store task reads a run), and a new run
 // starts only when at least this share of fetch_concurrency is free, so a session does not
@@ -29,41 +32,11 @@ constexpr int64_t kMaxChunksPerTurn = 4096;
 // matters for chunks of a few KiB.
 constexpr int64_t kBatchBytes = 256 << 10;
 constexpr int64_t kMaxBatch = 64;
-// A chunk that is not at hand for a direct read (ChunkStore::ReadNow) is read with GetMany.
-// A few such chunks in a row mean the data is not cached: then this many chunks go through
-// GetMany before direct reads are tried again (each failed try costs an open), and a batch
-// stops trying after that many failures. A single chunk the page cache dropped costs nothing
-// more than its own GetMany.
-constexpr int kMissesInARow = 4;
-constexpr size_t kColdStretch = 256;
 
 struct Fetched {
   int64_t number;
   Result<std::optional<Bytes>> data;
 };
-
-class Pipeline;
-
-// What a decode thread did with its current batch, folded under one lock at its end.
-struct LocalBatch {
-  const Pipeline* owner = nullptr;
-  struct Outcome {
-    int64_t number;
-    Status error;
-    std::unique_ptr<ChunkContribution> contribution;
-  };
-  std::vector<Outcome> outcomes;
-  std::vector<int64_t> not_at_hand;  // direct reads that would have waited: read with GetMany
-  bool direct_unsupported = false;   // the store said it never reads on our thread
-  int misses_in_a_row = 0;  // direct reads that would have waited, since the last one that did not
-  bool any_read = false;    // a direct read found its chunk at hand
-  bool gave_up = false;     // too many misses: the rest of the batch goes to GetMany untried
-  int64_t bytes_read = 0;   // encoded bytes of the direct reads, for live progress
-};
-
-// The batch the current thread is working on, if any: a consumer that finishes a chunk inside
-// Process (stats does) adds it there instead of taking the pipeline's lock.
-thread_local LocalBatch* t_batch = nullptr;
 
 // Per decode thread, reused for every chunk of every session: decoded chunks and directly read
 // bytes never pile up in memory. Trimmed after a chunk much smaller than what they grew to, so
@@ -80,7 +53,6 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   Pipeline(ChunkJob job, WorkerPool& decode, int decode_threads, OpDone done)
       : job_(std::move(job)),
         decode_(decode),
-        decode_threads_(std::max(1, decode_threads)),
         done_(std::move(done)),
         chunk_bytes_(static_cast<int64_t>(job_.array.ChunkBytes())),
         min_window_(std::max(1, job_.limits.fetch_concurrency / kWindowDivisor)),
@@ -88,8 +60,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
             std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(chunk_bytes_, 1), 1, kMaxBatch))),
         chunks_per_turn_(static_cast<int>(std::clamp<int64_t>(
             kTurnBytes / std::max<int64_t>(chunk_bytes_, 1), 1, kMaxChunksPerTurn))),
+        budget_(job_.limits.bytes_in_flight),
+        decode_tasks_(std::max(1, decode_threads)),
         cursor_(job_.region.size()),
-        last_checkpoint_(Clock::now()) {}
+        checkpoint_timer_(job_.limits.checkpoint_interval_ms, job_.clock),
+        progress_throttle_(kProgressIntervalMs, job_.clock) {}
 
   void Start() {
     if (job_.resume) {
@@ -113,35 +88,33 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     std::vector<int64_t> numbers;
   };
 
-  // --- budget ---
+  // --- budget (ByteBudget: each chunk holds chunk_bytes_ from when it is taken until it leaves)
 
-  // Under mu_: whether one more chunk may start now. A chunk larger than the whole budget
-  // still passes, alone.
-  bool BudgetAllowsOneMore() const {
-    return bytes_reserved_ + chunk_bytes_ <= job_.limits.bytes_in_flight || outstanding_ == 0;
+  // Under mu_: takes one chunk's reservation if the budget has room for it.
+  bool TryReserve() {
+    if (!budget_.TryReserve(chunk_bytes_)) return false;
+    GlobalChunkPipelineStats().Reserved(chunk_bytes_);
+    return true;
   }
 
+  // Under mu_: takes one chunk's reservation that Fitting counted.
   void Reserve() {
-    bytes_reserved_ += chunk_bytes_;
-    ++outstanding_;
+    budget_.Reserve(chunk_bytes_);
     GlobalChunkPipelineStats().Reserved(chunk_bytes_);
   }
 
   // --- fetch: the store's own reads (GetMany) ---
 
-  // Under mu_: where GetMany windows stop taking chunks from todo_. While direct reads work,
-  // only the stretch after a chunk that was not at hand goes through GetMany.
-  size_t WindowEnd() const {
-    return direct_ ? std::min(direct_resume_at_, todo_.size()) : todo_.size();
-  }
-
   // Under mu_: claims the reads the limits allow now, as windows to issue once unlocked.
-  // Chunks a direct read could not get come first; they are already reserved.
+  // Chunks a direct read could not get come first; they are already reserved. While direct
+  // reads work, only the stretch after a chunk that was not at hand goes through GetMany
+  // (DirectReadPolicy::WindowEnd).
   std::vector<Window> TakeWindows() {
     std::vector<Window> windows;
     const int concurrency = job_.limits.fetch_concurrency;
     for (;;) {
-      const size_t waiting = not_at_hand_.size() + (WindowEnd() > next_ ? WindowEnd() - next_ : 0);
+      const size_t end = direct_reads_.WindowEnd(todo_.size());
+      const size_t waiting = not_at_hand_.size() + (end > next_ ? end - next_ : 0);
       if (stopped_ || waiting == 0) break;
       const int free_reads = concurrency - reads_in_flight_;
       const bool worth_a_window = free_reads >= min_window_ || reads_in_flight_ == 0 ||
@@ -154,9 +127,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         w.numbers.push_back(not_at_hand_.back());
         not_at_hand_.pop_back();
       }
-      while (next_ < WindowEnd() && reads_in_flight_ < concurrency &&
-             w.numbers.size() < kMaxWindow && BudgetAllowsOneMore()) {
-        Reserve();
+      while (next_ < end && reads_in_flight_ < concurrency && w.numbers.size() < kMaxWindow &&
+             TryReserve()) {
         ++reads_in_flight_;
         w.numbers.push_back(todo_.At(next_++));
       }
@@ -185,31 +157,29 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   }
 
   void OnRead(int64_t number, Result<std::optional<Bytes>> data) {
+    DecodeTasks::Claim claim;
     {
       std::lock_guard lock(mu_);
       --reads_in_flight_;
       if (data.ok() && data->has_value()) bytes_read_ += static_cast<int64_t>((*data)->size());
       GlobalChunkPipelineStats().ReadAnswered(data.ok() && data->has_value() ? (*data)->size() : 0);
       fetched_.push_back({number, std::move(data)});
-      if (decode_tasks_ >= decode_threads_) return;
-      ++decode_tasks_;
-      ++submitting_;  // see SubmitDecodeTasks
+      claim = decode_tasks_.ClaimUpTo(1);
+      if (!claim) return;  // the session's decode tasks are all out: one will take it
     }
-    SubmitDecodeTasks(1);
+    SubmitDecodeTasks(std::move(claim));
   }
 
-  // Hands `n` DecodeLoops (already counted in decode_tasks_, and this thread in submitting_,
-  // under mu_) to the pool. A running decode task may take every chunk they were started for
-  // and end the session before the submits return; the session must not end (and its owner
-  // stop the pool) while a thread is still inside the pool, so if it came to its end meanwhile,
-  // ending it is left to us. Nothing else: reads are started when chunks finish, not here (a
-  // store that answers on the calling thread would otherwise recurse through Issue).
-  void SubmitDecodeTasks(int n) {
-    for (int i = 0; i < n; ++i) {
+  // Hands the claim's DecodeLoops to the pool (see DecodeTasks: the session does not end while
+  // a claim is out, and if it came to its end meanwhile, ending it is left to us). Nothing else:
+  // reads are started when chunks finish, not here (a store that answers on the calling thread
+  // would otherwise recurse through Issue).
+  void SubmitDecodeTasks(DecodeTasks::Claim claim) {
+    for (int i = 0; i < claim.tasks(); ++i) {
       decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
     }
     std::unique_lock lock(mu_);
-    if (--submitting_ == 0 && outstanding_ == 0 && AllOut() && !ended_) {
+    if (decode_tasks_.Submitted(std::move(claim)) && budget_.empty() && AllOut() && !ended_) {
       Advance(std::move(lock));
     }
   }
@@ -218,10 +188,9 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
   // Under mu_: direct reads the decode threads may start now, at most `most`.
   size_t DirectReadsAllowed(size_t most) const {
-    if (!direct_ || stopped_ || next_ < direct_resume_at_) return 0;
-    const int64_t room = (job_.limits.bytes_in_flight - bytes_reserved_) / chunk_bytes_;
-    const int64_t allowed = std::max<int64_t>(room, outstanding_ == 0 ? 1 : 0);
-    return std::min({most, todo_.size() - next_, static_cast<size_t>(allowed)});
+    if (stopped_ || !direct_reads_.AllowsAt(next_)) return 0;
+    return std::min(
+        {most, todo_.size() - next_, static_cast<size_t>(budget_.Fitting(chunk_bytes_))});
   }
 
   // A decode task: takes a batch of chunks — read by the store, or to read itself when the
@@ -230,8 +199,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void DecodeLoop() {
     std::vector<Fetched> fetched;
     std::vector<int64_t> direct;
-    LocalBatch batch;
-    batch.owner = this;
+    DecodeBatch batch(this);
     for (int handled = 0;;) {
       if (handled >= chunks_per_turn_) {
         // Give the other sessions' decode tasks a turn on this thread; keep our place.
@@ -252,24 +220,25 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
           }
         }
         if (fetched.empty() && direct.empty()) {
-          --decode_tasks_;
+          decode_tasks_.TaskEnded();
           return;
         }
         stopped = stopped_;
       }
-      t_batch = &batch;
-      for (Fetched& f : fetched) {
-        if (stopped) {
-          Finished(f.number, Status::Ok(), nullptr);  // dropped: not done, redone on resume
-        } else if (!f.data.ok()) {
-          Finished(f.number, ChunkError(f.number, f.data.status()), nullptr);
-        } else {
-          const std::optional<Bytes> bytes = std::move(*f.data);
-          ProcessOne(f.number, bytes ? std::optional<ByteView>(*bytes) : std::nullopt);
+      {
+        DecodeBatch::Scope scope(batch);
+        for (Fetched& f : fetched) {
+          if (stopped) {
+            Finished(f.number, Status::Ok(), nullptr);  // dropped: not done, redone on resume
+          } else if (!f.data.ok()) {
+            Finished(f.number, ChunkError(f.number, f.data.status()), nullptr);
+          } else {
+            const std::optional<Bytes> bytes = std::move(*f.data);
+            ProcessOne(f.number, bytes ? std::optional<ByteView>(*bytes) : std::nullopt);
+          }
         }
+        for (int64_t number : direct) ReadAndProcess(number, batch);
       }
-      for (int64_t number : direct) ReadAndProcess(number, batch);
-      t_batch = nullptr;
       handled += static_cast<int>(fetched.size() + direct.size());
       fetched.clear();
       direct.clear();
@@ -278,8 +247,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   }
 
   // One chunk read on this thread, or handed to GetMany when it is not at hand.
-  void ReadAndProcess(int64_t number, LocalBatch& batch) {
-    if (batch.gave_up) return batch.not_at_hand.push_back(number);
+  void ReadAndProcess(int64_t number, DecodeBatch& batch) {
+    if (!batch.tries.worth_trying()) return batch.not_at_hand.push_back(number);
     thread_local std::vector<int64_t> coords;
     coords.resize(static_cast<size_t>(job_.region.rank()));
     job_.region.CoordsOf(number, coords);
@@ -288,22 +257,15 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     Result<ChunkStore::ReadNowOutcome> read =
         job_.store->ReadNow(job_.array.keys.Key(coords), encoded);
     if (!read.ok()) return Finished(number, ChunkError(number, read.status()), nullptr);
+    batch.tries.Record(*read);
     switch (*read) {
       case ChunkStore::ReadNowOutcome::kRead:
-        batch.any_read = true;
-        batch.misses_in_a_row = 0;
         batch.bytes_read += static_cast<int64_t>(encoded.size());
         return ProcessOne(number, ByteView(encoded));
       case ChunkStore::ReadNowOutcome::kMissing:
-        batch.any_read = true;
-        batch.misses_in_a_row = 0;
         return ProcessOne(number, std::nullopt);
       case ChunkStore::ReadNowOutcome::kUnsupported:
-        batch.direct_unsupported = true;
-        batch.gave_up = true;
-        return batch.not_at_hand.push_back(number);
       case ChunkStore::ReadNowOutcome::kWouldWait:
-        if (++batch.misses_in_a_row >= kMissesInARow) batch.gave_up = true;
         return batch.not_at_hand.push_back(number);
     }
   }
@@ -369,8 +331,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // at once.
   void Finished(int64_t number, const Status& error,
                 std::unique_ptr<ChunkContribution> contribution) {
-    if (t_batch != nullptr && t_batch->owner == this) {
-      t_batch->outcomes.push_back({number, error, std::move(contribution)});
+    if (DecodeBatch* batch = DecodeBatch::Current(this)) {
+      batch->outcomes.push_back({number, error, std::move(contribution)});
       return;
     }
     std::unique_lock lock(mu_);
@@ -378,38 +340,24 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     Advance(std::move(lock));
   }
 
-  void FlushBatch(LocalBatch& batch) {
+  void FlushBatch(DecodeBatch& batch) {
     std::unique_lock lock(mu_);
-    for (LocalBatch::Outcome& o : batch.outcomes) Apply(o.number, o.error, o.contribution.get());
-    if (batch.direct_unsupported) direct_ = false;
+    for (DecodeBatch::Outcome& o : batch.outcomes) Apply(o.number, o.error, o.contribution.get());
+    direct_reads_.EndBatch(batch.tries, next_);
     bytes_read_ += batch.bytes_read;
     if (batch.bytes_read > 0) GlobalChunkPipelineStats().ReadDirectly(batch.bytes_read);
-    // Misses in a row carry over from batch to batch (a batch is one chunk when they are large).
-    misses_in_a_row_ =
-        batch.any_read ? batch.misses_in_a_row : misses_in_a_row_ + batch.misses_in_a_row;
-    if (misses_in_a_row_ >= kMissesInARow) {
-      direct_resume_at_ = next_ + kColdStretch;  // the data is not cached: GetMany for a while
-      misses_in_a_row_ = 0;
-    }
     if (stopped_) {
       for (int64_t n : batch.not_at_hand) Apply(n, Status::Ok(), nullptr);
     } else {  // read with GetMany; they stay reserved
       not_at_hand_.insert(not_at_hand_.end(), batch.not_at_hand.rbegin(), batch.not_at_hand.rend());
     }
-    batch.outcomes.clear();
-    batch.not_at_hand.clear();
-    batch.misses_in_a_row = 0;
-    batch.any_read = false;
-    batch.bytes_read = 0;
-    batch.gave_up = false;
-    batch.direct_unsupported = false;
+    batch.Clear();
     Advance(std::move(lock));
   }
 
   // Under mu_: one chunk's outcome.
   void Apply(int64_t number, const Status& error, ChunkContribution* contribution) {
-    --outstanding_;
-    bytes_reserved_ -= chunk_bytes_;
+    budget_.Release(chunk_bytes_);
     using End = ChunkPipelineStats::ChunkEnd;
     GlobalChunkPipelineStats().ChunkLeft(
         !error.ok() ? End::kFailed : (contribution && !stopped_ ? End::kDone : End::kDropped),
@@ -443,28 +391,19 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     }
     // A decode task per batch of direct reads there is room for, up to one per thread.
     const size_t direct = DirectReadsAllowed(todo_.size());
-    const int spawn = static_cast<int>(
-        std::min<size_t>(static_cast<size_t>(std::max(0, decode_threads_ - decode_tasks_)),
-                         (direct + batch_size_ - 1) / batch_size_));
-    decode_tasks_ += spawn;
-    if (spawn > 0) ++submitting_;  // see SubmitDecodeTasks
-    const bool end = AllOut() && outstanding_ == 0 && submitting_ == 0 && !ended_;
+    DecodeTasks::Claim claim =
+        decode_tasks_.ClaimUpTo(static_cast<int64_t>((direct + batch_size_ - 1) / batch_size_));
+    // Every chunk started holds a reservation until it leaves: an empty budget is none in flight.
+    const bool end = AllOut() && budget_.empty() && !decode_tasks_.claims_out() && !ended_;
     if (end) ended_ = true;
     if (end) GlobalChunkPipelineStats().pipelines_running.Add(-1);
     std::optional<ChunkCheckpoint> checkpoint;
     uint64_t checkpoint_seq = 0;
-    const auto now = Clock::now();
-    if (end ||
-        (cursor_.done() > checkpointed_done_ &&
-         now - last_checkpoint_ >= std::chrono::milliseconds(job_.limits.checkpoint_interval_ms))) {
+    if (checkpoint_timer_.TryTake(cursor_.done(), /*final=*/end)) {
       checkpoint = ChunkCheckpoint{cursor_, job_.consumer->SaveState()};
       checkpoint_seq = ++checkpoint_seq_;
-      checkpointed_done_ = cursor_.done();
-      last_checkpoint_ = now;
     }
-    if (job_.report_progress &&
-        (end || now - last_report_ >= std::chrono::milliseconds(kProgressIntervalMs))) {
-      last_report_ = now;
+    if (job_.report_progress && progress_throttle_.TryPass(/*force=*/end)) {
       job_.report_progress({.chunks_done = cursor_.done(),
                             .chunks_total = cursor_.total(),
                             .bytes_done = bytes_read_,
@@ -474,7 +413,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     const Status error = error_;
     lock.unlock();
 
-    if (spawn > 0) SubmitDecodeTasks(spawn);
+    if (claim) SubmitDecodeTasks(std::move(claim));
     for (Window& w : windows) Issue(std::move(w));
     if (checkpoint) SaveCheckpoint(*checkpoint, checkpoint_seq);
     if (!end) return;
@@ -499,7 +438,6 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
   ChunkJob job_;
   WorkerPool& decode_;
-  const int decode_threads_;
   const OpDone done_;
   const int64_t chunk_bytes_;
   const int min_window_;
@@ -509,29 +447,22 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   std::mutex save_mu_;
   uint64_t saved_seq_ = 0;  // guarded by save_mu_
   std::mutex mu_;
-  PendingChunks todo_;           // chunk numbers not done at the start, in order (const after)
-  size_t next_ = 0;              // guarded by mu_: next todo_ entry to start
-  int reads_in_flight_ = 0;      // guarded by mu_: GetMany keys not yet reported
-  int64_t bytes_reserved_ = 0;   // guarded by mu_: chunk_bytes_ per outstanding chunk
-  int64_t outstanding_ = 0;      // guarded by mu_: started (read or claimed), not yet Finished
-  std::deque<Fetched> fetched_;  // guarded by mu_: read by the store, waiting for a decode task
-  int decode_tasks_ = 0;         // guarded by mu_: DecodeLoops queued or running
-  int submitting_ = 0;           // guarded by mu_: threads inside SubmitDecodeTasks
-  // Guarded by mu_: whether the store may read on decode threads (ChunkStore::ReadNow), and the
-  // todo_ index from which it may again after a chunk was not at hand.
-  bool direct_ = true;
-  size_t direct_resume_at_ = 0;
-  std::vector<int64_t> not_at_hand_;   // guarded by mu_: reserved, to read with GetMany
-  int misses_in_a_row_ = 0;            // guarded by mu_: direct reads not at hand, in a row
-  bool stopped_ = false;               // guarded by mu_: canceled or failed; no new reads
-  bool ended_ = false;                 // guarded by mu_: done_ has been (or is being) called
-  Status error_;                       // guarded by mu_: the first chunk error
-  ProgressCursor cursor_;              // guarded by mu_
-  int64_t checkpointed_done_ = 0;      // guarded by mu_
-  uint64_t checkpoint_seq_ = 0;        // guarded by mu_
-  Clock::time_point last_report_;      // guarded by mu_: the last live progress report
-  int64_t bytes_read_ = 0;             // guarded by mu_: encoded bytes read by this run
-  Clock::time_point last_checkpoint_;  // guarded by mu_
+  PendingChunks todo_;             // chunk numbers not done at the start, in order (const after)
+  size_t next_ = 0;                // guarded by mu_: next todo_ entry to start
+  int reads_in_flight_ = 0;        // guarded by mu_: GetMany keys not yet reported
+  ByteBudget budget_;              // guarded by mu_: chunk_bytes_ per chunk started, not yet left
+  std::deque<Fetched> fetched_;    // guarded by mu_: read by the store, waiting for a decode task
+  DecodeTasks decode_tasks_;       // guarded by mu_: DecodeLoops out, threads submitting them
+  DirectReadPolicy direct_reads_;  // guarded by mu_: whether decode threads read chunks themselves
+  std::vector<int64_t> not_at_hand_;    // guarded by mu_: reserved, to read with GetMany
+  bool stopped_ = false;                // guarded by mu_: canceled or failed; no new reads
+  bool ended_ = false;                  // guarded by mu_: done_ has been (or is being) called
+  Status error_;                        // guarded by mu_: the first chunk error
+  ProgressCursor cursor_;               // guarded by mu_
+  CheckpointTimer checkpoint_timer_;    // guarded by mu_
+  uint64_t checkpoint_seq_ = 0;         // guarded by mu_
+  IntervalThrottle progress_throttle_;  // guarded by mu_ (safe without): live progress reports
+  int64_t bytes_read_ = 0;              // guarded by mu_: encoded bytes read by this run
 };
 
 }  // namespace

@@ -23,6 +23,13 @@
 // new read is started until the budget has room. Cancel stops new reads at once; chunks in
 // flight are dropped. A resumed session starts from its last checkpoint and never fetches a
 // chunk the checkpoint records as done. docs/pipeline.md has the whole story.
+//
+// The rules have their own classes, each with its contract and tests: byte_budget.h (what the
+// budget grants), direct_read_policy.h (when decode threads read for themselves),
+// checkpoint_timer.h and interval_throttle.h (when a checkpoint or a progress report is due),
+// decode_tasks.h (decode tasks per session, and why the session waits for their submitters),
+// decode_batch.h (a decode thread's batch and its thread-local scope). chunk_pipeline.cpp
+// wires them together under one lock.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +43,7 @@
 #include "pipeline/engine/cancel_token.h"
 #include "pipeline/engine/chunk_consumer.h"
 #include "pipeline/engine/chunk_region.h"
+#include "pipeline/engine/millis_clock.h"
 #include "pipeline/engine/progress_cursor.h"
 #include "pipeline/formats/array_metadata.h"
 #include "pipeline/ops/op.h"
@@ -77,6 +85,9 @@ struct ChunkJob {
   // kProgressIntervalMs while chunks are being done, and once at the end, under the
   // pipeline's lock (it must be quick). May be empty.
   ProgressReporter report_progress;
+  // The time the checkpoint and progress intervals are measured in (tests step it by hand).
+  // Called from pipeline threads, possibly concurrently.
+  MillisClock clock = SteadyMillis;
 };
 
 // How often a running pipeline reports live progress.

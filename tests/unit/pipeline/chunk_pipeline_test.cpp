@@ -1,6 +1,7 @@
 // The chunk engine on a real file store: every chunk exactly once, the byte budget and the
 // reads in flight respected, a lone oversized chunk still passing, resume from a checkpoint
-// without fetching done chunks, cancel, and errors that name the chunk and keep their kind.
+// without fetching done chunks, cancel, errors that name the chunk and keep their kind, and
+// checkpoints and live progress paced by the job's clock (stepped by the test, never slept on).
 #include "pipeline/engine/chunk_pipeline.h"
 
 #include <gtest/gtest.h>
@@ -162,13 +163,24 @@ class ChunkPipelineTest : public ::testing::Test {
   struct Run {
     OpOutcome outcome;
     std::vector<ChunkCheckpoint> checkpoints;
+    std::vector<int64_t> reported_done;  // chunks_done of each live progress report
   };
 
-  // Runs the pipeline over the whole array and waits for its outcome.
+  // The live progress reports of a run, shared with its reporter (it may be called once more
+  // after the outcome, by a cancel; the test reads a copy).
+  struct Reports {
+    std::mutex mu;
+    std::vector<int64_t> done;
+  };
+
+  // Runs the pipeline over the whole array and waits for its outcome. With `clock`, the job
+  // runs on it and its live progress is recorded.
   Run RunPipeline(std::shared_ptr<ChunkStore> store, std::unique_ptr<ChunkConsumer> consumer,
                   PipelineLimits limits, std::optional<ChunkCheckpoint> resume = std::nullopt,
-                  std::shared_ptr<CancelToken> cancel = nullptr) {
+                  std::shared_ptr<CancelToken> cancel = nullptr, MillisClock clock = nullptr,
+                  int decode_threads = 2) {
     auto checkpoints = std::make_shared<std::vector<ChunkCheckpoint>>();
+    auto reports = std::make_shared<Reports>();
     auto result = std::make_shared<std::promise<OpOutcome>>();
     ChunkJob job;
     job.store = std::move(store);
@@ -181,10 +193,18 @@ class ChunkPipelineTest : public ::testing::Test {
     job.cancel = cancel ? cancel : std::make_shared<CancelToken>();
     job.resume = std::move(resume);
     job.save_checkpoint = [checkpoints](const ChunkCheckpoint& cp) { checkpoints->push_back(cp); };
-    RunChunkPipeline(std::move(job), decode_, 2,
+    if (clock) {
+      job.clock = std::move(clock);
+      job.report_progress = [reports](const ChunkProgress& p) {
+        std::lock_guard lock(reports->mu);
+        reports->done.push_back(p.chunks_done);
+      };
+    }
+    RunChunkPipeline(std::move(job), decode_, decode_threads,
                      [result](OpOutcome o) { result->set_value(std::move(o)); });
     OpOutcome outcome = result->get_future().get();
-    return {std::move(outcome), *checkpoints};
+    std::lock_guard lock(reports->mu);
+    return {std::move(outcome), *checkpoints, reports->done};
   }
 
   std::shared_ptr<ChunkStore> FileStore() {
@@ -308,6 +328,49 @@ TEST_F(ChunkPipelineTest, AMissingChunkReadsAsTheFillValue) {
   for (size_t k = 0; k < record->folded.size(); ++k) {
     if (record->folded[k] == 7) EXPECT_EQ(record->bytes[k], 0) << "fill_value is 0";
   }
+}
+
+// A clock that never moves: no interval ever passes, so the run saves only its final checkpoint
+// and reports live progress only at its start (the first report is never held back) and at its
+// end (the last is never dropped).
+TEST_F(ChunkPipelineTest, OnAClockThatStandsStillOnlyTheFinalCheckpointIsSaved) {
+  auto record = std::make_shared<Record>();
+  auto consumer = std::make_unique<RecordingConsumer>(record, nullptr);
+  Run run = RunPipeline(FileStore(), std::move(consumer),
+                        {.fetch_concurrency = 4, .bytes_in_flight = 192}, std::nullopt, nullptr,
+                        [] { return int64_t{0}; });
+  ASSERT_EQ(run.outcome.kind, OpOutcome::Kind::kCompleted) << run.outcome.error.ToString();
+  ASSERT_EQ(run.checkpoints.size(), 1u);
+  EXPECT_EQ(run.checkpoints[0].cursor.done(), 48);
+  EXPECT_EQ(run.reported_done, (std::vector<int64_t>{0, 48}));
+}
+
+// A clock that moves a whole checkpoint interval at every reading: a checkpoint is due whenever
+// chunks were done, and a live progress report at every step. A budget of 3 chunks makes at least
+// 16 steps (each folds at most 3 of the 48 chunks), each reported. One decode task, so the
+// checkpoints are taken one after the other on its thread and (but for one overtaken by the
+// final) all saved; they reach the store in the order they were taken: the done count never
+// goes back.
+TEST_F(ChunkPipelineTest, OnAClockPastTheIntervalAtEveryReadingCheckpointsFollowTheChunks) {
+  auto now = std::make_shared<std::atomic<int64_t>>(0);
+  auto record = std::make_shared<Record>();
+  auto consumer = std::make_unique<RecordingConsumer>(record, nullptr);
+  Run run = RunPipeline(
+      FileStore(), std::move(consumer), {.fetch_concurrency = 4, .bytes_in_flight = 192},
+      std::nullopt, nullptr, [now] { return now->fetch_add(1000); }, /*decode_threads=*/1);
+  ASSERT_EQ(run.outcome.kind, OpOutcome::Kind::kCompleted) << run.outcome.error.ToString();
+  ASSERT_GE(run.checkpoints.size(), 2u);
+  for (size_t i = 1; i < run.checkpoints.size(); ++i) {
+    EXPECT_LE(run.checkpoints[i - 1].cursor.done(), run.checkpoints[i].cursor.done()) << i;
+  }
+  EXPECT_LT(run.checkpoints.front().cursor.done(), 48) << "saved before the end";
+  EXPECT_EQ(run.checkpoints.back().cursor.done(), 48);
+  ASSERT_GE(run.reported_done.size(), 16u);
+  EXPECT_EQ(run.reported_done.front(), 0);
+  for (size_t i = 1; i < run.reported_done.size(); ++i) {
+    EXPECT_LE(run.reported_done[i - 1], run.reported_done[i]) << i;
+  }
+  EXPECT_EQ(run.reported_done.back(), 48);
 }
 
 }  // namespace
