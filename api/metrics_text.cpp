@@ -100,6 +100,25 @@ void WriteStore(PrometheusText& out, const storage::StoreStats& s) {
           s.writer_commits);
   Counter(out, "batchd_sqlite_commit_failures_total", "Writer transactions that failed to commit.",
           s.writer_commit_failures);
+  out.Family(
+      "batchd_store_commit_failures_total", MT::kCounter,
+      "Writes the store could not commit, by SQLite's cause: a failed COMMIT, or a write job "
+      "step that failed in SQLite (its job rolled back).");
+  for (size_t c = 0; c < storage::kStoreFailureCauses; ++c) {
+    out.Sample(
+        {{"cause", storage::StoreFailureCauseName(static_cast<storage::StoreFailureCause>(c))}},
+        s.commit_failures_by_cause[c]);
+  }
+  Gauge(out, "batchd_store_degraded",
+        "1 while the store cannot commit, or since it found its database damaged (/healthz says "
+        "why).",
+        s.degraded ? 1 : 0);
+  Gauge(out, "batchd_store_outcomes_unstored",
+        "Session outcomes and states kept for another try because their write could not commit.",
+        s.outcomes_unstored);
+  Gauge(out, "batchd_store_half_inserted_batches",
+        "Batches whose insert failed part-way, waiting for their rows to be removed.",
+        s.half_inserted_batches);
   Counter(out, "batchd_sqlite_writer_steps_total",
           "Write job steps run; divided by commits, the jobs per group commit.", s.writer_steps);
   out.Family("batchd_sqlite_commit_duration_seconds", MT::kHistogram,

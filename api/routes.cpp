@@ -145,16 +145,21 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   // `ctx` is copied into the handlers: its members are references to long-lived objects.
   router.Add("GET", "/healthz", [ctx](HttpRequest&, Responder respond) {
     const storage::StoreStats stats = ctx.store.Stats();
-    nlohmann::json body = {{"status", "ok"},
+    // Degraded while the store cannot commit (or since it found its file damaged): a probe
+    // then sees 503 and the reason, though reads and the rest of the API still answer.
+    nlohmann::json body = {{"status", stats.degraded ? "degraded" : "ok"},
                            {"writer_queue", stats.writer_queue_depth},
-                           {"reader_queue", stats.reader_queue_depth}};
+                           {"reader_queue", stats.reader_queue_depth},
+                           {"outcomes_unstored", stats.outcomes_unstored},
+                           {"half_inserted_batches", stats.half_inserted_batches}};
+    if (stats.degraded) body["reason"] = stats.degraded_reason;
     if (ctx.events != nullptr) {
       const EventHub::Stats events = ctx.events->GetStats();
       body["events"] = {{"subscribers", events.subscribers},
                         {"latest_seq", events.latest_seq},
                         {"slow_consumers_closed", events.slow_consumers_closed}};
     }
-    respond(JsonResponse(200, body));
+    respond(JsonResponse(stats.degraded ? 503 : 200, body));
   });
   router.Add("POST", "/api/v1/batches",
              [ctx](HttpRequest& r, Responder done) { SubmitBatch(ctx, r, std::move(done)); });

@@ -106,7 +106,11 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
     std::set<int64_t> late_session_cancels = std::exchange(cancel_sessions_pending_, {});
     if (!result.ok()) {
       ++claim_failures_;
-      spdlog::error("claiming sessions failed: {}", result.status().ToString());
+      // A database that cannot commit fails every claim, every second: say so once a minute.
+      if (std::optional<int64_t> suppressed = claim_failure_log_.Admit()) {
+        spdlog::error("claiming sessions failed: {}; trying again every second{}",
+                      result.status().ToString(), SuppressedSuffix(*suppressed));
+      }
       wake_ = true;
       next_due_ms_ = UnixMillis() + kClaimRetryMs;
       timer_changed_.notify_one();
@@ -340,8 +344,9 @@ void Scheduler::ReleaseSlots(std::span<const int> released) {
 
 void Scheduler::OnRecorded(int64_t session_id, const Result<bool>& recorded) {
   if (!recorded.ok()) {
-    // The session stays in_progress in the database; the next start requeues it.
-    spdlog::warn("outcome of session {} not recorded: {}", session_id,
+    // Only when the store closed before it could store the outcome (it keeps trying until
+    // then). The session stays in_progress in the database; the next start requeues it.
+    spdlog::warn("outcome of session {} not recorded: {}; the next start requeues it", session_id,
                  recorded.status().ToString());
   }
   std::lock_guard lock(mu_);

@@ -24,6 +24,7 @@
 
 #include "api/scheduler_control.h"
 #include "core/batch_expansion.h"
+#include "core/log_throttle.h"
 #include "core/sharded_counter.h"
 #include "core/worker_pool.h"
 #include "daemon/spec_cache.h"
@@ -140,7 +141,8 @@ class Scheduler final : public api::SchedulerControl {
   std::array<std::pair<int64_t, int64_t>, 8> per_second_{};  // guarded by mu_: (second, count)
   int64_t claims_ = 0;                                       // guarded by mu_
   int64_t claim_failures_ = 0;                               // guarded by mu_
-  int64_t sessions_claimed_ = 0;                             // guarded by mu_
+  LogThrottle claim_failure_log_;  // claims failing every second are logged once a minute
+  int64_t sessions_claimed_ = 0;   // guarded by mu_
   // Outcomes by SessionOutcome::Target, counted where Finish runs (any exec or timer thread,
   // without mu_): sharded, so a drain's 200k outcomes a second do not share one cache line.
   std::array<ShardedCounter, 4> outcomes_;

@@ -4,8 +4,6 @@
 #include <random>
 
 #include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Transaction.h>
-#include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 #include "storage/json_blob.h"
@@ -48,10 +46,11 @@ std::string JoinShape(const std::vector<uint64_t>& lengths) {
 }  // namespace
 
 BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
-                               Callback<BatchCreated> done)
+                               HalfInsertedBatches& leftovers, Callback<BatchCreated> done)
     : batch_(std::move(batch)),
       slice_rows_(std::max<uint64_t>(slice_rows, 1)),
       max_active_batches_(max_active_batches),
+      leftovers_(leftovers),
       done_(std::move(done)),
       public_id_(NewPublicId()),
       created_at_ms_(UnixMillis()) {}
@@ -161,23 +160,10 @@ void BatchInsertJob::Fail(SQLite::Database& db, const Status& status) {
   if (batch_id_ != 0) {
     // Undo the slices that did commit. Match on the public id too: if the first step itself
     // was rolled back, batch_id_ may since have been given to another batch.
-    try {
-      SQLite::Transaction txn(db);
-      SQLite::Statement drop_batch(db, "DELETE FROM batch WHERE id = ? AND public_id = ?");
-      drop_batch.bind(1, batch_id_);
-      drop_batch.bind(2, public_id_);
-      if (drop_batch.exec() > 0) {
-        SQLite::Statement drop_sessions(db, "DELETE FROM session WHERE id >= ? AND id < ?");
-        drop_sessions.bind(1, first_session_id_);
-        drop_sessions.bind(2, first_session_id_ + static_cast<int64_t>(batch_.session_count));
-        drop_sessions.exec();
-      }
-      txn.commit();
-    } catch (const std::exception& e) {
-      // The batch is still `enqueuing`, so it is invisible to the scheduler and the next open
-      // removes it.
-      spdlog::error("could not remove half-inserted batch {}: {}", public_id_, e.what());
-    }
+    leftovers_.Remove(db, {.batch_id = batch_id_,
+                           .public_id = public_id_,
+                           .first_session_id = first_session_id_,
+                           .session_count = static_cast<int64_t>(batch_.session_count)});
   }
   done_(status);
 }

@@ -1,8 +1,9 @@
 // Writes one submitted batch: its row, then its sessions in slices of bounded size, each slice
 // one write transaction (see Writer). The batch stays `enqueuing`, invisible to the scheduler,
 // until the transaction holding its last slice flips it to `queued`; if anything fails, the
-// rows already committed are deleted, and if the process dies instead, the next open does it
-// (see recovery.h).
+// rows already committed are deleted (by HalfInsertedBatches, which keeps trying while the
+// database cannot commit), and if the process dies instead, the next open does it (see
+// recovery.h).
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include <SQLiteCpp/Statement.h>
 
+#include "storage/half_inserted_batches.h"
 #include "storage/records.h"
 #include "storage/store.h"
 #include "storage/writer.h"
@@ -22,8 +24,9 @@ class BatchInsertJob : public WriteJob {
   // `max_active_batches` > 0: the first step fails with kLimitExceeded, writing nothing, if
   // that many batches are already unfinished (checked in the step's own transaction, so two
   // submissions cannot both take the last place).
+  // `leftovers` removes what a failed insert committed; it must outlive the job.
   BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
-                 Callback<BatchCreated> done);
+                 HalfInsertedBatches& leftovers, Callback<BatchCreated> done);
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override;
@@ -37,6 +40,7 @@ class BatchInsertJob : public WriteJob {
   const NewBatch batch_;
   const uint64_t slice_rows_;
   const uint64_t max_active_batches_;
+  HalfInsertedBatches& leftovers_;
   Callback<BatchCreated> done_;
   const std::string public_id_;
   const int64_t created_at_ms_;

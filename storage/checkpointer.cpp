@@ -55,8 +55,12 @@ void Checkpointer::Run() {
     const int rc = sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      // Not fatal: the WAL keeps every commit, and the writer's own checkpoint bounds it.
-      spdlog::warn("background checkpoint failed: {}", sqlite3_errstr(rc));
+      // Not fatal: the WAL keeps every commit, and the writer's own checkpoint bounds it. On a
+      // full disk it fails at every commit, so once a minute is enough.
+      if (std::optional<int64_t> suppressed = failure_log_.Admit()) {
+        spdlog::warn("background checkpoint failed: {}{}", sqlite3_errstr(rc),
+                     SuppressedSuffix(*suppressed));
+      }
     }
     lock.lock();
   }

@@ -21,6 +21,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include "core/log_throttle.h"
 #include "core/status.h"
 
 namespace batchd::storage {
@@ -61,6 +62,7 @@ class Checkpointer {
   bool pending_ = false;      // guarded by mu_: a checkpoint was asked for
   bool writer_turn_ = false;  // guarded by mu_: the writer's checkpoint goes first
   bool stopping_ = false;     // guarded by mu_
+  LogThrottle failure_log_;   // used by thread_
   std::thread thread_;
 };
 

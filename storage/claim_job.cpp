@@ -136,6 +136,7 @@ std::optional<int64_t> NextDue(StatementCache& statements, int64_t now_ms) {
 }  // namespace
 
 Result<WriteJob::Progress> ClaimJob::Step(SQLite::Database&) {
+  if (outcomes_ != nullptr) RETURN_IF_ERROR(outcomes_->ReadyForClaims());
   if (QueuePaused(statements_)) return Progress::kDone;
   int64_t remaining = max_sessions_;
   for (const ClaimableBatch& b : ClaimableBatches(statements_)) {

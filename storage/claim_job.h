@@ -2,6 +2,7 @@
 // then batch age, then id order, respecting each batch's max_running (see Store::ClaimSessions).
 #pragma once
 
+#include "storage/outcome_buffer.h"
 #include "storage/session_transitions.h"
 #include "storage/statement_cache.h"
 #include "storage/store.h"
@@ -13,13 +14,16 @@ class ClaimJob : public WriteJob {
  public:
   // `statements` is the writer's cache (Writer::statements()), used only inside Step.
   // `observer` (optional) hears of each batch's claimed sessions inside the transaction.
+  // `outcomes` (optional): while it holds outcomes a failed flush could not store, the claim
+  // fails with kUnavailable and claims nothing (OutcomeBuffer::ReadyForClaims).
   ClaimJob(int max_sessions, int64_t now_ms, StatementCache& statements, Callback<ClaimResult> done,
-           SessionTransitionObserver* observer = nullptr)
+           SessionTransitionObserver* observer = nullptr, const OutcomeBuffer* outcomes = nullptr)
       : max_sessions_(max_sessions),
         now_ms_(now_ms),
         statements_(statements),
         done_(std::move(done)),
-        observer_(observer) {}
+        observer_(observer),
+        outcomes_(outcomes) {}
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override { done_(std::move(result_)); }
@@ -31,6 +35,7 @@ class ClaimJob : public WriteJob {
   StatementCache& statements_;
   Callback<ClaimResult> done_;
   SessionTransitionObserver* const observer_;
+  const OutcomeBuffer* const outcomes_;
   ClaimResult result_;
 };
 

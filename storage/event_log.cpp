@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
+#include "core/log_throttle.h"
 
 namespace batchd::storage {
 namespace {
@@ -34,7 +35,12 @@ class ProgressJob : public WriteJob {
   }
   void Complete() override {}
   void Fail(SQLite::Database&, const Status& status) override {
-    spdlog::warn("progress events not written: {}", status.ToString());
+    // Repeats every interval while the database cannot commit: once a minute is enough.
+    static LogThrottle throttle;
+    if (std::optional<int64_t> suppressed = throttle.Admit()) {
+      spdlog::warn("progress events not written: {}{}", status.ToString(),
+                   SuppressedSuffix(*suppressed));
+    }
   }
 
  private:
@@ -61,7 +67,11 @@ class RetentionJob : public WriteJob {
   }
   void Complete() override { Finish(deleted_); }
   void Fail(SQLite::Database&, const Status& status) override {
-    spdlog::warn("event retention failed: {}", status.ToString());
+    static LogThrottle throttle;
+    if (std::optional<int64_t> suppressed = throttle.Admit()) {
+      spdlog::warn("event retention failed: {}{}", status.ToString(),
+                   SuppressedSuffix(*suppressed));
+    }
     Finish(status);
   }
 

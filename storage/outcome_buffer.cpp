@@ -79,6 +79,32 @@ class OutcomeFlushJob : public WriteJob {
 
   Result<Progress> Step(SQLite::Database&) override {
     entries_ = buffer_.TakeAll();
+    try {
+      Write();
+    } catch (...) {
+      // Before the claims later in this round run: they must not outrun these outcomes.
+      buffer_.holding_.store(true);
+      throw;
+    }
+    return Progress::kDone;
+  }
+
+  void Complete() override {
+    buffer_.OnStored();
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (auto* f = std::get_if<OutcomeBuffer::Finished>(&entries_[i])) {
+        f->done(static_cast<bool>(applied_[i]));
+      }
+    }
+  }
+
+  // Nothing is lost: the entries are written again later (or given up on at close).
+  void Fail(SQLite::Database&, const Status& status) override {
+    buffer_.Requeue(std::move(entries_), status);
+  }
+
+ private:
+  void Write() {
     // A session saved and finished in the same flush (a quick op) gets one session_state
     // write instead of two: its state goes into the outcome's row.
     StatesById states(entries_);
@@ -118,25 +144,8 @@ class OutcomeFlushJob : public WriteJob {
     for (const auto& [batch_id, delta] : deltas.all()) {
       ApplyCounterDelta(statements_, batch_id, delta, now_ms);
     }
-    return Progress::kDone;
   }
 
-  void Complete() override {
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      if (auto* f = std::get_if<OutcomeBuffer::Finished>(&entries_[i])) {
-        f->done(static_cast<bool>(applied_[i]));
-      }
-    }
-  }
-
-  void Fail(SQLite::Database&, const Status& status) override {
-    spdlog::error("could not record {} session outcome(s): {}", entries_.size(), status.ToString());
-    for (auto& e : entries_) {
-      if (auto* f = std::get_if<OutcomeBuffer::Finished>(&e)) f->done(status);
-    }
-  }
-
- private:
   // An applied outcome's session_state row: its columns, with the state saved in this flush
   // if there is one.
   struct OutcomeRow {
@@ -284,20 +293,125 @@ void OutcomeBuffer::Add(Entry entry) {
   bool submit = false;
   {
     std::lock_guard lock(mu_);
-    pending_.push_back(std::move(entry));
-    submit = !flush_queued_;
-    flush_queued_ = true;
+    AppendLocked(std::move(entry));
+    if (holding_.load()) unstored_.store(pending_.size(), std::memory_order_relaxed);
+    // While a retry is due, new entries wait for it: flushing them now would only fail again.
+    submit = !flush_queued_ && !retry_due_;
+    if (submit) flush_queued_ = true;
   }
-  if (!submit) return;
+  if (submit) SubmitFlush();
+}
+
+void OutcomeBuffer::AppendLocked(Entry entry) {
+  if (holding_.load()) {
+    if (auto* p = std::get_if<ProgressUpdate>(&entry)) {
+      // Only a session's latest progress matters; a long outage must not pile them up.
+      for (Entry& e : pending_) {
+        auto* earlier = std::get_if<ProgressUpdate>(&e);
+        if (earlier != nullptr && earlier->session_id == p->session_id) {
+          *earlier = std::move(*p);
+          return;
+        }
+      }
+    }
+  }
+  pending_.push_back(std::move(entry));
+}
+
+void OutcomeBuffer::SubmitFlush() {
   Status s =
       writer_.SubmitUnbounded(std::make_unique<OutcomeFlushJob>(*this, writer_.statements()));
   if (!s.ok()) {
     // The writer is stopping: nothing will record these. Sessions left in_progress are put
     // back in the queue at the next start, so no work is lost, only redone.
-    for (Entry& e : TakeAll()) {
-      if (auto* f = std::get_if<Finished>(&e)) f->done(s);
+    std::vector<Entry> taken = TakeAll();
+    GiveUp(taken, s);
+  }
+}
+
+void OutcomeBuffer::GiveUp(std::vector<Entry>& entries, const Status& why) {
+  for (Entry& e : entries) {
+    if (auto* f = std::get_if<Finished>(&e)) f->done(why);
+  }
+}
+
+Status OutcomeBuffer::ReadyForClaims() const {
+  if (!holding_.load()) return Status::Ok();
+  return Status::Unavailable(
+      "outcomes of finished sessions are not stored yet (the database cannot commit); "
+      "claiming resumes once they are");
+}
+
+void OutcomeBuffer::Requeue(std::vector<Entry> entries, const Status& why) {
+  holding_.store(true);
+  std::chrono::milliseconds delay{0};
+  size_t held = 0;
+  bool schedule = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      held = entries.size();
+    } else {
+      std::vector<Entry> newer;
+      newer.swap(pending_);
+      pending_.reserve(entries.size() + newer.size());
+      for (Entry& e : entries) pending_.push_back(std::move(e));
+      for (Entry& e : newer) AppendLocked(std::move(e));
+      entries.clear();
+      unstored_.store(pending_.size(), std::memory_order_relaxed);
+      held = pending_.size();
+      // A flush queued since takes the entries back with it; otherwise the timer brings one.
+      if (!flush_queued_ && !retry_due_) {
+        retry_due_ = schedule = true;
+        delay = backoff_.Next();
+      }
     }
   }
+  if (!entries.empty()) {
+    spdlog::warn("{} session outcome(s) and state(s) not recorded before the store closed: {}",
+                 held, why.ToString());
+    GiveUp(entries, why);
+    return;
+  }
+  if (std::optional<int64_t> suppressed = retry_log_.Admit()) {
+    spdlog::warn(
+        "{} session outcome(s) and state(s) not stored yet, kept and tried again until "
+        "they are: {}{}",
+        held, why.ToString(), SuppressedSuffix(*suppressed));
+  }
+  if (schedule && !retries_.After(delay, [this] { OnRetryDue(); })) {
+    // The store is closing: one last try now, which gives up if it fails.
+    OnRetryDue();
+  }
+}
+
+void OutcomeBuffer::OnRetryDue() {
+  bool submit = false;
+  {
+    std::lock_guard lock(mu_);
+    retry_due_ = false;
+    submit = !flush_queued_ && !pending_.empty();
+    if (submit) flush_queued_ = true;
+  }
+  if (submit) SubmitFlush();
+}
+
+void OutcomeBuffer::OnStored() {
+  std::lock_guard lock(mu_);
+  if (!holding_.load()) return;
+  holding_.store(false);
+  unstored_.store(0, std::memory_order_relaxed);
+  backoff_.Reset();
+}
+
+void OutcomeBuffer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  // Whatever waits for the timer goes now, while the writer still takes jobs.
+  OnRetryDue();
 }
 
 std::vector<OutcomeBuffer::Entry> OutcomeBuffer::TakeAll() {

@@ -12,11 +12,13 @@
 #include "storage/event_log.h"
 #include "storage/event_table.h"
 #include "storage/function_job.h"
+#include "storage/half_inserted_batches.h"
 #include "storage/lifecycle.h"
 #include "storage/migrations.h"
 #include "storage/outcome_buffer.h"
 #include "storage/read_pool.h"
 #include "storage/recovery.h"
+#include "storage/retry_timer.h"
 #include "storage/sqlite_connection.h"
 #include "storage/store.h"
 #include "storage/writer.h"
@@ -34,7 +36,8 @@ class SqliteStore final : public Store {
         events_(std::move(events)),
         writer_(std::move(writer)),
         readers_(std::move(readers)),
-        outcomes_(*writer_, options.merge_results) {
+        outcomes_(*writer_, retries_, options.merge_results),
+        leftovers_(*writer_, retries_) {
     outcomes_.SetObserver(events_.get());
     events_->Start(*writer_);
   }
@@ -42,7 +45,7 @@ class SqliteStore final : public Store {
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
     Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows,
-                                           options_.max_active_batches, done),
+                                           options_.max_active_batches, leftovers_, done),
           done);
   }
 
@@ -65,7 +68,7 @@ class SqliteStore final : public Store {
 
   void ClaimSessions(int max_sessions, int64_t now_ms, Callback<ClaimResult> done) override {
     Write(std::make_unique<ClaimJob>(max_sessions, now_ms, writer_->statements(), done,
-                                     events_.get()),
+                                     events_.get(), &outcomes_),
           done);
   }
 
@@ -146,6 +149,7 @@ class SqliteStore final : public Store {
 
   StoreStats Stats() const override {
     WriterStats w = writer_->Stats();
+    StoreHealthSnapshot health = writer_->health().Snapshot();
     return {.writer_queue_depth = w.queue_depth,
             .reader_queue_depth = readers_->QueueDepth(),
             .writer_commits = w.commits,
@@ -153,14 +157,22 @@ class SqliteStore final : public Store {
             .writer_steps = w.steps,
             .commit_latency = std::move(w.commit),
             .transaction_latency = std::move(w.transaction),
-            .reader_queries = readers_->QueriesRun()};
+            .reader_queries = readers_->QueriesRun(),
+            .degraded = health.degraded,
+            .degraded_reason = std::move(health.reason),
+            .commit_failures_by_cause = health.failures,
+            .outcomes_unstored = static_cast<int64_t>(outcomes_.Unstored()),
+            .half_inserted_batches = leftovers_.Waiting()};
   }
 
   void Close() override {
-    // The event ticker first (it queues jobs on the writer); then the writer: in-flight
-    // submissions finish and answer before the readers go away. The writer's connection (whose
-    // commits call the checkpointer) closes before the checkpointer stops.
+    // The event ticker first (it queues jobs on the writer); then one last try of the outcomes
+    // waiting for a retry, and no more retries; then the writer: in-flight submissions finish
+    // and answer (writes failing now give up) before the readers go away. The writer's
+    // connection (whose commits call the checkpointer) closes before the checkpointer stops.
     events_->Stop();
+    outcomes_.Stop();
+    retries_.Stop();
     writer_->Stop();
     checkpointer_->Stop();
     readers_->Stop();
@@ -206,7 +218,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<EventLog> events_;            // the writer's observer: outlives it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
-  OutcomeBuffer outcomes_;  // flushes through writer_
+  RetryTimer retries_;             // writes tried again later; stopped before writer_
+  OutcomeBuffer outcomes_;         // flushes through writer_
+  HalfInsertedBatches leftovers_;  // removes failed inserts' rows through writer_
 };
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "storage/event_log_options.h"
 #include "storage/event_record.h"
 #include "storage/records.h"
+#include "storage/store_health.h"
 
 namespace batchd::storage {
 
@@ -37,6 +38,17 @@ struct StoreStats {
   LatencyHistogram::Snapshot commit_latency;       // the COMMIT statement
   LatencyHistogram::Snapshot transaction_latency;  // a whole group-commit round
   int64_t reader_queries = 0;                      // queries run by the reader pool
+  // Whether writes fail (storage/store_health.h): degraded, with the reason, from a failed
+  // write until a transaction that changed rows commits again (for a damaged database, until
+  // the restart); and the writes that failed since the start, by cause (StoreFailureCause).
+  bool degraded = false;
+  std::string degraded_reason;
+  std::array<int64_t, kStoreFailureCauses> commit_failures_by_cause{};
+  // Finished sessions' outcomes (and saved states) kept for another try because their flush
+  // could not commit; claims wait while there are any.
+  int64_t outcomes_unstored = 0;
+  // Batches whose insert failed part-way and whose committed rows still wait to be removed.
+  int64_t half_inserted_batches = 0;
 };
 
 class Store {
@@ -46,9 +58,10 @@ class Store {
   // Stores the batch and all its sessions as `uninitialized`. The batch is `enqueuing` (hidden
   // from the scheduler) until its last session is in, then `queued`. Large batches are written
   // in bounded slices so other writes interleave. If the daemon dies mid-way, the partial batch
-  // is removed at the next open. Fails with kLimitExceeded, writing nothing, when the store's
-  // limit of active batches (not finished: enqueuing, queued, running, paused) is reached, and
-  // with kInternal/kIoError on SQLite errors.
+  // is removed at the next open; if the insert fails at run time (a full disk), the committed
+  // slices are removed as soon as the database can commit again. Fails with kLimitExceeded, writing
+  // nothing, when the store's limit of active batches (not finished: enqueuing, queued, running,
+  // paused) is reached, and with kInternal/kIoError on SQLite errors.
   virtual void CreateBatch(NewBatch batch, Callback<BatchCreated> done) = 0;
 
   virtual void ListBatches(BatchListQuery query, Callback<Page<BatchRecord>> done) = 0;
@@ -82,6 +95,9 @@ class Store {
 
   // Applies an outcome (buffered and group-committed, in call order with SaveExecutionState).
   // `done` gets true if the session was in_progress and moved, false if it had already left.
+  // A write that cannot commit (a full disk) is tried again until it does, and `done` waits
+  // for it; it gets an error only if the store closes first (the session then stays
+  // in_progress and the next open requeues it). Claims fail (kUnavailable) meanwhile.
   virtual void FinishSession(SessionOutcome outcome, Callback<bool> done) = 0;
 
   // The canonical spec JSON of a batch, by internal id. kNotFound if it was deleted.

@@ -1,23 +1,42 @@
 #include "storage/writer.h"
 
+#include <sqlite3.h>
+
 #include <SQLiteCpp/Exception.h>
-#include <spdlog/spdlog.h>
 
 namespace batchd::storage {
 namespace {
 
+// A SQLite failure as a Status: kCorrupt for a damaged file, kIoError otherwise.
+Status SqliteFailure(const SQLite::Exception& e, const std::string& prefix) {
+  if (CauseOfSqliteCode(e.getErrorCode()) == StoreFailureCause::kCorrupt) {
+    return Status::Corrupt(prefix + e.what());
+  }
+  return Status::IoError(prefix + e.what());
+}
+
 // Runs one job's step inside a savepoint so that a failing job leaves its round-mates' work
-// intact.
-Result<WriteJob::Progress> StepInSavepoint(StatementCache& statements, WriteJob& job) {
+// intact. A SQLite error is reported to `health` and sets *sqlite_failed. Some errors
+// (SQLITE_FULL, SQLITE_IOERR) make SQLite roll back the whole transaction, savepoints and all:
+// then *transaction_lost is set, and the round is over.
+Result<WriteJob::Progress> StepInSavepoint(StatementCache& statements, WriteJob& job,
+                                           StoreHealth& health, bool* sqlite_failed,
+                                           bool* transaction_lost) {
   SQLite::Database& db = statements.db();
   statements.Use("SAVEPOINT job")->exec();
   Result<WriteJob::Progress> r = Status::Internal("step did not run");
   try {
     r = job.Step(db);
   } catch (const SQLite::Exception& e) {
-    r = Status::IoError(std::string("sqlite: ") + e.what());
+    health.RecordFailure(CauseOfSqliteCode(e.getErrorCode()), "a write", e.what());
+    *sqlite_failed = true;
+    r = SqliteFailure(e, "sqlite: ");
   } catch (const std::exception& e) {
     r = Status::Internal(e.what());
+  }
+  if (!r.ok() && sqlite3_get_autocommit(db.getHandle()) != 0) {
+    *transaction_lost = true;
+    return r;
   }
   if (!r.ok()) statements.Use("ROLLBACK TO job")->exec();
   statements.Use("RELEASE job")->exec();
@@ -71,30 +90,53 @@ void Writer::Run() {
   }
 }
 
+void Writer::CommitRound(std::chrono::steady_clock::time_point begin) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point commit = Clock::now();
+  statements_.Use("COMMIT")->exec();
+  const Clock::time_point end = Clock::now();
+  commit_latency_.Observe(end - commit);
+  transaction_latency_.Observe(end - begin);
+  commits_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
   std::vector<Result<WriteJob::Progress>> results;
   results.reserve(round.size());
   Status commit_status;
+  bool step_failed_in_sqlite = false;
+  const int64_t changes_before = sqlite3_total_changes64(db_->getHandle());
   using Clock = std::chrono::steady_clock;
   const Clock::time_point begin = Clock::now();
   try {
     statements_.Use("BEGIN IMMEDIATE")->exec();
-    for (auto& job : round) results.push_back(StepInSavepoint(statements_, *job));
-    const Clock::time_point commit = Clock::now();
-    statements_.Use("COMMIT")->exec();
-    const Clock::time_point end = Clock::now();
-    commit_latency_.Observe(end - commit);
-    transaction_latency_.Observe(end - begin);
-    commits_.fetch_add(1, std::memory_order_relaxed);
+    bool lost = false;
+    for (auto& job : round) {
+      results.push_back(StepInSavepoint(statements_, *job, health_, &step_failed_in_sqlite, &lost));
+      if (lost) break;
+    }
+    if (lost) {
+      // Every job of the round fails with the step's error (its cause is already reported).
+      commit_failures_.fetch_add(1, std::memory_order_relaxed);
+      commit_status = results.back().status();
+    } else {
+      CommitRound(begin);
+    }
   } catch (const SQLite::Exception& e) {
     commit_failures_.fetch_add(1, std::memory_order_relaxed);
-    commit_status = Status::IoError(std::string("commit failed: ") + e.what());
-    spdlog::error("writer: {}", commit_status.message());
+    health_.RecordFailure(CauseOfSqliteCode(e.getErrorCode()), "a commit", e.what());
+    commit_status = SqliteFailure(e, "commit failed: ");
     try {
       db_->exec("ROLLBACK");
     } catch (const SQLite::Exception&) {
       // SQLite had already rolled the transaction back.
     }
+  }
+  // Only a commit that wrote proves the database writable again: an empty transaction (a
+  // claim that found nothing) commits on a full disk too.
+  if (commit_status.ok() && !step_failed_in_sqlite &&
+      sqlite3_total_changes64(db_->getHandle()) > changes_before) {
+    health_.RecordCommit();
   }
   steps_.fetch_add(static_cast<int64_t>(results.size()), std::memory_order_relaxed);
   if (commit_status.ok() && options_.observer) options_.observer->AfterCommit(*db_);

@@ -20,6 +20,7 @@
 #include "core/latency_histogram.h"
 #include "core/status.h"
 #include "storage/statement_cache.h"
+#include "storage/store_health.h"
 
 namespace batchd::storage {
 
@@ -34,6 +35,8 @@ class WriteJob {
   // step after the transaction commits and other queued jobs have had a turn.
   virtual Result<Progress> Step(SQLite::Database& db) = 0;
 
+  // A SQLite exception thrown by Step is reported to the writer's StoreHealth (as is a failed
+  // COMMIT); a Status returned is the job's own business (a conflict, a refusal) and is not.
   // Exactly one of these is called, once, on the writer thread, outside any transaction:
   // Complete after the transaction holding the last step committed; Fail when a step failed,
   // its transaction could not commit, or the writer stopped before the job finished. Fail may
@@ -89,6 +92,9 @@ class Writer {
   // Safe from any thread; the histograms are read without stopping the writer.
   WriterStats Stats() const;
 
+  // Whether writes fail, and why (store_health.h). Safe from any thread.
+  const StoreHealth& health() const { return health_; }
+
   // The writer connection's prepared statements, for jobs to reuse across rounds. Use it only
   // on the writer thread, from a job's Step, Complete or Fail.
   StatementCache& statements() { return statements_; }
@@ -100,6 +106,7 @@ class Writer {
  private:
   void Run();
   void RunRound(std::vector<std::unique_ptr<WriteJob>>& round);
+  void CommitRound(std::chrono::steady_clock::time_point begin);  // throws SQLite's exceptions
 
   std::unique_ptr<SQLite::Database> db_;  // used only by thread_
   StatementCache statements_;             // of *db_, used only by thread_; cleared before it
@@ -111,6 +118,7 @@ class Writer {
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> commit_failures_{0};
   std::atomic<int64_t> steps_{0};
+  StoreHealth health_;  // written by thread_, read from anywhere (it locks)
   std::thread thread_;
 };
 

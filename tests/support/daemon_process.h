@@ -26,6 +26,9 @@ struct DaemonOptions {
   std::filesystem::path data_dir;  // must exist; the database and batchd.port live here
   std::string log_level = "info";
   std::vector<std::string> extra_args;  // appended after the standard ones, e.g. limits
+  // Where the daemon's stdout and stderr go; empty: data_dir/batchd.log. Tests that fill the
+  // data dir's file system keep the log elsewhere, so it outlives the full disk.
+  std::filesystem::path log_file;
   // How long Start waits for batchd.port, and Stop for the exit.
   std::chrono::milliseconds start_timeout = std::chrono::seconds(15);
   std::chrono::milliseconds stop_timeout = std::chrono::seconds(30);
@@ -57,7 +60,9 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
   const std::filesystem::path& data_dir() const { return options_.data_dir; }
   std::filesystem::path db_path() const { return options_.data_dir / "batchd.db"; }
-  std::filesystem::path log_path() const { return options_.data_dir / "batchd.log"; }
+  std::filesystem::path log_path() const {
+    return options_.log_file.empty() ? options_.data_dir / "batchd.log" : options_.log_file;
+  }
   bool running() const { return pid_ > 0; }
 
   // Sends `signal` (SIGTERM or SIGINT) and waits up to options.stop_timeout for the exit.

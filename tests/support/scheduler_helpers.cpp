@@ -146,6 +146,17 @@ Result<json> WaitForJson(HttpClient& client, std::string_view target,
   return Poll([&] { return GetJson(client, path); }, done, timeout, what);
 }
 
+Result<json> WaitForHealth(HttpClient& client, const std::function<bool(const json&)>& done,
+                           std::chrono::milliseconds timeout, std::string_view what) {
+  auto fetch = [&]() -> Result<json> {
+    ASSIGN_OR_RETURN(HttpResponse r, client.Get("/healthz"));
+    json body = r.Json();
+    if (body.is_discarded()) return Status::Malformed("/healthz answered " + r.Describe());
+    return json{{"http", r.status}, {"body", std::move(body)}};
+  };
+  return Poll(fetch, done, timeout, what);
+}
+
 Result<std::vector<int64_t>> SessionIdsOf(HttpClient& client, const std::string& batch_id) {
   ASSIGN_OR_RETURN(Pages pages, FetchAllPages(client, "/api/v1/batches/" + batch_id + "/sessions",
                                               "limit=1000"));

@@ -58,6 +58,12 @@ Result<nlohmann::json> WaitForJson(HttpClient& client, std::string_view target,
                                    const std::function<bool(const nlohmann::json&)>& done,
                                    std::chrono::milliseconds timeout, std::string_view what);
 
+// Polls GET /healthz, whatever its status (a degraded store answers 503), until `done` holds
+// on {"http": status, "body": the JSON body}; that document. As WaitForBatch.
+Result<nlohmann::json> WaitForHealth(HttpClient& client,
+                                     const std::function<bool(const nlohmann::json&)>& done,
+                                     std::chrono::milliseconds timeout, std::string_view what);
+
 // The ids of a batch's sessions in ordinal order (every page of GET .../sessions).
 Result<std::vector<int64_t>> SessionIdsOf(HttpClient& client, const std::string& batch_id);
 
