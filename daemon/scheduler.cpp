@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/batch_expansion.h"
+#include "core/bounded_text.h"
 #include "core/clock.h"
 #include "daemon/chunk_progress_reporter.h"
 
@@ -18,6 +19,11 @@ using storage::SessionOutcome;
 // The parsed specs kept for materializing sessions, by their estimated memory (spec_cache.h):
 // room for hundreds of ordinary specs, and a bound whatever the specs are.
 constexpr size_t kSpecCacheBytes = size_t{64} << 20;
+
+// A session's error message is stored, shown with the session and sent in its session.state
+// event; messages quote URLs, keys and servers' answers, which the input may make megabytes
+// long, so they are cut at this many bytes (docs/api.md, "Pages").
+constexpr size_t kMaxErrorMessageBytes = 4096;
 
 // How long to wait before claiming again after a claim failed (the database is in trouble;
 // retrying at once would only spin).
@@ -289,7 +295,8 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
     case OpOutcome::Kind::kFailed: {
       const bool transient = pipeline::IsTransient(outcome.error);
       o.error_kind = transient ? "transient" : "permanent";
-      o.error_message = Describe(outcome.error);
+      // Room is left for the note on retries below.
+      o.error_message = BoundedText(Describe(outcome.error), kMaxErrorMessageBytes - 64);
       if (transient && ticket.attempts < ticket.max_attempts) {
         o.target = SessionOutcome::Target::kRequeue;
         const int shift = static_cast<int>(std::min<int64_t>(ticket.attempts - 1, 30));
