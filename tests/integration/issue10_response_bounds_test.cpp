@@ -3,10 +3,12 @@
 // names (and the fail op's message) are bounded at submit; every list page ends early at
 // --max-page-bytes with the cursor to go on from, and paging reads every item exactly once; a
 // database written before the bound (huge names) is served one item a page, over HTTP and the
-// WebSocket replay, in bounded memory.
+// WebSocket replay, in bounded memory; and a stop does not wait for a client that does not read.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/db_inspector.h"
 #include "tests/support/event_stream_helpers.h"
+#include "tests/support/loopback_socket.h"
 #include "tests/support/sanitizer_build.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/websocket_client.h"
@@ -118,6 +121,13 @@ void ExpectPagesWithin(const Walk& walk, size_t budget, const std::string& what)
           << what << " page " << p << " has " << walk.items_per_page[p] << " items";
     }
   }
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 class ResponseBoundsTest : public DaemonTest {};
@@ -280,6 +290,29 @@ TEST_F(HugeStoredNamesTest, EachHugeItemIsAPageOfItsOwnAndTheDaemonStaysSmall) {
   std::cout << "[ measured ] daemon VmHWM after serving 40 + 3 items of 8 MiB: "
             << memory.peak_kib / 1024 << " MiB\n";
   if (!kMemoryIsSanitized) EXPECT_LT(memory.peak_kib, 256 * 1024) << "VmHWM KiB";
+}
+
+TEST_F(HugeStoredNamesTest, SigtermWithAClientNotReadingItsPagesStopsAndClosesTheConnection) {
+  // A small receive window, so that an 8 MiB answer cannot vanish into kernel buffers.
+  ASSERT_OK_AND_ASSIGN(LoopbackSocket reader,
+                       LoopbackSocket::Connect(daemon().port(), seconds(30), 4096));
+  // Three pages, each starting at a huge event.
+  std::string requests;
+  for (int i = 0; i < 3; ++i) {
+    requests += "GET /api/v1/events?limit=1000&since=" + std::to_string(seeded_after_ + i) +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  }
+  ASSERT_OK(reader.SendAll(requests));
+  std::string got;
+  ASSERT_OK_AND_ASSIGN(bool open, reader.ReceiveSome(got));  // the first answer is on its way
+  ASSERT_TRUE(open);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got.substr(0, 100);
+
+  ASSERT_NO_FATAL_FAILURE(StopDaemonCleanly());
+  const std::string log = ReadFile(daemon().log_path());
+  // The stop did not wait out its grace for the reader, and closed the connection itself.
+  EXPECT_EQ(log.find("unanswered"), std::string::npos) << daemon().LogTail();
+  EXPECT_NE(log.find("of them still writing an answer"), std::string::npos) << daemon().LogTail();
 }
 
 }  // namespace
