@@ -233,7 +233,8 @@ Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedSt
     return std::shared_ptr<const Materialized>(std::move(state));
   }
   // Lazy materialization: this is the first time this session's state exists anywhere.
-  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec, specs_.Get(claimed.batch_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec,
+                   specs_.Get(claimed.batch_id, claimed.batch_public_id));
   const SessionIndex index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
   state->job = SubstitutedTemplate(*spec, index);
   const auto op_name = state->job.find("op");
@@ -382,6 +383,8 @@ void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
   }
   for (auto& c : cancels) c->Cancel(CancelToken::Reason::kCanceled);
 }
+
+void Scheduler::ForgetBatch(const std::string& batch_public_id) { specs_.Forget(batch_public_id); }
 
 api::SchedulerStats Scheduler::Stats() const {
   std::lock_guard lock(mu_);
