@@ -276,7 +276,12 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
   o.batch_id = ticket.batch_id;
   o.finished_at_ms = now;
   o.not_before_ms = now;
-  switch (outcome.kind) {
+  // A run that fails once its token is canceled was canceled: a read the cancel aborted can
+  // reach the op as a failed read ("canceled") before the op sees the cancel itself.
+  const OpOutcome::Kind kind = outcome.kind == OpOutcome::Kind::kFailed && cancel.canceled()
+                                   ? OpOutcome::Kind::kCanceled
+                                   : outcome.kind;
+  switch (kind) {
     case OpOutcome::Kind::kCompleted:
       o.target = SessionOutcome::Target::kCompleted;
       if (!outcome.result.is_null()) {

@@ -1,4 +1,7 @@
 // Issue 10, item 2: how the scheduler records outcomes that the bounds made possible.
+// (b) A cancel now aborts a chunk read in flight, and the op may hear of it as a failed read
+// ("canceled", a transient error) before it sees the cancel itself. Such a run was canceled,
+// not failed: it must end `canceled`, not be retried or counted as an error.
 // (d) An error message (which quotes URLs, keys, servers' answers) is stored per session and
 // sent in its session.state event: it is cut at 4 KiB, at a character boundary.
 #include <gtest/gtest.h>
@@ -15,6 +18,17 @@ namespace {
 
 using storage::testing::Await;
 
+// Runs until canceled, then reports what an aborted read reports: a transient failure.
+class FailsWhenCanceledOp final : public pipeline::Op {
+ public:
+  void Run(const pipeline::OpContext& ctx, pipeline::OpDone done) const override {
+    ctx.cancel->OnCancel([done = std::move(done)]() mutable {
+      pipeline::OpDone report = std::move(done);
+      report(pipeline::OpOutcome::Failed(Status::Unavailable("GET http://x/0: canceled")));
+    });
+  }
+};
+
 // Fails at once, permanently, with a message of 1 MiB (as a message quoting a huge URL would).
 class FailsLongOp final : public pipeline::Op {
  public:
@@ -30,6 +44,7 @@ class SessionOutcomeTest : public ::testing::Test {
         storage::OpenSqliteStore({.db_path = dir_.path() / "batchd.db"});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
+    ops_.Register("fails_when_canceled", std::make_unique<FailsWhenCanceledOp>());
     ops_.Register("fails_long", std::make_unique<FailsLongOp>());
     scheduler_ =
         std::make_unique<Scheduler>(*store_, ops_, SchedulerOptions{.slots = 1, .exec_threads = 1});
@@ -79,6 +94,21 @@ class SessionOutcomeTest : public ::testing::Test {
   pipeline::OpRegistry ops_;
   std::unique_ptr<Scheduler> scheduler_;
 };
+
+TEST_F(SessionOutcomeTest, AFailureReportedAfterACancelEndsTheSessionCanceled) {
+  const std::string id = Create("fails_when_canceled");
+  ASSERT_EQ(WaitFor(id, [](const auto& b) { return b.counts.in_progress == 1; }).counts.in_progress,
+            1);
+  // As POST /api/v1/batches/{id}/cancel does it.
+  ASSERT_TRUE(Await<storage::BatchRecord>([&](auto cb) { store_->CancelBatch(id, cb); }).ok());
+  scheduler_->CancelRunningBatch(id);
+  const storage::BatchRecord finished =
+      WaitFor(id, [](const auto& b) { return b.state == storage::BatchState::kCanceled; });
+  EXPECT_EQ(finished.state, storage::BatchState::kCanceled);
+  EXPECT_EQ(finished.counts.canceled, 1);
+  EXPECT_EQ(finished.counts.error, 0);
+  EXPECT_EQ(finished.counts.uninitialized, 0) << "not requeued for a retry";
+}
 
 TEST_F(SessionOutcomeTest, AnErrorMessageIsStoredAndSentCutToFourKibibytes) {
   const std::string id = Create("fails_long");
