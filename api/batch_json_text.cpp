@@ -1,5 +1,8 @@
 #include "api/batch_json_text.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "api/json_views.h"
@@ -61,18 +64,33 @@ void AppendBatchJsonText(std::string& out, const storage::BatchRecord& b) {
   out += '}';
 }
 
-std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page) {
+std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page,
+                              size_t max_page_bytes) {
   std::string out;
   out.reserve(64 + page.items.size() * 360);
   out += "{\"items\":[";
-  for (size_t i = 0; i < page.items.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendBatchJsonText(out, page.items[i]);
+  // Written in place (this is the API's hottest list): an item that passes the budget is
+  // taken back out, and the page ends before it.
+  size_t shown = 0;
+  size_t items_bytes = 0;
+  for (; shown < page.items.size(); ++shown) {
+    const size_t mark = out.size();
+    if (shown > 0) out += ',';
+    AppendBatchJsonText(out, page.items[shown]);
+    const size_t size = out.size() - mark;
+    if (shown > 0 && size > max_page_bytes - std::min(items_bytes, max_page_bytes)) {
+      out.resize(mark);
+      break;
+    }
+    items_bytes += size;
   }
+  const std::optional<int64_t> cursor = shown < page.items.size()
+                                            ? std::optional<int64_t>(page.items[shown - 1].id)
+                                            : page.next_cursor;
   out += "],\"next_cursor\":";
-  if (page.next_cursor) {
+  if (cursor) {
     out += '"';
-    out += std::to_string(*page.next_cursor);
+    out += std::to_string(*cursor);
     out += '"';
   } else {
     out += "null";

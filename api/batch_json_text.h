@@ -5,6 +5,8 @@
 // that the two agree.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "storage/records.h"
@@ -14,7 +16,10 @@ namespace batchd::api {
 // Appends BatchJson(batch).dump() to `out`.
 void AppendBatchJsonText(std::string& out, const storage::BatchRecord& batch);
 
-// {"items": [batch, ...], "next_cursor": "..." | null}, as the list route answers it.
-std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page);
+// {"items": [batch, ...], "next_cursor": "..." | null}, as the list route answers it: the
+// page's batches while they fit in `max_page_bytes` (page_budget.h; at least one), and the
+// cursor after the last one shown.
+std::string BatchPageJsonText(const storage::Page<storage::BatchRecord>& page,
+                              size_t max_page_bytes = SIZE_MAX);
 
 }  // namespace batchd::api

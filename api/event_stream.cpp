@@ -174,6 +174,7 @@ void EventStream::ReadPage() {
   q.session_id = subscription_.filter.session;
   q.types = subscription_.filter.types;
   q.limit = options_.replay_page;
+  q.max_bytes = options_.replay_bytes;
   std::weak_ptr<EventStream> weak = weak_from_this();
   store_.ReadEvents(std::move(q), [weak](Result<storage::EventPage> page) {
     if (auto self = weak.lock()) self->OnPage(std::move(page));

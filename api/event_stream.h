@@ -4,9 +4,9 @@
 // a duplicate, through a bounded queue. docs/api.md ("The WebSocket stream") is the protocol.
 //
 // Memory per stream is bounded: at most `queue_limit` live events wait (shared with the other
-// streams, rendered once), and at most one replay page. A live stream whose queue overflows is
-// closed (4001) with the seq to reconnect from; during a replay, an overflow only means the
-// next page is read from the log instead.
+// streams, rendered once), and at most one replay page (`replay_bytes` of text, or one event). A
+// live stream whose queue overflows is closed (4001) with the seq to reconnect from; during a
+// replay, an overflow only means the next page is read from the log instead.
 //
 // Threads: Offer and Shutdown come from the hub's publisher; replay pages arrive on storage
 // reader threads; Take is called by the transport, one call at a time. `wake` tells the
@@ -33,6 +33,10 @@ namespace batchd::api {
 struct EventStreamOptions {
   size_t queue_limit = 1024;  // live events waiting per stream before it is closed as slow
   int replay_page = 256;      // stored events read per replay query
+  // A replay query also stops once its events' text (names, messages) passes this many bytes
+  // (with at least one event), so the one page a stream holds stays small whatever the log
+  // holds.
+  size_t replay_bytes = size_t{256} << 10;
 };
 
 // WebSocket close codes the stream uses (docs/api.md).

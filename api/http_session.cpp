@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
@@ -59,6 +60,32 @@ bool IsHarmless(beast::error_code ec) {
 
 }  // namespace
 
+uint64_t OpenConnections::Add(Closer close) {
+  std::lock_guard lock(mu_);
+  const uint64_t id = next_id_++;
+  closers_.emplace(id, std::move(close));
+  return id;
+}
+
+void OpenConnections::Remove(uint64_t id) {
+  Closer gone;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  auto it = closers_.find(id);
+  if (it == closers_.end()) return;
+  gone = std::move(it->second);
+  closers_.erase(it);
+}
+
+size_t OpenConnections::CloseAll() {
+  std::vector<Closer> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, close] : closers_) all.push_back(close);
+  }
+  for (const Closer& close : all) close();
+  return all.size();
+}
+
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state,
                          bool over_limit)
     : stream_(std::move(socket)),
@@ -68,9 +95,17 @@ HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerSt
   ++(over_limit_ ? state_->refusing : state_->connections);
 }
 
-HttpSession::~HttpSession() { --(over_limit_ ? state_->refusing : state_->connections); }
+HttpSession::~HttpSession() {
+  if (registered_) state_->open.Remove(*registered_);
+  --(over_limit_ ? state_->refusing : state_->connections);
+}
 
 void HttpSession::Run() {
+  registered_ = state_->open.Add([weak = weak_from_this(), executor = stream_.get_executor()] {
+    net::post(executor, [weak] {
+      if (auto self = weak.lock()) self->Close();
+    });
+  });
   // Start on the session's strand: the socket was accepted onto it.
   net::dispatch(stream_.get_executor(),
                 beast::bind_front_handler(&HttpSession::DoRead, shared_from_this()));
@@ -176,11 +211,13 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
 
   p.counted = true;
   ++state_->requests_in_flight;
+  ++state_->requests_unanswered;
   const uint64_t id = p.id;
   pending_.push_back(std::move(p));
   // The responder may run on any thread; it hops back onto this session's strand.
   auto self = shared_from_this();
   state_->router.Dispatch(request, [self, id](HttpResponse response) {
+    --self->state_->requests_unanswered;  // answered; what remains is writing it
     net::post(self->stream_.get_executor(), [self, id, response = std::move(response)]() mutable {
       self->OnResponse(id, std::move(response));
     });

@@ -13,7 +13,10 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -31,18 +34,41 @@
 
 namespace batchd::api {
 
+// Every open connection (HTTP and WebSocket), so that a stop can close the ones still open at
+// its end: a client that does not read its answer must hold nothing but its own connection.
+class OpenConnections {
+ public:
+  // Posts the connection's own close onto its strand. Called from any thread, any number of
+  // times, also after the connection ended.
+  using Closer = std::function<void()>;
+
+  uint64_t Add(Closer close);
+  void Remove(uint64_t id);
+  // Calls every closer (outside the lock) and returns how many there were.
+  size_t CloseAll();
+
+ private:
+  std::mutex mu_;
+  uint64_t next_id_ = 0;                // guarded by mu_
+  std::map<uint64_t, Closer> closers_;  // guarded by mu_
+};
+
 // What every connection of one server shares.
 struct ServerState {
   ServerState(const Router& r, const ServerOptions& o) : router(r), options(o) {}
   const Router& router;
   const ServerOptions options;
+  // Requests dispatched and not yet written out (requests_in_flight), and among them those
+  // whose answer has not even been produced (requests_unanswered).
   std::atomic<int> requests_in_flight{0};
+  std::atomic<int> requests_unanswered{0};
   std::atomic<int> websockets_open{0};
   // Open connections counted against max_connections (HTTP sessions and WebSockets), and the
   // ones over it being refused.
   std::atomic<size_t> connections{0};
   std::atomic<size_t> refusing{0};
   std::atomic<bool> stopping{false};
+  OpenConnections open;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -109,6 +135,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool closed_ = false;
   std::array<char, 4096> drain_buffer_{};
   size_t drained_bytes_ = 0;
+  std::optional<uint64_t> registered_;  // in state_->open, from Run on
 };
 
 }  // namespace batchd::api

@@ -54,7 +54,7 @@ nlohmann::json SessionSummaryJson(const storage::SessionRecord& s) {
 }
 
 Result<nlohmann::json> SessionDetailJson(const storage::SessionDetail& detail) {
-  Result<BatchSpec> spec = ParseBatchSpec(detail.spec_json, BatchSpecLimits{UINT64_MAX});
+  Result<BatchSpec> spec = ParseBatchSpec(detail.spec_json, BatchSpecLimits::Stored());
   if (!spec.ok()) {
     return Status::Internal("stored spec of batch " + detail.batch.public_id +
                             " does not parse: " + spec.status().message());

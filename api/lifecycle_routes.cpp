@@ -109,7 +109,8 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& ctx) {
                  WakeScheduler));
   router.Add("DELETE", "/api/v1/batches/{id}", [ctx](HttpRequest& r, Responder respond) {
     const std::string id = r.path_params.at("id");
-    ctx.store.DeleteBatch(id, Answer<uint64_t>(respond, [id](uint64_t sessions) {
+    ctx.store.DeleteBatch(id, Answer<uint64_t>(respond, [ctx, id](uint64_t sessions) {
+                            ctx.scheduler.ForgetBatch(id);  // its spec is never needed again
                             return JsonResponse(200, {{"deleted", id}, {"sessions", sessions}});
                           }));
   });

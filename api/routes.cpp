@@ -1,5 +1,9 @@
 #include "api/routes.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "api/batch_json_text.h"
@@ -7,6 +11,7 @@
 #include "api/json_views.h"
 #include "api/op_validation.h"
 #include "api/openapi.h"
+#include "api/page_budget.h"
 #include "api/query_params.h"
 #include "api/route_helpers.h"
 #include "api/static_files.h"
@@ -18,13 +23,20 @@ namespace {
 
 constexpr int kMaxPageSize = 1000;
 
+// {"items": [...], "next_cursor": ...}: the page's items while they fit in `max_page_bytes`
+// (page_budget.h), and the cursor after the last one shown.
 template <typename T, typename ToJson>
-nlohmann::json PageJson(const storage::Page<T>& page, ToJson to_json) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const T& item : page.items) items.push_back(to_json(item));
-  return {{"items", std::move(items)},
-          {"next_cursor", page.next_cursor ? nlohmann::json(std::to_string(*page.next_cursor))
-                                           : nlohmann::json()}};
+std::string PageJsonText(const storage::Page<T>& page, ToJson to_json, size_t max_page_bytes) {
+  std::vector<std::string> items;
+  items.reserve(page.items.size());
+  for (const T& item : page.items) items.push_back(to_json(item).dump());
+  const size_t shown = ItemsWithin(items, max_page_bytes);
+  items.resize(shown);
+  const std::optional<int64_t> cursor = shown < page.items.size()
+                                            ? std::optional<int64_t>(page.items[shown - 1].id)
+                                            : page.next_cursor;
+  return "{\"items\":" + JsonArrayOf(items) +
+         ",\"next_cursor\":" + (cursor ? "\"" + std::to_string(*cursor) + "\"" : "null") + "}";
 }
 
 storage::NewBatch ToNewBatch(const BatchSpec& spec) {
@@ -75,8 +87,9 @@ void SubmitBatch(const ApiContext& ctx, HttpRequest& request, Responder respond)
   }
 }
 
-void ListBatches(storage::Store& store, HttpRequest& request, Responder respond) {
+void ListBatches(const ApiContext& ctx, HttpRequest& request, Responder respond) {
   storage::BatchListQuery q;
+  q.max_bytes = ctx.options.max_page_bytes;
   Result<int> limit = ParseLimit(request, 50, kMaxPageSize);
   if (!limit.ok()) return respond(ErrorResponse(limit.status()));
   q.limit = *limit;
@@ -90,10 +103,11 @@ void ListBatches(storage::Store& store, HttpRequest& request, Responder respond)
           Status::Malformed("state must be a batch state, got '" + it->second + "'", "?state")));
     }
   }
-  store.ListBatches(q, Answer<storage::Page<storage::BatchRecord>>(
-                           respond, [](const storage::Page<storage::BatchRecord>& page) {
-                             return TextJsonResponse(200, BatchPageJsonText(page));
-                           }));
+  ctx.store.ListBatches(q, Answer<storage::Page<storage::BatchRecord>>(
+                               respond, [budget = ctx.options.max_page_bytes](
+                                            const storage::Page<storage::BatchRecord>& page) {
+                                 return TextJsonResponse(200, BatchPageJsonText(page, budget));
+                               }));
 }
 
 void GetBatch(storage::Store& store, HttpRequest& request, Responder respond) {
@@ -106,7 +120,7 @@ void GetBatch(storage::Store& store, HttpRequest& request, Responder respond) {
                  }));
 }
 
-void ListSessions(storage::Store& store, HttpRequest& request, Responder respond) {
+void ListSessions(const ApiContext& ctx, HttpRequest& request, Responder respond) {
   storage::SessionListQuery q;
   q.batch_public_id = request.path_params.at("id");
   Result<int> limit = ParseLimit(request, 100, kMaxPageSize);
@@ -122,10 +136,12 @@ void ListSessions(storage::Store& store, HttpRequest& request, Responder respond
           Status::Malformed("state must be a session state, got '" + it->second + "'", "?state")));
     }
   }
-  store.ListSessions(std::move(q), Answer<storage::Page<storage::SessionRecord>>(
-                                       respond, [](const storage::Page<storage::SessionRecord>& p) {
-                                         return JsonResponse(200, PageJson(p, SessionSummaryJson));
-                                       }));
+  ctx.store.ListSessions(
+      std::move(q), Answer<storage::Page<storage::SessionRecord>>(
+                        respond, [budget = ctx.options.max_page_bytes](
+                                     const storage::Page<storage::SessionRecord>& p) {
+                          return TextJsonResponse(200, PageJsonText(p, SessionSummaryJson, budget));
+                        }));
 }
 
 void GetSession(storage::Store& store, HttpRequest& request, Responder respond) {
@@ -164,12 +180,11 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
   router.Add("POST", "/api/v1/batches",
              [ctx](HttpRequest& r, Responder done) { SubmitBatch(ctx, r, std::move(done)); });
   router.Add("GET", "/api/v1/batches",
-             [ctx](HttpRequest& r, Responder done) { ListBatches(ctx.store, r, std::move(done)); });
+             [ctx](HttpRequest& r, Responder done) { ListBatches(ctx, r, std::move(done)); });
   router.Add("GET", "/api/v1/batches/{id}",
              [ctx](HttpRequest& r, Responder done) { GetBatch(ctx.store, r, std::move(done)); });
-  router.Add("GET", "/api/v1/batches/{id}/sessions", [ctx](HttpRequest& r, Responder done) {
-    ListSessions(ctx.store, r, std::move(done));
-  });
+  router.Add("GET", "/api/v1/batches/{id}/sessions",
+             [ctx](HttpRequest& r, Responder done) { ListSessions(ctx, r, std::move(done)); });
   router.Add("GET", "/api/v1/sessions/{id}",
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);

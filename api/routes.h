@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "api/event_hub.h"
+#include "api/page_budget.h"
 #include "api/router.h"
 #include "api/scheduler_control.h"
 #include "core/worker_pool.h"
@@ -16,6 +17,9 @@ namespace batchd::api {
 
 struct ApiOptions {
   uint64_t max_sessions_per_batch = 10'000'000;
+  // What the items of one list page may take (page_budget.h): the page ends early, with its
+  // cursor, before the item that would pass it.
+  size_t max_page_bytes = kDefaultMaxPageBytes;
 };
 
 // Everything the handlers use. All of it must outlive every request the router dispatches (the

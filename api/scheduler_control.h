@@ -32,6 +32,8 @@ class SchedulerControl {
   virtual void CancelRunningSession(int64_t session_id) = 0;
   // Cancels every running session of the batch.
   virtual void CancelRunningBatch(const std::string& batch_public_id) = 0;
+  // The batch was deleted: drop what is kept to run its sessions (its parsed spec).
+  virtual void ForgetBatch(const std::string& batch_public_id) = 0;
   virtual SchedulerStats Stats() const = 0;
 };
 

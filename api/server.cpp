@@ -2,6 +2,8 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <algorithm>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -133,23 +135,38 @@ uint16_t Server::port() const { return impl_->listener->port(); }
 void Server::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
-  impl_->state->stopping = true;
+  ServerState& state = *impl_->state;
+  state.stopping = true;
   impl_->listener->Stop();
   // Event streams are told to close (1001, with the seq to resume from) and get a moment to
   // send it; requests in flight are answered meanwhile.
-  if (EventHub* hub = impl_->state->options.events.hub) hub->Shutdown();
-  const auto deadline = std::chrono::steady_clock::now() + impl_->state->options.shutdown_grace;
-  while (impl_->state->requests_in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (impl_->state->websockets_open > 0 && std::chrono::steady_clock::now() < close_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (impl_->state->requests_in_flight > 0) {
+  if (EventHub* hub = state.options.events.hub) hub->Shutdown();
+  using Clock = std::chrono::steady_clock;
+  auto wait_until = [](Clock::time_point until, auto done) {
+    while (!done() && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  // The grace is for the work requests are waiting on; once every answer is produced, the
+  // ones still being written get a short allowance more: a client that does not read its
+  // answer (or reads it slowly) must not hold the stop for the whole grace.
+  const auto deadline = Clock::now() + state.options.shutdown_grace;
+  wait_until(deadline, [&] { return state.requests_unanswered <= 0; });
+  wait_until(std::min(deadline, Clock::now() + state.options.stop_write_allowance),
+             [&] { return state.requests_in_flight <= 0; });
+  wait_until(Clock::now() + std::chrono::seconds(2), [&] { return state.websockets_open <= 0; });
+  if (state.requests_unanswered > 0) {
     spdlog::warn("stopping with {} request(s) unanswered after {} s",
-                 impl_->state->requests_in_flight.load(),
-                 impl_->state->options.shutdown_grace.count());
+                 state.requests_unanswered.load(), state.options.shutdown_grace.count());
+  }
+  // Whatever is still open is closed now, on its own strand, while the threads still run:
+  // writes in progress end, idle keep-alive connections and stuck event streams go, and the
+  // sessions let go of their answers before the rest of the daemon stops.
+  const int writing = state.requests_in_flight.load();
+  if (const size_t open = state.open.CloseAll(); open > 0) {
+    spdlog::info("stop: closing {} connection(s), {} of them still writing an answer", open,
+                 std::max(0, writing));
+    wait_until(Clock::now() + std::chrono::seconds(1),
+               [&] { return state.connections == 0 && state.refusing == 0; });
   }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();

@@ -52,6 +52,8 @@ struct ServerOptions {
   // closed (idle keep-alive connections, and clients that send too slowly).
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::seconds shutdown_grace{10};  // how long Stop() waits for requests in flight
+  // How long Stop() then waits for answers being written (within shutdown_grace).
+  std::chrono::milliseconds stop_write_allowance{2000};
   EventEndpointOptions events;
 };
 
@@ -72,8 +74,10 @@ class Server {
   uint16_t port() const;
 
   // Stops accepting, closes event streams (1001, with the seq to resume from), lets requests
-  // in flight be answered (up to shutdown_grace; responses then carry Connection: close),
-  // closes the connections and joins the threads. Idempotent.
+  // in flight be answered (up to shutdown_grace; responses then carry Connection: close) and
+  // the answers be written (up to stop_write_allowance more, within the grace), then closes
+  // every connection still open (a client not reading its answer, an idle keep-alive, a stream
+  // whose client stopped reading) and joins the threads. Idempotent.
   void Stop();
 
  private:

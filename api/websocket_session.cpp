@@ -1,5 +1,7 @@
 #include "api/websocket_session.h"
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -48,6 +50,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     ++state_->connections;
   }
   ~WebSocketSession() {
+    if (registered_) state_->open.Remove(*registered_);
     --state_->connections;
     --state_->websockets_open;
   }
@@ -67,6 +70,12 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
                                             });
     buffered_ = std::move(buffered);
     upgrade_ = std::move(upgrade);
+    // A stop that finds the connection still open at its end cuts it (Server::Stop).
+    registered_ = state_->open.Add([weak, executor] {
+      net::post(executor, [weak] {
+        if (auto self = weak.lock()) self->Abandon();
+      });
+    });
     net::dispatch(ws_.get_executor(),
                   beast::bind_front_handler(&WebSocketSession::Accept, shared_from_this()));
   }
@@ -183,6 +192,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool writing_ = false;
   bool closing_ = false;
   const bool select_events_protocol_;
+  std::optional<uint64_t> registered_;  // in state_->open, from Run on
 };
 
 }  // namespace

@@ -283,7 +283,14 @@ Result<BatchSpec> ValidateDocument(const json& doc, const BatchSpecLimits& limit
     if (!it->is_string()) {
       return Status::InvalidArgument("name must be a string, got " + Describe(*it), "/name");
     }
-    spec.name = it->get<std::string>();
+    const std::string& name = it->get_ref<const std::string&>();
+    if (name.size() > limits.max_name_bytes) {
+      return Status::InvalidArgument(
+          "name is " + std::to_string(name.size()) + " bytes long; at most " +
+              std::to_string(limits.max_name_bytes) + " bytes (of UTF-8) are allowed",
+          "/name");
+    }
+    spec.name = name;
   }
   RETURN_IF_ERROR(ReadInt(doc, "priority", std::nullopt, &spec.priority));
   RETURN_IF_ERROR(ReadInt(doc, "runs", 1, &spec.runs));

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/batch_expansion.h"
+#include "core/bounded_text.h"
 #include "core/clock.h"
 #include "daemon/chunk_progress_reporter.h"
 
@@ -18,6 +19,11 @@ using storage::SessionOutcome;
 // The parsed specs kept for materializing sessions, by their estimated memory (spec_cache.h):
 // room for hundreds of ordinary specs, and a bound whatever the specs are.
 constexpr size_t kSpecCacheBytes = size_t{64} << 20;
+
+// A session's error message is stored, shown with the session and sent in its session.state
+// event; messages quote URLs, keys and servers' answers, which the input may make megabytes
+// long, so they are cut at this many bytes (docs/api.md, "Pages").
+constexpr size_t kMaxErrorMessageBytes = 4096;
 
 // How long to wait before claiming again after a claim failed (the database is in trouble;
 // retrying at once would only spin).
@@ -231,7 +237,8 @@ Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedSt
     return std::shared_ptr<const Materialized>(std::move(state));
   }
   // Lazy materialization: this is the first time this session's state exists anywhere.
-  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec, specs_.Get(claimed.batch_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec,
+                   specs_.Get(claimed.batch_id, claimed.batch_public_id));
   const SessionIndex index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
   state->job = SubstitutedTemplate(*spec, index);
   const auto op_name = state->job.find("op");
@@ -273,7 +280,12 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
   o.batch_id = ticket.batch_id;
   o.finished_at_ms = now;
   o.not_before_ms = now;
-  switch (outcome.kind) {
+  // A run that fails once its token is canceled was canceled: a read the cancel aborted can
+  // reach the op as a failed read ("canceled") before the op sees the cancel itself.
+  const OpOutcome::Kind kind = outcome.kind == OpOutcome::Kind::kFailed && cancel.canceled()
+                                   ? OpOutcome::Kind::kCanceled
+                                   : outcome.kind;
+  switch (kind) {
     case OpOutcome::Kind::kCompleted:
       o.target = SessionOutcome::Target::kCompleted;
       if (!outcome.result.is_null()) {
@@ -293,7 +305,8 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
     case OpOutcome::Kind::kFailed: {
       const bool transient = pipeline::IsTransient(outcome.error);
       o.error_kind = transient ? "transient" : "permanent";
-      o.error_message = Describe(outcome.error);
+      // Room is left for the note on retries below.
+      o.error_message = BoundedText(Describe(outcome.error), kMaxErrorMessageBytes - 64);
       if (transient && ticket.attempts < ticket.max_attempts) {
         o.target = SessionOutcome::Target::kRequeue;
         const int shift = static_cast<int>(std::min<int64_t>(ticket.attempts - 1, 30));
@@ -380,6 +393,8 @@ void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
   }
   for (auto& c : cancels) c->Cancel(CancelToken::Reason::kCanceled);
 }
+
+void Scheduler::ForgetBatch(const std::string& batch_public_id) { specs_.Forget(batch_public_id); }
 
 api::SchedulerStats Scheduler::Stats() const {
   std::lock_guard lock(mu_);

@@ -59,6 +59,7 @@ class Scheduler final : public api::SchedulerControl {
   void Wake() override;
   void CancelRunningSession(int64_t session_id) override;
   void CancelRunningBatch(const std::string& batch_public_id) override;
+  void ForgetBatch(const std::string& batch_public_id) override;
   api::SchedulerStats Stats() const override;
 
  private:

@@ -159,7 +159,8 @@ int RunServe(const ServeConfig& config) {
                                .cpu = validation,
                                .scheduler = scheduler,
                                .ops = ops,
-                               .options = {.max_sessions_per_batch = config.max_sessions_per_batch},
+                               .options = {.max_sessions_per_batch = config.max_sessions_per_batch,
+                                           .max_page_bytes = config.max_page_bytes},
                                .events = &events});
 
   api::ServerOptions server_options;

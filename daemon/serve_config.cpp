@@ -118,6 +118,13 @@ const std::vector<Option>& Options() {
          ASSIGN_OR_RETURN(c.max_body_bytes, ParseCount(v, "--max-body-bytes", 1, 1ull << 32));
          return Status::Ok();
        }},
+      {"--max-page-bytes", "BATCHD_MAX_PAGE_BYTES", "N",
+       "the JSON one page of a list may hold (batches, sessions, events); a page ends early, "
+       "with its cursor, before the item that would pass it (default 4194304)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.max_page_bytes, ParseCount(v, "--max-page-bytes", 1024, 1ull << 30));
+         return Status::Ok();
+       }},
       {"--token-file", "BATCHD_TOKEN_FILE", "FILE",
        "bearer tokens, one per line as admin:TOKEN or read:TOKEN; with it every request but "
        "/healthz and the dashboard's files needs one (SIGHUP reloads it); without it, only a "

@@ -19,6 +19,7 @@ struct ServeConfig {
   std::string log_format = "text";  // or "json": one JSON object per line (json_log_formatter.h)
   uint64_t max_sessions_per_batch = 10'000'000;
   uint64_t max_body_bytes = 8 << 20;
+  uint64_t max_page_bytes = 4 << 20;  // list pages end early past this (api/page_budget.h)
   // Access (docs/api.md, "Authentication"). With a token file every request but /healthz and
   // the dashboard's files needs a bearer token; without one, only a loopback --listen address
   // is accepted.

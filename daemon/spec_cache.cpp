@@ -48,7 +48,8 @@ size_t SpecMemoryBytes(const BatchSpec& spec) {
   return total;
 }
 
-Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id) {
+Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id,
+                                                        std::string_view public_id) {
   {
     std::lock_guard lock(mu_);
     if (auto it = specs_.find(batch_id); it != specs_.end()) {
@@ -60,7 +61,7 @@ Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id) {
   store_.GetBatchSpec(batch_id, [&fetched](Result<std::string> r) { fetched.set_value(r); });
   Result<std::string> text = fetched.get_future().get();
   if (!text.ok()) return text.status();
-  Result<BatchSpec> spec = ParseBatchSpec(*text, BatchSpecLimits{.max_sessions = UINT64_MAX});
+  Result<BatchSpec> spec = ParseBatchSpec(*text, BatchSpecLimits::Stored());
   if (!spec.ok()) {
     return Status::Internal("stored spec of batch " + std::to_string(batch_id) +
                             " does not parse: " + spec.status().message());
@@ -69,16 +70,34 @@ Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id) {
   const size_t size = SpecMemoryBytes(*shared);
   std::lock_guard lock(mu_);
   if (size > budget_ || specs_.count(batch_id)) return std::shared_ptr<const BatchSpec>(shared);
-  while (!lru_.empty() && bytes_ + size > budget_) {
-    auto oldest = specs_.find(lru_.front());
-    bytes_ -= oldest->second.bytes;
-    specs_.erase(oldest);
-    lru_.pop_front();
-  }
+  while (!lru_.empty() && bytes_ + size > budget_) EraseLocked(specs_.find(lru_.front()));
   lru_.push_back(batch_id);
-  specs_.emplace(batch_id, Entry{shared, size, std::prev(lru_.end())});
+  specs_.emplace(batch_id, Entry{shared, size, std::prev(lru_.end()), std::string(public_id)});
+  by_public_id_[std::string(public_id)] = batch_id;
   bytes_ += size;
   return std::shared_ptr<const BatchSpec>(shared);
+}
+
+void SpecCache::Forget(std::string_view public_id) {
+  std::shared_ptr<const BatchSpec> released;  // freed outside the lock
+  std::lock_guard lock(mu_);
+  auto id = by_public_id_.find(public_id);
+  if (id == by_public_id_.end()) return;
+  auto it = specs_.find(id->second);
+  if (it != specs_.end()) {
+    released = it->second.spec;
+    EraseLocked(it);
+  }
+}
+
+void SpecCache::EraseLocked(std::map<int64_t, Entry>::iterator it) {
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  if (auto id = by_public_id_.find(it->second.public_id);
+      id != by_public_id_.end() && id->second == it->first) {
+    by_public_id_.erase(id);
+  }
+  specs_.erase(it);
 }
 
 size_t SpecCache::bytes() const {

@@ -3,8 +3,8 @@
 // memory its parsed specs take (estimated from their JSON trees, which can be tens of times
 // larger than the text: 333k ten-deep nested items held 200-400 MB), dropping the least
 // recently used entries past the budget; a spec larger than the whole budget is parsed for its
-// caller and not kept. Entries of deleted or finished batches are never used again, so they are
-// the first to go and their memory is bounded by the same budget.
+// caller and not kept. A deleted batch's entry is dropped at once (Forget); entries of finished
+// batches are never used again, so they are the first to go.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -26,8 +28,15 @@ class SpecCache {
   SpecCache(storage::Store& store, size_t budget_bytes) : store_(store), budget_(budget_bytes) {}
 
   // The batch's spec, fetched from the store (blocking) on a miss. kNotFound if the batch is
-  // gone; kInternal if the stored spec does not parse.
-  Result<std::shared_ptr<const BatchSpec>> Get(int64_t batch_id);
+  // gone; kInternal if the stored spec does not parse. `public_id` is the batch's, kept with
+  // the entry for Forget.
+  Result<std::shared_ptr<const BatchSpec>> Get(int64_t batch_id, std::string_view public_id);
+
+  // Drops the entry of the batch with this public id, if any: the batch was deleted, so none
+  // of its sessions will be materialized again, and its spec (which may be large) must not
+  // wait for the least-recently-used order to reach it. Specs already handed out live on
+  // while their holders keep them.
+  void Forget(std::string_view public_id);
 
   size_t bytes() const;  // estimated memory of the specs kept
   size_t entries() const;
@@ -37,14 +46,19 @@ class SpecCache {
     std::shared_ptr<const BatchSpec> spec;
     size_t bytes = 0;
     std::list<int64_t>::iterator lru;
+    std::string public_id;
   };
+
+  // With mu_ held.
+  void EraseLocked(std::map<int64_t, Entry>::iterator it);
 
   storage::Store& store_;
   const size_t budget_;
   mutable std::mutex mu_;
-  std::map<int64_t, Entry> specs_;  // guarded by mu_
-  std::list<int64_t> lru_;          // guarded by mu_: least recently used first
-  size_t bytes_ = 0;                // guarded by mu_
+  std::map<int64_t, Entry> specs_;                            // guarded by mu_
+  std::map<std::string, int64_t, std::less<>> by_public_id_;  // guarded by mu_
+  std::list<int64_t> lru_;  // guarded by mu_: least recently used first
+  size_t bytes_ = 0;        // guarded by mu_
 };
 
 // An estimate of the heap a parsed JSON value holds: each node, each object member (a tree node

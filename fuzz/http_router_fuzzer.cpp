@@ -36,6 +36,7 @@ class IdleScheduler final : public api::SchedulerControl {
   void Wake() override {}
   void CancelRunningSession(int64_t) override {}
   void CancelRunningBatch(const std::string&) override {}
+  void ForgetBatch(const std::string&) override {}
   api::SchedulerStats Stats() const override { return {.slots = 2}; }
 };
 

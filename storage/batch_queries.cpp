@@ -1,5 +1,6 @@
 #include "storage/batch_queries.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <SQLiteCpp/Exception.h>
@@ -66,6 +67,11 @@ SessionRecord ReadSession(SQLite::Statement& s, const std::string& batch_public_
   return r;
 }
 
+// The text a batch holds, which its rendering contains at least once: what bounds a page.
+size_t TextBytes(const BatchRecord& b) {
+  return b.public_id.size() + b.name.size() + (b.result_json ? b.result_json->size() : 0);
+}
+
 template <typename F>
 auto Guarded(const char* what, F&& f) -> decltype(f()) {
   try {
@@ -106,10 +112,17 @@ Result<Page<BatchRecord>> QueryBatches(StatementCache& statements, const BatchLi
     if (query.state) s->bind(p++, BatchStateName(*query.state));
     s->bind(p++, query.limit + 1);  // one extra row tells whether there is a next page
     Page<BatchRecord> page;
-    while (s->executeStep()) page.items.push_back(ReadBatch(*s));
-    if (page.items.size() > static_cast<size_t>(query.limit)) {
-      page.items.pop_back();
-      page.next_cursor = page.items.back().id;
+    size_t bytes = 0;
+    while (s->executeStep()) {
+      BatchRecord b = ReadBatch(*s);
+      const size_t size = TextBytes(b);
+      if (!page.items.empty() && (page.items.size() == static_cast<size_t>(query.limit) ||
+                                  size > query.max_bytes - std::min(bytes, query.max_bytes))) {
+        page.next_cursor = page.items.back().id;  // a row follows: the page ends before it
+        break;
+      }
+      bytes += size;
+      page.items.push_back(std::move(b));
     }
     return page;
   });

@@ -88,6 +88,10 @@ struct EventQuery {
   // Instead of the oldest events after after_seq: the newest `limit` matching ones (still
   // returned oldest first). For "the last N progress events of this batch".
   bool tail = false;
+  // The page ends before `limit` events once the text they hold (names, error messages, chunk
+  // ranges) would pass this many bytes, with `more` set; it always holds at least one event,
+  // so a reader advances. With `tail`, the newest events are the ones kept.
+  size_t max_bytes = SIZE_MAX;
 };
 
 struct EventPage {
@@ -96,7 +100,7 @@ struct EventPage {
   // (latest_seq + 1 when the log is empty) and the newest seq ever handed out (0 if none).
   int64_t oldest_seq = 1;
   int64_t latest_seq = 0;
-  // True when the page stopped at `limit`: more matching events follow.
+  // True when the page stopped at `limit` or `max_bytes`: more matching events follow.
   bool more = false;
 };
 

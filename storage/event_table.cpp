@@ -14,6 +14,9 @@ constexpr const char* kColumns =
     "error_message, retry_at, rate, eta_s, chunk_rate, byte_rate, suppressed, chunks_done, "
     "chunks_total, bytes_done, chunk_ranges";
 constexpr int kColumnCount = 27;
+// The columns of variable-length text in a row read as "seq, " + kColumns: batch, name,
+// state_from, state_to, error_kind, error_message and chunk_ranges.
+constexpr int kTextColumns[] = {3, 5, 6, 7, 16, 17, 27};
 
 template <typename T>
 void BindOptional(SQLite::Statement& s, int index, const std::optional<T>& v) {
@@ -81,6 +84,14 @@ EventRecord ReadRow(SQLite::Statement& s) {
   const SQLite::Column ranges = col();
   if (!ranges.isNull()) e.done_ranges = DecodeChunkRanges(ranges.getString());
   return e;
+}
+
+// The bytes of text in the current row of `s` (the columns ReadRow reads as strings), before
+// reading them: every rendering of the event holds each of them at least once.
+size_t RowTextBytes(SQLite::Statement& s) {
+  size_t total = 0;
+  for (int column : kTextColumns) total += static_cast<size_t>(s.getColumn(column).getBytes());
+  return total;
 }
 
 }  // namespace
@@ -163,12 +174,19 @@ Result<EventPage> ReadEvents(SQLite::Database& db, const EventQuery& q) {
     if (q.batch_public_id) s.bind(i++, *q.batch_public_id);
     if (q.session_id) s.bind(i++, *q.session_id);
     for (EventType t : q.types) s.bind(i++, EventTypeName(t));
-    const int limit = std::max(1, q.limit);
-    s.bind(i, limit + 1);  // one more tells whether the page is the last
-    while (s.executeStep()) page.events.push_back(ReadRow(s));
-    if (static_cast<int>(page.events.size()) > limit) {
-      page.more = true;
-      page.events.pop_back();
+    const size_t limit = static_cast<size_t>(std::max(1, q.limit));
+    s.bind(i, static_cast<int64_t>(limit) + 1);  // one more tells whether the page is the last
+    size_t bytes = 0;
+    while (s.executeStep()) {
+      // Rows are read one at a time, so an event past the byte bound is never kept with them.
+      const size_t size = RowTextBytes(s);
+      if (!page.events.empty() &&
+          (page.events.size() == limit || size > q.max_bytes - std::min(bytes, q.max_bytes))) {
+        page.more = true;
+        break;
+      }
+      bytes += size;
+      page.events.push_back(ReadRow(s));
     }
     if (q.tail) std::reverse(page.events.begin(), page.events.end());
     db.exec("COMMIT");

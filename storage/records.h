@@ -185,6 +185,10 @@ struct BatchListQuery {
   std::optional<BatchState> state;
   std::optional<int64_t> before_id;  // cursor: only batches with id < before_id
   int limit = 50;
+  // The page ends before `limit` batches once the text they hold (names, results) would pass
+  // this many bytes; it always holds at least one batch, so paging advances. A page cut short
+  // has a next_cursor like a full one.
+  size_t max_bytes = SIZE_MAX;
 };
 
 // Sessions are listed in id (= ordinal) order.

@@ -173,6 +173,25 @@ class SleepOp final : public Op {
 // For testing retries and error reporting.
 class FailOp final : public Op {
  public:
+  // The message becomes the error of every session that fails, stored and sent in its event,
+  // so it is bounded like a batch's name (docs/api.md, "Limits").
+  std::vector<std::string> SubmitCheckedMembers() const override { return {"/message"}; }
+
+  Status CheckMember(std::string_view pointer, const nlohmann::json& value) const override {
+    if (pointer != "/message") return Status::Ok();
+    if (!value.is_string()) {
+      return Status::InvalidArgument("fail: \"message\" must be a string, got " +
+                                     std::string(value.type_name()));
+    }
+    const size_t size = value.get_ref<const std::string&>().size();
+    if (size > kMaxMessageBytes) {
+      return Status::InvalidArgument("fail: \"message\" is " + std::to_string(size) +
+                                     " bytes long; at most " + std::to_string(kMaxMessageBytes) +
+                                     " bytes are allowed");
+    }
+    return Status::Ok();
+  }
+
   Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
     const std::string kind = job.value("kind", std::string("permanent"));
     if (kind != "transient" && kind != "permanent") {
@@ -180,9 +199,11 @@ class FailOp final : public Op {
                                      "/kind");
     }
     ASSIGN_OR_RETURN(int64_t until, NonNegativeInt(job, "fail", "until_attempt", INT64_MAX));
-    return nlohmann::json{{"kind", kind},
-                          {"until_attempt", until},
-                          {"message", job.value("message", std::string("failed on purpose"))}};
+    nlohmann::json message = job.value("message", nlohmann::json("failed on purpose"));
+    if (Status s = CheckMember("/message", message); !s.ok()) {
+      return Status(s.code(), s.message(), "/message");
+    }
+    return nlohmann::json{{"kind", kind}, {"until_attempt", until}, {"message", message}};
   }
 
   void Run(const OpContext& ctx, OpDone done) const override {
@@ -192,6 +213,9 @@ class FailOp final : public Op {
     done(OpOutcome::Failed(r["kind"] == "transient" ? Status::Unavailable(message)
                                                     : Status::InvalidArgument(message)));
   }
+
+ private:
+  static constexpr size_t kMaxMessageBytes = 1024;
 };
 
 }  // namespace

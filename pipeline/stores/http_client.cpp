@@ -5,6 +5,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -49,7 +50,9 @@ constexpr uint64_t kMaxResponseBytes = uint64_t{1} << 31;
 constexpr size_t kReadBufferBytes = 64 * 1024;
 // Backoff never waits longer than this, whatever the attempt number.
 constexpr int64_t kMaxBackoffMs = 30'000;
-// How soon a request backing off notices that it was canceled.
+// How soon a request notices that it was canceled: while it backs off, and while an attempt
+// waits on its connection (a server trickling a large body would otherwise hold a canceled
+// session until the attempt's timeout).
 constexpr auto kCancelPollInterval = std::chrono::milliseconds(100);
 
 bool IsRetryableStatus(int status) { return status >= 500 || status == 408 || status == 429; }
@@ -177,6 +180,11 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   }
 
   void OnConnection() {
+    if (Canceled()) {
+      ReleaseConnection(conn_->stream.socket().is_open());
+      return Finish(Status::Unavailable("canceled"));
+    }
+    WatchForCancel();
     if (conn_->stream.socket().is_open()) return Write();
     conn_->stream.expires_at(deadline_);
     beast::error_code ec;
@@ -265,7 +273,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     http::response<BytesBody> response = parser_->release();
     parser_.reset();
     ++conn_->answered;
-    pool_->Release(std::move(conn_), response.keep_alive());
+    ReleaseConnection(response.keep_alive());
     HttpResponse out;
     out.status = static_cast<int>(response.result_int());
     out.status_text = StatusText(out.status);
@@ -279,11 +287,18 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   }
 
   void Fail(beast::error_code ec, std::string_view doing) {
+    if (Canceled()) {
+      // Aborted by the cancel watch, or failed meanwhile: either way nobody wants a retry. The
+      // connection may hold part of an answer, so it is closed.
+      parser_.reset();
+      ReleaseConnection(false);
+      return Finish(Status::Unavailable("canceled"));
+    }
     if (ec == http::error::body_limit) {
       // Not a failure that passes: the same request gets the same answer. The connection holds
       // the unread rest of the body, so it is closed, not pooled.
       parser_.reset();
-      pool_->Release(std::move(conn_), false);
+      ReleaseConnection(false);
       return Finish(
           Status::Corrupt(Describe() + ": the response body is larger than the " +
                           std::to_string(std::min(kMaxResponseBytes, request_.max_response_bytes)) +
@@ -292,7 +307,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     bool reused = conn_->answered > 0;
     bool answered = parser_ && parser_->got_some();
     parser_.reset();
-    pool_->Release(std::move(conn_), false);
+    ReleaseConnection(false);
     if (reused && !answered && !resent_on_new_connection_ && IsClosedConnectionError(ec)) {
       // The server closed this idle connection (keep-alive timeout, restart): not a failure of
       // the request. Send it again at once on a fresh connection.
@@ -308,6 +323,35 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     if (attempts_ <= options().retries) return Backoff();
     Finish(Status::Unavailable(Describe() + ": " + last_error_ + " (" + std::to_string(attempts_) +
                                " attempts)"));
+  }
+
+  // Ends the attempt's use of its connection (on the connection's strand): the cancel watch
+  // stops, and the pool takes the connection back.
+  void ReleaseConnection(bool reusable) {
+    ++attempt_serial_;
+    if (watch_) watch_->cancel();
+    pool_->Release(std::move(conn_), reusable);
+  }
+
+  // Polls the token while the attempt holds `conn_`, on the connection's strand (so it never
+  // runs beside the attempt's own handlers); a cancel aborts the pending connect, write or
+  // read, whose handler then ends the request (Fail). Polled rather than registered with the
+  // token, which would keep a callback for each of a session's millions of requests.
+  void WatchForCancel() {
+    if (!request_.cancel) return;
+    watch_.emplace(conn_->stream.get_executor());
+    PollCancel(attempt_serial_.load());
+  }
+
+  void PollCancel(uint64_t serial) {
+    watch_->expires_after(kCancelPollInterval);
+    watch_->async_wait([self = shared_from_this(), serial](beast::error_code ec) {
+      // A later serial: the attempt gave its connection back, and this timer is not its own.
+      if (ec || self->attempt_serial_.load() != serial) return;
+      if (!self->Canceled()) return self->PollCancel(serial);
+      self->conn_->stream.cancel();
+      if (self->resolver_) self->resolver_->cancel();
+    });
   }
 
   void Backoff() {
@@ -347,6 +391,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   std::optional<tcp::resolver> resolver_;
   std::vector<tcp::endpoint> endpoints_;  // of the connect in progress, after CheckAddress
   std::optional<net::steady_timer> timer_;
+  std::optional<net::steady_timer> watch_;  // the cancel watch of the current attempt
+  // Moves on each time an attempt gives its connection back. Atomic: a stale watch reads it on
+  // the old connection's strand while the next attempt runs on another.
+  std::atomic<uint64_t> attempt_serial_{0};
   Clock::time_point deadline_;  // of the current attempt
   Clock::time_point retry_at_;  // of the next attempt, while backing off
   int attempts_ = 0;

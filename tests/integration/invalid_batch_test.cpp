@@ -49,11 +49,13 @@ std::function<std::string()> Raw(std::string text) {
   return [text] { return text; };
 }
 
-// A valid batch of roughly `bytes` bytes, padded through its name.
+// A valid batch of roughly `bytes` bytes, padded through a template member (not the name:
+// names are bounded at 1 KiB on their own).
 std::string BatchOfSize(size_t bytes) {
   json batch = SimpleBatch("", 2);
-  const size_t base = batch.dump().size();
-  batch["name"] = std::string(bytes > base ? bytes - base : 0, 'x');
+  batch["template"]["pad"] = "";
+  const size_t padded = batch.dump().size();
+  batch["template"]["pad"] = std::string(bytes > padded ? bytes - padded : 0, 'x');
   return batch.dump();
 }
 

@@ -153,6 +153,10 @@ void ScriptedHttpServer::Serve(int fd) {
     ++requests_received_;
 
     Reply reply = handler_(request);
+    if (reply.trickle_bytes > 0) {
+      Trickle(fd, reply);
+      break;
+    }
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
                       (reply.reason.empty() ? std::string(Reason(reply.status)) : reply.reason) +
                       "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n" +
@@ -162,6 +166,20 @@ void ScriptedHttpServer::Serve(int fd) {
   std::lock_guard lock(mu_);
   open_fds_.erase(fd);
   ::close(fd);
+}
+
+void ScriptedHttpServer::Trickle(int fd, const Reply& reply) {
+  ++trickles_started_;
+  std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + Reason(reply.status) +
+                     "\r\nContent-Length: " + std::to_string(reply.trickle_bytes) + "\r\n\r\n";
+  if (!SendAll(fd, head)) return;
+  for (size_t sent = 0; sent < reply.trickle_bytes && !stopping_; ++sent) {
+    std::this_thread::sleep_for(reply.trickle_interval);
+    if (!SendAll(fd, "x")) {
+      ++trickles_abandoned_;  // the client closed its end
+      return;
+    }
+  }
 }
 
 ScriptedHttpServer::~ScriptedHttpServer() {

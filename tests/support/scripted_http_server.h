@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +36,11 @@ class ScriptedHttpServer {
     std::string body;
     bool close_connection = false;
     std::string reason;  // the status line's reason phrase; empty: the usual one
+    // Instead of `body`: a header announcing this many bytes, then one byte every
+    // trickle_interval until all are sent, the client goes away or the server stops (a server
+    // too slow ever to finish a large answer). The connection is closed after it.
+    size_t trickle_bytes = 0;
+    std::chrono::milliseconds trickle_interval{50};
   };
   // Runs on connection threads, possibly concurrently.
   using Handler = std::function<Reply(const Request&)>;
@@ -50,11 +56,15 @@ class ScriptedHttpServer {
 
   int connections_accepted() const { return connections_accepted_.load(); }
   int requests_received() const { return requests_received_.load(); }
+  // Trickled answers begun, and those that ended because the client closed the connection.
+  int trickles_started() const { return trickles_started_.load(); }
+  int trickles_abandoned() const { return trickles_abandoned_.load(); }
 
  private:
   explicit ScriptedHttpServer(Handler handler) : handler_(std::move(handler)) {}
   void AcceptLoop();
   void Serve(int fd);
+  void Trickle(int fd, const Reply& reply);
 
   Handler handler_;
   int listen_fd_ = -1;
@@ -62,6 +72,8 @@ class ScriptedHttpServer {
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_accepted_{0};
   std::atomic<int> requests_received_{0};
+  std::atomic<int> trickles_started_{0};
+  std::atomic<int> trickles_abandoned_{0};
   std::thread acceptor_;
   std::mutex mu_;
   std::set<int> open_fds_;                // guarded by mu_: to shut down on destruction

@@ -74,5 +74,37 @@ TEST(BatchJsonTextTest, APageEqualsTheDomPage) {
   EXPECT_EQ(BatchPageJsonText(page), "{\"items\":[],\"next_cursor\":null}");
 }
 
+// Issue 10, item 2(d): a page ends before the batch that would take its items past the byte
+// budget, with the cursor after the last batch shown; one batch larger than the budget is
+// shown alone, so paging advances.
+TEST(BatchJsonTextTest, APageEndsEarlyAtItsByteBudgetWithTheCursorOfItsLastBatch) {
+  storage::Page<storage::BatchRecord> page;
+  for (int i = 0; i < 5; ++i) {
+    storage::BatchRecord b = Batches()[0];
+    b.id = 100 - i;  // newest first
+    b.name = std::string(1000, static_cast<char>('a' + i));
+    page.items.push_back(b);
+  }
+  page.next_cursor.reset();  // as if the store had no more
+  std::string one;
+  AppendBatchJsonText(one, page.items[0]);
+  // Room for two batches and the comma between them, not three.
+  const std::string text = BatchPageJsonText(page, 2 * one.size() + 1);
+  const nlohmann::json parsed = nlohmann::json::parse(text);
+  ASSERT_EQ(parsed["items"].size(), 2u) << text.size();
+  EXPECT_EQ(parsed["items"][1]["name"], page.items[1].name);
+  EXPECT_EQ(parsed["next_cursor"], "99");
+
+  const nlohmann::json alone = nlohmann::json::parse(BatchPageJsonText(page, 10));
+  ASSERT_EQ(alone["items"].size(), 1u);
+  EXPECT_EQ(alone["next_cursor"], "100");
+
+  // Everything fits: the store's cursor is kept.
+  page.next_cursor = 96;
+  const nlohmann::json all = nlohmann::json::parse(BatchPageJsonText(page, 1 << 20));
+  EXPECT_EQ(all["items"].size(), 5u);
+  EXPECT_EQ(all["next_cursor"], "96");
+}
+
 }  // namespace
 }  // namespace batchd::api

@@ -279,6 +279,24 @@ TEST_F(ServeConfigTest, AccessAndLimitOptionsHaveTheirDefaultsFlagsAndVariables)
   }
 }
 
+TEST_F(ServeConfigTest, MaxPageBytesHasItsDefaultFlagAndVariableAndBounds) {
+  Result<ServeConfig> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->max_page_bytes, 4u << 20);
+  FakeEnv()["BATCHD_MAX_PAGE_BYTES"] = "65536";
+  Result<ServeConfig> env = Parse({});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->max_page_bytes, 65536u);
+  Result<ServeConfig> flag = Parse({"--max-page-bytes", "1024"});
+  ASSERT_TRUE(flag.ok()) << flag.status().ToString();
+  EXPECT_EQ(flag->max_page_bytes, 1024u);
+  for (const char* bad : {"1023", "0", "1073741825", "4k"}) {
+    Result<ServeConfig> refused = Parse({"--max-page-bytes", bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().path(), "--max-page-bytes");
+  }
+}
+
 TEST_F(ServeConfigTest, OnlyLoopbackMayBeServedWithoutATokenFile) {
   for (const char* listen : {"127.0.0.1:0", "127.1.2.3:80", "[::1]:8080", "[::ffff:127.0.0.1]:1"}) {
     EXPECT_TRUE(Parse({"--listen", listen}).ok()) << listen;
