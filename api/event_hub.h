@@ -1,5 +1,6 @@
 // Fan-out of committed events to the connected event streams (Beast's chat-multi shape): the
-// event log hands each committed batch of events to Publish, which renders each event once and
+// event publisher (storage/event_publisher.h) hands each committed batch of events to Publish,
+// on its own thread (never the database writer's), which renders each event once and
 // offers it to every subscriber, copying weak_ptrs under the lock and offering after releasing
 // it, so a slow or dying subscriber never holds anyone up. Subscribers bound their own queues.
 // Subscribers are keyed by their address, as chat-multi keys its sessions: Unsubscribe (called
@@ -33,8 +34,8 @@ struct RenderedEvent {
 class EventSubscriber {
  public:
   virtual ~EventSubscriber() = default;
-  // A published event, on the publisher's thread (the storage writer). Must not block: keep it
-  // (boundedly) or drop it.
+  // A published event, on the event publisher's thread. Must not block: keep it (boundedly) or
+  // drop it.
   virtual void Offer(const std::shared_ptr<const RenderedEvent>& event) = 0;
   // The daemon is stopping: close soon.
   virtual void Shutdown() = 0;
@@ -45,7 +46,7 @@ class EventHub {
   explicit EventHub(size_t max_subscribers) : max_subscribers_(max_subscribers) {}
 
   // Renders `events` (in seq order) and offers each to every subscriber. Called by the event
-  // log's listener on the storage writer thread; never blocks on a subscriber.
+  // log's listener on the event publisher's thread; never blocks on a subscriber.
   void Publish(const std::vector<storage::EventRecord>& events);
 
   // Adds a subscriber; it is offered every event published after the returned seq (the latest

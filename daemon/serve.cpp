@@ -69,7 +69,8 @@ int RunServe(const ServeConfig& config) {
     spdlog::critical("{}", dir.status().message());
     return 1;
   }
-  // Declared before the store: the store's writer publishes into it until the store closes.
+  // Declared before the store: the store's event publisher delivers into it until the store
+  // closes.
   api::EventHub events(config.event_max_subscribers);
   // Ops first: the store folds completed sessions' results with them.
   pipeline::TimerService timers;

@@ -28,9 +28,14 @@ struct EventLogOptions {
   // latest per session is kept).
   size_t session_progress_per_interval = 256;
   SessionEventOptions session_events;
+  // Committed events waiting in memory for the listener at most; past it the publisher reads
+  // them back from the log when it gets to them (storage/event_publisher.h).
+  size_t publisher_queue_events = 16'384;
 };
 
-// Receives committed events, oldest first, on the writer thread. Must not block.
+// Receives committed events, oldest first, each exactly once, one call at a time, on the event
+// publisher's thread (storage/event_publisher.h). The writer does not wait for it, but a
+// listener slower than the events come makes the publisher read them back from the log.
 using EventListener = std::function<void(const std::vector<EventRecord>&)>;
 
 }  // namespace batchd::storage

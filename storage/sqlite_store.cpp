@@ -10,6 +10,7 @@
 #include "storage/checkpointer.h"
 #include "storage/claim_job.h"
 #include "storage/event_log.h"
+#include "storage/event_publisher.h"
 #include "storage/event_table.h"
 #include "storage/function_job.h"
 #include "storage/half_inserted_batches.h"
@@ -29,10 +30,11 @@ namespace {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteStoreOptions& options, std::unique_ptr<Checkpointer> checkpointer,
-              std::unique_ptr<EventLog> events, std::unique_ptr<Writer> writer,
-              std::unique_ptr<ReadPool> readers)
+              std::unique_ptr<EventPublisher> publisher, std::unique_ptr<EventLog> events,
+              std::unique_ptr<Writer> writer, std::unique_ptr<ReadPool> readers)
       : options_(options),
         checkpointer_(std::move(checkpointer)),
+        publisher_(std::move(publisher)),
         events_(std::move(events)),
         writer_(std::move(writer)),
         readers_(std::move(readers)),
@@ -168,12 +170,15 @@ class SqliteStore final : public Store {
   void Close() override {
     // The event ticker first (it queues jobs on the writer); then one last try of the outcomes
     // waiting for a retry, and no more retries; then the writer: in-flight submissions finish
-    // and answer (writes failing now give up) before the readers go away. The writer's
-    // connection (whose commits call the checkpointer) closes before the checkpointer stops.
+    // and answer (writes failing now give up) before the readers go away. Its last commits hand
+    // their events to the publisher, which then delivers everything to the listener and stops.
+    // The writer's connection (whose commits call the checkpointer) closes before the
+    // checkpointer stops.
     events_->Stop();
     outcomes_.Stop();
     retries_.Stop();
     writer_->Stop();
+    publisher_->Stop();
     checkpointer_->Stop();
     readers_->Stop();
   }
@@ -215,6 +220,7 @@ class SqliteStore final : public Store {
 
   const SqliteStoreOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
+  std::unique_ptr<EventPublisher> publisher_;   // events_ hands it events: outlives it
   std::unique_ptr<EventLog> events_;            // the writer's observer: outlives it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
@@ -222,6 +228,19 @@ class SqliteStore final : public Store {
   OutcomeBuffer outcomes_;         // flushes through writer_
   HalfInsertedBatches leftovers_;  // removes failed inserts' rows through writer_
 };
+
+// How the event publisher reads back events it could not keep in memory: a read-only
+// connection of its own, opened the first time it is needed (it rarely is), used only on the
+// publisher's thread.
+EventLogReader LazyEventLogReader(std::filesystem::path db_path) {
+  auto db = std::make_shared<std::unique_ptr<SQLite::Database>>();
+  return [db_path = std::move(db_path), db](const EventQuery& query) -> Result<EventPage> {
+    if (!*db) {
+      ASSIGN_OR_RETURN(*db, OpenConnection(db_path, ConnectionRole::kReader));
+    }
+    return storage::ReadEvents(**db, query);
+  };
+}
 
 }  // namespace
 
@@ -256,7 +275,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
                                                 options.reader_queue_limit));
   ASSIGN_OR_RETURN(auto checkpointer, Checkpointer::Start(options.db_path));
   checkpointer->Attach(*db);
-  auto events = std::make_unique<EventLog>(options.events, options.event_listener);
+  auto publisher = std::make_unique<EventPublisher>(
+      options.event_listener, LazyEventLogReader(options.db_path),
+      EventPublisherOptions{.max_queued_events = options.events.publisher_queue_events});
+  auto events = std::make_unique<EventLog>(options.events, *publisher);
   try {
     events->Attach(*db);
   } catch (const SQLite::Exception& e) {
@@ -265,8 +287,9 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   auto writer = std::make_unique<Writer>(
       std::move(db),
       WriterOptions{.queue_limit = options.writer_queue_limit, .observer = events.get()});
-  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
-      options, std::move(checkpointer), std::move(events), std::move(writer), std::move(readers)));
+  return std::unique_ptr<Store>(
+      std::make_unique<SqliteStore>(options, std::move(checkpointer), std::move(publisher),
+                                    std::move(events), std::move(writer), std::move(readers)));
 }
 
 }  // namespace batchd::storage

@@ -163,7 +163,8 @@ struct SqliteStoreOptions {
   size_t writer_queue_limit = 4096;
   size_t reader_queue_limit = 4096;
   EventLogOptions events;
-  // Receives every committed event in seq order, on the writer thread; must not block.
+  // Receives every committed event in seq order, on the event publisher's thread (see
+  // EventListener).
   EventListener event_listener;
   // How sessions a crash left in progress are treated at open (storage/recovery.h).
   CrashPolicy crash_policy;

@@ -1,12 +1,16 @@
 // The event log through the Store (storage/event_log.h, docs/api.md "Events"): which events a
-// batch's life produces, that the listener sees exactly what the log stores, in seq order,
-// coalescing, the session-event policy and its rate limit, retention and the extent a replay
-// uses to detect a resync, and that events roll back with their transaction.
+// batch's life produces, that the listener sees exactly what the log stores, in seq order, off
+// the writer thread and also when it falls behind, coalescing, the session-event policy and its
+// rate limit, retention and the extent a replay uses to detect a resync, and that events roll
+// back with their transaction.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "core/clock.h"
 #include "storage/store.h"
@@ -20,15 +24,39 @@ using testing::Await;
 using testing::MakeBatch;
 using testing::TempDir;
 
-// Collects what the listener is given (on the writer thread).
+// Collects what the listener is given (on the publisher's thread). Hold() makes the listener
+// wait until Release(), as a slow subscriber would.
 class Collector {
  public:
   EventListener Listener() {
     return [this](const std::vector<EventRecord>& events) {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      ++calls_;
+      threads_.insert(std::this_thread::get_id());
+      changed_.notify_all();
+      changed_.wait_for(lock, milliseconds(30'000), [&] { return !held_; });
       events_.insert(events_.end(), events.begin(), events.end());
       changed_.notify_all();
     };
+  }
+
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  // Waits (bounded) until the listener was entered `n` times (it may be held there).
+  bool WaitForCalls(int n) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, milliseconds(10'000), [&] { return calls_ >= n; });
+  }
+  std::set<std::thread::id> Threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
   }
 
   // Waits (bounded) until `done(events)` holds; false after the timeout.
@@ -47,6 +75,9 @@ class Collector {
   std::mutex mu_;
   std::condition_variable changed_;
   std::vector<EventRecord> events_;
+  bool held_ = false;
+  int calls_ = 0;
+  std::set<std::thread::id> threads_;
 };
 
 std::vector<EventRecord> OfType(const std::vector<EventRecord>& all, EventType type) {
@@ -414,6 +445,53 @@ TEST_F(EventLogTest, EventsSurviveARestartAndAreNotPublishedAgain) {
   const auto after = collector_->Events();
   ASSERT_EQ(after.size(), 1u) << "the new listener hears only new events";
   EXPECT_EQ(after[0].seq, 2);
+}
+
+TEST_F(EventLogTest, TheListenerRunsOffTheWriterThread) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  std::promise<std::thread::id> writer_thread;
+  store_->CreateBatch(MakeBatch(1), [&](Result<BatchCreated> r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    writer_thread.set_value(std::this_thread::get_id());  // completions run on the writer
+  });
+  const std::thread::id writer = writer_thread.get_future().get();
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) { return !all.empty(); }));
+  const std::set<std::thread::id> threads = collector_->Threads();
+  ASSERT_EQ(threads.size(), 1u);
+  EXPECT_NE(*threads.begin(), writer) << "rendering and fan-out must not hold up the writer";
+}
+
+// A listener far behind (held here) costs no more than the publisher's bound: the events past
+// it are read back from the log, arrive once each and in order, and retention keeps them until
+// then.
+TEST_F(EventLogTest, ASlowListenerGetsEveryEventOnceInOrderAndRetentionWaitsForIt) {
+  EventLogOptions options;
+  options.publisher_queue_events = 1;
+  options.retention_events = 1;
+  ASSERT_NO_FATAL_FAILURE(Open(options));
+  collector_->Hold();
+  Create(MakeBatch(1));  // seq 1: the listener takes it and is held
+  ASSERT_TRUE(collector_->WaitForCalls(1));
+  for (int i = 0; i < 4; ++i) Create(MakeBatch(1));  // seq 2 waits in memory, 3..5 by range
+  ASSERT_EQ(Read({}).latest_seq, 5);
+
+  Result<int64_t> trimmed = Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); });
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
+  EXPECT_EQ(*trimmed, 2) << "1 and 2 are in the publisher's hands; 3..5 are still to be read";
+  EXPECT_EQ(Read({}).oldest_seq, 3);
+
+  collector_->Release();
+  ASSERT_TRUE(collector_->WaitFor([](const auto& all) { return all.size() >= 5; }));
+  std::vector<int64_t> seqs;
+  for (const EventRecord& e : collector_->Events()) {
+    seqs.push_back(e.seq);
+    EXPECT_EQ(e.type, EventType::kBatchEnqueued);
+  }
+  EXPECT_EQ(seqs, (std::vector<int64_t>{1, 2, 3, 4, 5})) << "no gap, no duplicate";
+
+  // Delivered now: retention may take them.
+  ASSERT_TRUE(Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); }).ok());
+  EXPECT_EQ(Read({}).oldest_seq, 5);
 }
 
 }  // namespace
