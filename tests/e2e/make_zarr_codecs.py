@@ -3,6 +3,7 @@
 
 usage: make_zarr_codecs.py PATH --compressor zlib|gzip|bz2|blosc-noshuffle|blosc-shuffle|
                            blosc-bitshuffle [--shape 37,53] [--chunks 8,16] [--dtype <f4] [--seed 0]
+                           [--attrs JSON]   (user attributes, written to .zattrs by zarr-python)
 
 Prints one JSON line with numpy's statistics of what zarr-python reads back (the oracle), in
 the form make_zarr.py prints.
@@ -19,6 +20,7 @@ p.add_argument("--shape", default="37,53")
 p.add_argument("--chunks", default="8,16")
 p.add_argument("--dtype", default="<f4")
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--attrs", default=None)
 a = p.parse_args()
 
 shape = tuple(int(x) for x in a.shape.split(","))
@@ -46,6 +48,8 @@ else:
 z = zarr.open(a.path, mode="w", shape=shape, chunks=chunks, dtype=dtype, compressor=compressor,
               fill_value=0)
 z[...] = data
+if a.attrs is not None:
+    z.attrs.update(json.loads(a.attrs))
 
 back = zarr.open(a.path, mode="r")[...]
 assert json.load(open(os.path.join(a.path, ".zarray")))["compressor"]["id"] == compressor.codec_id
