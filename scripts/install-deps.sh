@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libsqlite3-dev libsqlitecpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev
-  liblz4-dev libzstd-dev libblosc-dev libxxhash-dev libgtest-dev googletest
+  liblz4-dev libzstd-dev libblosc-dev libxxhash-dev zlib1g-dev libbz2-dev libgtest-dev googletest
   python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   time curl
   wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check

@@ -21,5 +21,11 @@ Result<std::unique_ptr<const Codec>> CreateZstdCodec(const nlohmann::json& confi
                                                      const CodecContext& context);
 Result<std::unique_ptr<const Codec>> CreateBloscCodec(const nlohmann::json& config,
                                                       const CodecContext& context);
+Result<std::unique_ptr<const Codec>> CreateZlibCodec(const nlohmann::json& config,
+                                                     const CodecContext& context);
+Result<std::unique_ptr<const Codec>> CreateGzipCodec(const nlohmann::json& config,
+                                                     const CodecContext& context);
+Result<std::unique_ptr<const Codec>> CreateBz2Codec(const nlohmann::json& config,
+                                                    const CodecContext& context);
 
 }  // namespace batchd::pipeline

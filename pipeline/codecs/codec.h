@@ -5,6 +5,9 @@
 //   {"id": "lz4", "acceleration": 1}                numcodecs LZ4: 4-byte LE decoded size + block
 //   {"id": "zstd", "level": 1, "checksum": false}   standard zstd frame(s)
 //   {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
+//   {"id": "zlib", "level": 1}                      one zlib stream (RFC 1950)
+//   {"id": "gzip", "level": 1}                      gzip member(s) (RFC 1952)
+//   {"id": "bz2", "level": 1}                       bzip2 stream(s)
 // (the values shown are the defaults, numcodecs' own). The array formats (zarr v2 "compressor",
 // zarr v3 "codecs", the raw format's "codec") turn their own spelling into one of these.
 // docs/pipeline.md ("Codecs") describes each wire format exactly.
@@ -80,7 +83,7 @@ class CodecRegistry {
   Registry<Factory> factories_;
 };
 
-// Registers raw, lz4, zstd and blosc.
+// Registers raw, lz4, zstd, blosc, zlib, gzip and bz2.
 void RegisterBuiltinCodecs(CodecRegistry& registry);
 
 }  // namespace batchd::pipeline

@@ -46,6 +46,9 @@ void RegisterBuiltinCodecs(CodecRegistry& registry) {
   registry.Register("lz4", CreateLz4Codec);
   registry.Register("zstd", CreateZstdCodec);
   registry.Register("blosc", CreateBloscCodec);
+  registry.Register("zlib", CreateZlibCodec);
+  registry.Register("gzip", CreateGzipCodec);
+  registry.Register("bz2", CreateBz2Codec);
 }
 
 }  // namespace batchd::pipeline

@@ -1,8 +1,8 @@
 // zarr v3: the array is described by a `zarr.json` document at its root.
 // https://zarr-specs.readthedocs.io/en/latest/v3/core/v3.0.html. batchd reads regular chunk
 // grids, the "default" and "v2" chunk key encodings, and a codec chain of "bytes" (with its
-// endian) optionally followed by one compressor ("zstd", "blosc"). Anything else — transpose,
-// sharding, storage transformers, other codecs — is refused by name (docs/pipeline.md).
+// endian) optionally followed by one compressor ("zstd", "gzip", "blosc"). Anything else —
+// transpose, sharding, storage transformers, other codecs — is refused by name (docs/pipeline.md).
 #include "pipeline/formats/format_documents.h"
 
 namespace batchd::pipeline {
@@ -148,6 +148,10 @@ class ZarrV3Format final : public ArrayFormat {
       // The frame's own checksum (configuration.checksum) is verified by libzstd on decode.
       return nlohmann::json{{"id", "zstd"}, {"level", member("level", 0)}};
     }
+    if (name == "gzip") {
+      // The zarr v3 gzip codec: one gzip member, as numcodecs' GZip writes.
+      return nlohmann::json{{"id", "gzip"}, {"level", member("level", 5)}};
+    }
     if (name == "blosc") {
       Result<int> shuffle = BloscShuffle(member("shuffle", "noshuffle"));
       if (!shuffle.ok()) return err.Invalid(shuffle.status().message());
@@ -158,7 +162,7 @@ class ZarrV3Format final : public ArrayFormat {
                             {"blocksize", member("blocksize", 0)}};
     }
     return err.Invalid("codec \"" + name + "\" is unsupported (supported after \"bytes\": zstd, " +
-                       "blosc)");
+                       "gzip, blosc)");
   }
 
   const CodecRegistry& codecs_;

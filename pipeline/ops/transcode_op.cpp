@@ -4,8 +4,10 @@
 // source's shape, chunks, dtype (byte order included) and fill value. The `.zarray` is written
 // last, in Finish, so a reader never sees metadata for chunks that are not there yet. Several
 // sessions may write disjoint regions of one sink: their `.zarray` documents are identical.
-// Missing source chunks are not written (they read as the fill value in the sink too), so the
-// sink should be empty or hold an earlier transcode of the same source.
+// The source's user attributes (zarr v2 `.zattrs`, zarr v3 `attributes`: xarray's
+// `_ARRAY_DIMENSIONS`, units, ...) are read at Prepare and written to the sink's `.zattrs`, just
+// before its `.zarray`. Missing source chunks are not written (they read as the fill value in the
+// sink too), so the sink should be empty or hold an earlier transcode of the same source.
 #include <cmath>
 #include <cstring>
 
@@ -41,8 +43,11 @@ struct Written final : ChunkContribution {
 class TranscodeConsumer final : public ChunkConsumer {
  public:
   TranscodeConsumer(std::shared_ptr<ChunkStore> sink, std::shared_ptr<const Codec> codec,
-                    ArrayMetadata sink_array)
-      : sink_(std::move(sink)), codec_(std::move(codec)), sink_array_(std::move(sink_array)) {}
+                    ArrayMetadata sink_array, nlohmann::json attributes)
+      : sink_(std::move(sink)),
+        codec_(std::move(codec)),
+        sink_array_(std::move(sink_array)),
+        attributes_(std::move(attributes)) {}
 
   // The sink keeps the source's byte order, so chunks are re-encoded exactly as stored.
   bool NativeByteOrder() const override { return false; }
@@ -72,6 +77,18 @@ class TranscodeConsumer final : public ChunkConsumer {
   }
 
   void Finish(FinishDone done) override {
+    if (!attributes_.is_object()) return WriteArrayDocument(std::move(done));
+    const std::string attrs = attributes_.dump();
+    sink_->Put(".zattrs", Bytes(attrs.begin(), attrs.end()),
+               [this, done = std::move(done), url = sink_->url()](Status s) mutable {
+                 if (!s.ok())
+                   return done(Status(s.code(), "writing " + url + "/.zattrs: " + s.message()));
+                 WriteArrayDocument(std::move(done));
+               });
+  }
+
+ private:
+  void WriteArrayDocument(FinishDone done) {
     const std::string doc = ZarrV2ArrayDocument(sink_array_);
     Bytes bytes(doc.begin(), doc.end());
     sink_->Put(".zarray", std::move(bytes),
@@ -82,11 +99,11 @@ class TranscodeConsumer final : public ChunkConsumer {
                });
   }
 
- private:
   const std::shared_ptr<ChunkStore> sink_;
   const std::shared_ptr<const Codec> codec_;
   const ArrayMetadata sink_array_;
-  int64_t chunks_written_ = 0;  // guarded by the pipeline's lock
+  const nlohmann::json attributes_;  // an object, or null for none
+  int64_t chunks_written_ = 0;       // guarded by the pipeline's lock
 };
 
 class TranscodeOp final : public ChunkOp {
@@ -129,7 +146,9 @@ class TranscodeOp final : public ChunkOp {
     out.keys = {.prefix = "", .separator = separator[0]};
     out.fill_value = FillValueForZarrV2(array);
     RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));
-    return nlohmann::json{{"sink", {{"url", url}, {"array", out.ToJson()}}}};
+    ASSIGN_OR_RETURN(nlohmann::json attributes, SourceAttributes(job, array));
+    return nlohmann::json{
+        {"sink", {{"url", url}, {"array", out.ToJson()}, {"attributes", attributes}}}};
   }
 
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op,
@@ -149,10 +168,35 @@ class TranscodeOp final : public ChunkOp {
         std::unique_ptr<const Codec> codec,
         services_.codecs.Create(out.codec, {.element_size = static_cast<size_t>(out.dtype.size)}));
     return std::unique_ptr<ChunkConsumer>(std::make_unique<TranscodeConsumer>(
-        std::move(store), std::shared_ptr<const Codec>(std::move(codec)), std::move(out)));
+        std::move(store), std::shared_ptr<const Codec>(std::move(codec)), std::move(out),
+        sink.value("attributes", nlohmann::json())));
   }
 
  private:
+  // The source array's user attributes: its .zattrs (zarr v2) or zarr.json's "attributes"
+  // (zarr v3), null when it has none (or is raw). A .zattrs that is not a JSON object is an
+  // error naming it, rather than attributes silently lost.
+  Result<nlohmann::json> SourceAttributes(const nlohmann::json& job,
+                                          const ArrayMetadata& array) const {
+    if (array.format != "zarr2" && array.format != "zarr3") return nlohmann::json();
+    const std::string url = job.at("source").at("url").get<std::string>();
+    ASSIGN_OR_RETURN(std::shared_ptr<ChunkStore> source, services_.stores.Open(url));
+    source->LimitValueBytes(ChunkServices::kMaxMetadataBytes);
+    const std::string key = array.format == "zarr2" ? ".zattrs" : "zarr.json";
+    ASSIGN_OR_RETURN(std::optional<Bytes> bytes, ReadKey(*source, key));
+    if (!bytes) return nlohmann::json();
+    nlohmann::json doc = nlohmann::json::parse(bytes->begin(), bytes->end(), nullptr, false);
+    if (array.format == "zarr3" && doc.is_object()) {
+      doc = doc.value("attributes", nlohmann::json());
+      if (doc.is_null()) return doc;
+    }
+    if (doc.is_discarded() || !doc.is_object()) {
+      return Status::InvalidArgument(url + "/" + key + ": the attributes are not a JSON object",
+                                     "/source/url");
+    }
+    return doc;
+  }
+
   // A sink that already holds an array of another shape, chunking or dtype would end up a
   // mixture of two arrays: refuse it before writing anything.
   static Status CheckSinkIsCompatible(ChunkStore& sink, const ArrayMetadata& out) {

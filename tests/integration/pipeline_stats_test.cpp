@@ -8,6 +8,7 @@
 #include <map>
 
 #include "tests/support/api_calls.h"
+#include "tests/support/command.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/zarr_arrays.h"
@@ -95,6 +96,39 @@ TEST_F(PipelineStatsTest, EqualsNumpyForEveryCompressorDtypeAndSeparator) {
     EXPECT_EQ(StatsMismatch(s["result"], oracles[i]), "");
     EXPECT_EQ(s["progress"]["chunks_done"], 5 * 4);
     EXPECT_EQ(s["progress"]["chunks_total"], 5 * 4);
+  }
+}
+
+// zlib, gzip and bz2 chunks, and blosc with each shuffle (none, byte, bit), as zarr-python
+// writes them (tests/e2e/make_zarr_codecs.py): numpy's figures, every chunk decoded.
+TEST_F(PipelineStatsTest, EqualsNumpyForZlibGzipBz2AndEveryBloscShuffle) {
+  std::vector<std::filesystem::path> paths;
+  std::vector<nlohmann::json> oracles;
+  int n = 0;
+  for (const char* compressor :
+       {"zlib", "gzip", "bz2", "blosc-noshuffle", "blosc-shuffle", "blosc-bitshuffle"}) {
+    for (const char* dtype : {"<f4", ">f8", "<i2"}) {
+      paths.push_back(root() / ("c" + std::to_string(n)));
+      ASSERT_OK_AND_ASSIGN(
+          nlohmann::json oracle,
+          RunJsonCommand({kSystemPython, (E2eScriptsDir() / "make_zarr_codecs.py").string(),
+                          paths.back().string(), "--compressor", compressor, "--dtype", dtype,
+                          "--seed", std::to_string(n)}));
+      oracles.push_back(oracle);
+      ++n;
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(StartWithRoot());
+  std::vector<std::string> urls;
+  for (const auto& path : paths) urls.push_back(FileUrl(path));
+  std::map<std::string, nlohmann::json> sessions = RunStats(urls);
+  ASSERT_EQ(sessions.size(), paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const nlohmann::json& s = sessions[urls[i]];
+    SCOPED_TRACE(urls[i] + " " + oracles[i].dump());
+    ASSERT_EQ(s["state"], "completed") << s.dump();
+    EXPECT_EQ(StatsMismatch(s["result"], oracles[i]), "");
+    EXPECT_EQ(s["progress"]["chunks_done"], 5 * 4);
   }
 }
 

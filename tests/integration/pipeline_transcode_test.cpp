@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/api_calls.h"
+#include "tests/support/command.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/zarr_arrays.h"
@@ -84,6 +85,48 @@ TEST_F(PipelineTranscodeTest, ZarrPythonReadsBackTheSameValues) {
   // The missing source chunk stays missing: it reads as the fill value on both sides.
   EXPECT_FALSE(std::filesystem::exists(root() / "out2" /
                                        oracles[2]["dropped_chunks"][0].get<std::string>()));
+}
+
+// zlib, gzip and bz2 sources (written by zarr-python, with xarray's _ARRAY_DIMENSIONS in their
+// .zattrs) transcoded to zstd: zarr-python reads the same values and the same attributes back.
+TEST_F(PipelineTranscodeTest, ZlibGzipBz2ToZstdKeepValuesAndAttributes) {
+  const nlohmann::json attrs = {{"_ARRAY_DIMENSIONS", {"time", "lat"}}, {"units", "K"}};
+  const std::vector<std::string> compressors = {"zlib", "gzip", "bz2"};
+  nlohmann::json sources = nlohmann::json::array(), sinks = nlohmann::json::array();
+  for (size_t i = 0; i < compressors.size(); ++i) {
+    const auto in = root() / ("zin" + std::to_string(i));
+    ASSERT_OK(RunJsonCommand({kSystemPython, (E2eScriptsDir() / "make_zarr_codecs.py").string(),
+                              in.string(), "--compressor", compressors[i], "--shape", "45,70",
+                              "--chunks", "16,32", "--attrs", attrs.dump()})
+                  .status());
+    const nlohmann::json job =
+        Transcode(in, root() / ("zout" + std::to_string(i)), {{"id", "zstd"}, {"level", 3}});
+    sources.push_back(job["source"]);
+    sinks.push_back(job["sink"]);
+  }
+  nlohmann::json batch = {
+      {"name", "transcode"},
+      {"template", {{"op", "transcode"}, {"source", sources[0]}, {"sink", sinks[0]}}},
+      {"data",
+       {{{{"field", "/source"}, {"items", sources}}, {{"field", "/sink"}, {"items", sinks}}}}}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "completed", kBatchTimeout));
+  for (size_t i = 0; i < compressors.size(); ++i) {
+    SCOPED_TRACE(compressors[i]);
+    const auto out = root() / ("zout" + std::to_string(i));
+    ASSERT_OK_AND_ASSIGN(nlohmann::json cmp,
+                         CompareArrays(root() / ("zin" + std::to_string(i)), out));
+    EXPECT_EQ(cmp["equal"], true) << cmp.dump();
+    EXPECT_EQ(cmp["actual"]["compressor"]["id"], "zstd") << cmp.dump();
+    ASSERT_OK_AND_ASSIGN(
+        nlohmann::json read_back,
+        RunJsonCommand({kSystemPython, "-c",
+                        "import json, sys, zarr; "
+                        "print(json.dumps(dict(zarr.open(sys.argv[1], mode='r').attrs)))",
+                        out.string()}));
+    EXPECT_EQ(read_back, attrs);
+  }
 }
 
 TEST_F(PipelineTranscodeTest, SessionsWritingRegionsOfOneSink) {

@@ -36,6 +36,13 @@ std::vector<CodecCase> AllCodecCases() {
       {"zstd_level_3", {{"id", "zstd"}, {"level", 3}}},
       {"zstd_level_minus_5", {{"id", "zstd"}, {"level", -5}}},
       {"zstd_level_9_checksum", {{"id", "zstd"}, {"level", 9}, {"checksum", true}}},
+      {"zlib", {{"id", "zlib"}}},
+      {"zlib_level_9", {{"id", "zlib"}, {"level", 9}}},
+      {"zlib_level_default", {{"id", "zlib"}, {"level", -1}}},
+      {"gzip", {{"id", "gzip"}}},
+      {"gzip_level_6", {{"id", "gzip"}, {"level", 6}}},
+      {"bz2", {{"id", "bz2"}}},
+      {"bz2_level_9", {{"id", "bz2"}, {"level", 9}}},
   };
   for (const char* cname : {"lz4", "zstd", "blosclz"}) {
     for (const auto& [shuffle_name, shuffle] :

@@ -91,6 +91,18 @@ std::vector<InteropCase> MakeCases() {
       {"zstd_level_minus_3", {{"id", "zstd"}, {"level", -3}}, "<f4", 4, field},
       {"zstd_random", {{"id", "zstd"}, {"level", 3}}, "|u1", 1, RandomBytes(100003, 3)},
       {"zstd_empty", {{"id", "zstd"}, {"level", 1}}, "|u1", 1, Bytes{}},
+      {"zlib_level_1", {{"id", "zlib"}, {"level", 1}}, "<f4", 4, field},
+      {"zlib_level_9", {{"id", "zlib"}, {"level", 9}}, "<f8", 8, field},
+      {"zlib_random", {{"id", "zlib"}, {"level", 1}}, "|u1", 1, RandomBytes(100003, 7)},
+      {"zlib_empty", {{"id", "zlib"}, {"level", 1}}, "|u1", 1, Bytes{}},
+      {"gzip_level_1", {{"id", "gzip"}, {"level", 1}}, "<f4", 4, field},
+      {"gzip_level_9", {{"id", "gzip"}, {"level", 9}}, "<f8", 8, field},
+      {"gzip_random", {{"id", "gzip"}, {"level", 5}}, "|u1", 1, RandomBytes(100003, 8)},
+      {"gzip_empty", {{"id", "gzip"}, {"level", 1}}, "|u1", 1, Bytes{}},
+      {"bz2_level_1", {{"id", "bz2"}, {"level", 1}}, "<f4", 4, field},
+      {"bz2_level_9", {{"id", "bz2"}, {"level", 9}}, "<f8", 8, field},
+      {"bz2_random", {{"id", "bz2"}, {"level", 1}}, "|u1", 1, RandomBytes(100003, 9)},
+      {"bz2_empty", {{"id", "bz2"}, {"level", 1}}, "|u1", 1, Bytes{}},
   };
   const std::vector<std::pair<std::string, size_t>> dtypes = {
       {"|u1", 1}, {"<u2", 2}, {"<f4", 4}, {"<f8", 8}};

@@ -20,7 +20,8 @@ class CodecRegistryTest : public ::testing::Test {
 };
 
 TEST_F(CodecRegistryTest, KnowsExactlyTheBuiltins) {
-  EXPECT_EQ(registry_.Ids(), (std::vector<std::string>{"blosc", "lz4", "raw", "zstd"}));
+  EXPECT_EQ(registry_.Ids(),
+            (std::vector<std::string>{"blosc", "bz2", "gzip", "lz4", "raw", "zlib", "zstd"}));
 }
 
 TEST_F(CodecRegistryTest, FillsInNumcodecsDefaults) {
@@ -30,6 +31,9 @@ TEST_F(CodecRegistryTest, FillsInNumcodecsDefaults) {
       {"zstd", {{"id", "zstd"}, {"level", 1}, {"checksum", false}}},
       {"blosc",
        {{"id", "blosc"}, {"cname", "lz4"}, {"clevel", 5}, {"shuffle", 1}, {"blocksize", 0}}},
+      {"zlib", {{"id", "zlib"}, {"level", 1}}},
+      {"gzip", {{"id", "gzip"}, {"level", 1}}},
+      {"bz2", {{"id", "bz2"}, {"level", 1}}},
   };
   for (const auto& [id, json] : expected) {
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<const Codec> codec, registry_.Create({{"id", id}}, {}));
@@ -40,7 +44,8 @@ TEST_F(CodecRegistryTest, FillsInNumcodecsDefaults) {
 TEST_F(CodecRegistryTest, UnknownIdIsRefusedListingTheKnownOnes) {
   Status status = CreateStatus({{"id", "snappy"}});
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(), "unknown codec \"snappy\" (known: blosc, lz4, raw, zstd)");
+  EXPECT_EQ(status.message(),
+            "unknown codec \"snappy\" (known: blosc, bz2, gzip, lz4, raw, zlib, zstd)");
   EXPECT_EQ(status.path(), "/id");
 }
 
@@ -149,7 +154,7 @@ TEST_F(CodecRegistryTest, RegisterAddsOrReplacesAFactory) {
                      });
   EXPECT_EQ(CreateStatus({{"id", "raw"}}).message(), "from the test factory");
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(registry_.Ids().size(), 4u);
+  EXPECT_EQ(registry_.Ids().size(), 7u);
 }
 
 TEST_F(CodecRegistryTest, AFactoryThatThrowsGivesInternalNotAnException) {
