@@ -29,7 +29,7 @@ void EditZarray(const std::filesystem::path& array,
 TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
   TempDir root;
   std::vector<ArraySpec> specs;
-  for (const char* name : {"good1", "corrupt", "truncated", "wrongtype", "gzip", "good2"}) {
+  for (const char* name : {"good1", "corrupt", "truncated", "wrongtype", "lzma", "good2"}) {
     specs.push_back(
         {root.path() / name, {"--shape", "30,40", "--chunks", "10,20", "--compressor", "zstd"}});
   }
@@ -41,8 +41,8 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
     std::filesystem::resize_file(chunk, size / 2);
   }
   EditZarray(root.path() / "wrongtype", [](nlohmann::json& d) { d["shape"] = "30,40"; });
-  EditZarray(root.path() / "gzip", [](nlohmann::json& d) {
-    d["compressor"] = {{"id", "gzip"}, {"level", 1}};
+  EditZarray(root.path() / "lzma", [](nlohmann::json& d) {
+    d["compressor"] = {{"id", "lzma"}, {"preset", 1}};
   });
   // A directory outside the configured root, reached with "..".
   TempDir elsewhere;
@@ -88,7 +88,7 @@ TEST(PipelineBadDataTest, EachBrokenArrayFailsItsOwnSessionWithAClearError) {
       {urls[1], {"chunk 0.1", "zstd"}},
       {urls[2], {"chunk 1.0"}},
       {urls[3], {".zarray", "\"shape\""}},
-      {urls[4], {".zarray", "gzip"}},
+      {urls[4], {".zarray", "lzma"}},
   };
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client, id));
   ASSERT_EQ(ids.size(), urls.size());
