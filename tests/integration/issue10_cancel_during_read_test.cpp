@@ -63,7 +63,8 @@ TEST_F(CancelDuringReadTest, CancelingABatchEndsASessionWhoseChunkIsStillTrickli
                          }
                          return reply;
                        }));
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(
+      StartDaemon({"--http-allow", "127.0.0.1:" + std::to_string(server->port())}));
   ASSERT_OK_AND_ASSIGN(std::string id,
                        SubmitBatch(client(), {{"name", "trickle"},
                                               {"template",
