@@ -37,11 +37,7 @@ std::string Upgrade(const std::string& host, const std::string& origin) {
 class DnsRebindingTest : public DaemonTest {
  protected:
   HttpResponse Exchange(const std::string& request) {
-    Result<RawHttpConnection> c = RawHttpConnection::Connect(daemon().port());
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return {};
-    EXPECT_TRUE(c->Send(request).ok());
-    Result<HttpResponse> r = c->ReadResponse();
+    Result<HttpResponse> r = ExchangeOnce(daemon().port(), request);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : HttpResponse{};
   }

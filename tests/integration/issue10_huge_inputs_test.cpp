@@ -48,23 +48,13 @@ class HugeInputsTest : public DaemonTest {
            R"(, "dtype": "<f4", "compressor": null, "fill_value": 0, "order": "C",
                "filters": null})";
   }
-  // Runs a stats session over `url` to its end; the session.
+  // Runs one stats session over `url` to its end; its session JSON.
   json StatsSession(const std::string& url) {
     json batch = {{"name", "huge"},
                   {"template", {{"op", "stats"}, {"source", {{"url", url}}}, {"region", nullptr}}}};
-    Result<std::string> id = SubmitBatch(client(), batch);
-    EXPECT_TRUE(id.ok()) << id.status().ToString();
-    if (!id.ok()) return {};
-    Result<json> b = WaitForBatch(
-        client(), *id,
-        [](const json& b) { return b["state"] == "failed" || b["state"] == "completed"; },
-        std::chrono::seconds(120), "the batch to end");
-    EXPECT_TRUE(b.ok()) << b.status().ToString();
-    Result<std::vector<int64_t>> ids = SessionIdsOf(client(), *id);
-    EXPECT_TRUE(ids.ok() && ids->size() == 1u);
-    if (!ids.ok() || ids->empty()) return {};
-    Result<json> s = GetJson(client(), "/api/v1/sessions/" + std::to_string((*ids)[0]));
-    return s.ok() ? *s : json();
+    Result<json> session = RunSingleSessionBatch(client(), batch, std::chrono::seconds(120));
+    EXPECT_TRUE(session.ok()) << session.status().ToString();
+    return session.ok() ? *session : json();
   }
   void ExpectPermanentErrorSaying(const json& s, const std::string& what) {
     EXPECT_EQ(s["state"], "error") << s.dump();

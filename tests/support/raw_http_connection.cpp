@@ -91,4 +91,10 @@ std::string RawRequest(std::string_view method, std::string_view target, std::st
   return out;
 }
 
+Result<HttpResponse> ExchangeOnce(uint16_t port, std::string_view request) {
+  ASSIGN_OR_RETURN(RawHttpConnection connection, RawHttpConnection::Connect(port));
+  RETURN_IF_ERROR(connection.Send(request));
+  return connection.ReadResponse();
+}
+
 }  // namespace batchd::testing

@@ -38,6 +38,9 @@ class RawHttpConnection {
   std::string buffer_;  // received, not yet returned
 };
 
+// Sends `request` (raw bytes) on a new connection to 127.0.0.1:port and reads one answer.
+Result<HttpResponse> ExchangeOnce(uint16_t port, std::string_view request);
+
 // The bytes of a keep-alive request: `method target HTTP/1.1`, a Host, `headers`, and a
 // Content-Length when there is a body (or the method is POST).
 std::string RawRequest(std::string_view method, std::string_view target, std::string_view body = {},

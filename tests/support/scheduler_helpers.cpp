@@ -157,6 +157,24 @@ Result<json> WaitForHealth(HttpClient& client, const std::function<bool(const js
   return Poll(fetch, done, timeout, what);
 }
 
+Result<nlohmann::json> RunSingleSessionBatch(HttpClient& client, const nlohmann::json& batch,
+                                             std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(std::string id, SubmitBatch(client, batch));
+  RETURN_IF_ERROR(WaitForBatch(
+                      client, id,
+                      [](const nlohmann::json& b) {
+                        return b["state"] == "failed" || b["state"] == "completed";
+                      },
+                      timeout, "the batch to end")
+                      .status());
+  ASSIGN_OR_RETURN(std::vector<int64_t> ids, SessionIdsOf(client, id));
+  if (ids.size() != 1) {
+    return Status::FailedPrecondition("batch " + id + " has " + std::to_string(ids.size()) +
+                                      " sessions, not one");
+  }
+  return GetJson(client, "/api/v1/sessions/" + std::to_string(ids[0]));
+}
+
 Result<std::vector<int64_t>> SessionIdsOf(HttpClient& client, const std::string& batch_id) {
   ASSIGN_OR_RETURN(Pages pages, FetchAllPages(client, "/api/v1/batches/" + batch_id + "/sessions",
                                               "limit=1000"));

@@ -58,6 +58,11 @@ Result<nlohmann::json> WaitForJson(HttpClient& client, std::string_view target,
                                    const std::function<bool(const nlohmann::json&)>& done,
                                    std::chrono::milliseconds timeout, std::string_view what);
 
+// Submits `batch` (one session), waits up to `timeout` for it to complete or fail, and answers
+// GET /api/v1/sessions/{id} of its session.
+Result<nlohmann::json> RunSingleSessionBatch(HttpClient& client, const nlohmann::json& batch,
+                                             std::chrono::milliseconds timeout);
+
 // Polls GET /healthz, whatever its status (a degraded store answers 503), until `done` holds
 // on {"http": status, "body": the JSON body}; that document. As WaitForBatch.
 Result<nlohmann::json> WaitForHealth(HttpClient& client,

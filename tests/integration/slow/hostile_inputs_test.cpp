@@ -133,19 +133,9 @@ class HostileInputsTest : public DaemonTest {
   json StatsSession(const std::string& url) {
     json batch = {{"name", "hostile"},
                   {"template", {{"op", "stats"}, {"source", {{"url", url}}}, {"region", nullptr}}}};
-    Result<std::string> id = SubmitBatch(client(), batch);
-    EXPECT_TRUE(id.ok()) << id.status().ToString();
-    if (!id.ok()) return {};
-    Result<json> b = WaitForBatch(
-        client(), *id,
-        [](const json& b) { return b["state"] == "failed" || b["state"] == "completed"; },
-        std::chrono::seconds(120), "the batch to end");
-    EXPECT_TRUE(b.ok()) << b.status().ToString();
-    Result<std::vector<int64_t>> ids = SessionIdsOf(client(), *id);
-    EXPECT_TRUE(ids.ok() && ids->size() == 1u);
-    if (!ids.ok() || ids->empty()) return {};
-    Result<json> s = GetJson(client(), "/api/v1/sessions/" + std::to_string((*ids)[0]));
-    return s.ok() ? *s : json();
+    Result<json> session = RunSingleSessionBatch(client(), batch, std::chrono::seconds(120));
+    EXPECT_TRUE(session.ok()) << session.status().ToString();
+    return session.ok() ? *session : json();
   }
 
   void ExpectPermanentError(const json& session, const std::string& saying) {
@@ -156,11 +146,7 @@ class HostileInputsTest : public DaemonTest {
   }
 
   HttpResponse Exchange(const std::string& request) {
-    Result<RawHttpConnection> c = RawHttpConnection::Connect(daemon().port());
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return {};
-    EXPECT_TRUE(c->Send(request).ok());
-    Result<HttpResponse> r = c->ReadResponse();
+    Result<HttpResponse> r = ExchangeOnce(daemon().port(), request);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : HttpResponse{};
   }
