@@ -41,7 +41,9 @@ const HEAP_GROWTH_BOUND = 1024 * 1024;
 // added per event (10 batch.progress a second) would pass the bound in 10 s.
 const NODE_GROWTH_BOUND = 100;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const DRAIN_TIMEOUT_MS = 180_000;
+// A hang guard, not a time bound: the drain fails only when the completed count stands still this
+// long (a loaded 2-core machine makes the drain as slow as it likes, but never stops it).
+const STALL_TIMEOUT_MS = 120_000;
 
 // `batchd watch ID` in a 130x4 pseudo-terminal (util-linux `script`), its raw output collected.
 function watchInTerminal(binary, base, id) {
@@ -224,14 +226,21 @@ async function main() {
     await page.getAttribute('[data-testid=progress]', 'aria-valuenow');
     const first = await sample();
     let readmeShot = !opts['readme-images'];
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    let lastCompleted = null;
+    let lastChangeAt = Date.now();
     for (;;) {
       await page.waitForTimeout(1000);
       await sample();
       const state = await page.textContent('[data-testid=batch-state]');
       if (state === 'completed') break;
       assert(state === 'running', `the batch is ${state}`);
-      assert(Date.now() < deadline, `the batch did not finish within ${DRAIN_TIMEOUT_MS / 1000} s`);
+      const completed = await page.textContent('[data-testid=stat-completed] b');
+      if (completed !== lastCompleted) {
+        lastCompleted = completed;
+        lastChangeAt = Date.now();
+      }
+      assert(Date.now() - lastChangeAt < STALL_TIMEOUT_MS,
+             `the batch stood still at ${completed} completed for ${STALL_TIMEOUT_MS / 1000} s`);
       const pct = Number(await page.getAttribute('[data-testid=progress]', 'aria-valuenow'));
       if (!readmeShot && pct >= 40) {
         readmeShot = true;

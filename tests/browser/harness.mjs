@@ -35,7 +35,7 @@ export async function startDaemon(binary, dataDir, extra = [], { slots = 4, logL
   child.stdout.on('data', (d) => chunks.push(d));
   child.stderr.on('data', (d) => chunks.push(d));
   const portFile = join(dataDir, 'batchd.port');
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;  // a hang guard; a loaded machine starts it in well under that
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`batchd exited early:\n${Buffer.concat(chunks)}`);
     if (existsSync(portFile)) {
@@ -47,7 +47,7 @@ export async function startDaemon(binary, dataDir, extra = [], { slots = 4, logL
     await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
-  throw new Error('batchd did not publish its port within 15 s');
+  throw new Error('batchd did not publish its port within 60 s');
 }
 
 // SIGTERM, then SIGKILL if it has not exited within 20 s; nothing if it already has.
