@@ -142,8 +142,10 @@ void Writer::RunRound(std::vector<std::unique_ptr<WriteJob>>& round) {
   if (commit_status.ok() && options_.observer) options_.observer->AfterCommit(*db_);
   for (size_t i = 0; i < round.size(); ++i) {
     std::unique_ptr<WriteJob>& job = round[i];
-    // A failed commit fails every job of the round (results may be short if BEGIN failed).
-    const Status failure = !commit_status.ok() ? commit_status : results[i].status();
+    // A failed commit fails every job of the round (results may be short if BEGIN failed or
+    // the round was lost); a job that failed on its own keeps its own reason.
+    const bool own_failure = i < results.size() && !results[i].ok();
+    const Status failure = own_failure || commit_status.ok() ? results[i].status() : commit_status;
     if (!failure.ok()) {
       job->Fail(*db_, failure);
     } else if (*results[i] == WriteJob::Progress::kDone) {

@@ -39,8 +39,10 @@ class WriteJob {
   // COMMIT); a Status returned is the job's own business (a conflict, a refusal) and is not.
   // Exactly one of these is called, once, on the writer thread, outside any transaction:
   // Complete after the transaction holding the last step committed; Fail when a step failed,
-  // its transaction could not commit, or the writer stopped before the job finished. Fail may
-  // write to `db` to undo the job's earlier committed steps.
+  // its transaction could not commit, or the writer stopped before the job finished. `status`
+  // is the step's own failure when it had one (a claim's "not now" stays that even when
+  // another job's step then lost the round), else the round's. Fail may write to `db` to undo
+  // the job's earlier committed steps.
   virtual void Complete() = 0;
   virtual void Fail(SQLite::Database& db, const Status& status) = 0;
 };

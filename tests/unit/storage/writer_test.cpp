@@ -98,6 +98,50 @@ TEST_F(WriterTest, AFailedStepRollsBackOnlyItselfAndFailsItsJob) {
   EXPECT_EQ(RowsWithValue(8), 1);
 }
 
+// Inserts more than a capped database has room for: its step fails with SQLITE_FULL.
+class OversizedInsertJob : public WriteJob {
+ public:
+  explicit OversizedInsertJob(std::promise<Status>* done) : done_(done) {}
+  Result<Progress> Step(SQLite::Database& db) override {
+    db.exec("INSERT INTO t (v) VALUES (randomblob(1048576))");
+    return Progress::kDone;
+  }
+  void Complete() override { done_->set_value(Status::Ok()); }
+  void Fail(SQLite::Database&, const Status& s) override { done_->set_value(s); }
+
+ private:
+  std::promise<Status>* done_;
+};
+
+// Caps the writer's database at the pages it has (PRAGMA max_page_count is the connection's),
+// then blocks like BlockingJob.
+class CapThenBlockJob : public BlockingJob {
+ public:
+  using BlockingJob::BlockingJob;
+  Result<Progress> Step(SQLite::Database& db) override {
+    const int64_t pages = db.execAndGet("PRAGMA page_count").getInt64();
+    db.execAndGet("PRAGMA max_page_count = " + std::to_string(pages));
+    return BlockingJob::Step(db);
+  }
+};
+
+TEST_F(WriterTest, AJobThatFailedOnItsOwnKeepsItsReasonWhenTheRoundFailsToo) {
+  std::latch started(1), release(1);
+  ASSERT_TRUE(Submit(std::make_unique<CapThenBlockJob>(&started, &release)).ok());
+  started.wait();  // the next two jobs are queued together and share one round
+  std::promise<Status> refused_done, full_done;
+  // A job that answers "not now" (as a claim does while outcomes wait) ...
+  ASSERT_TRUE(Submit(std::make_unique<InsertJob>(7, 1, &refused_done, /*fail_at=*/0)).ok());
+  // ... in a round that the full database then fails.
+  ASSERT_TRUE(Submit(std::make_unique<OversizedInsertJob>(&full_done)).ok());
+  release.count_down();
+  const Status full = full_done.get_future().get();
+  EXPECT_FALSE(full.ok());
+  const Status refused = refused_done.get_future().get();
+  EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
+  EXPECT_EQ(RowsWithValue(7), 0);
+}
+
 TEST_F(WriterTest, FullQueueRefusesWithUnavailableAndKeepsTheJob) {
   std::latch started(1), release(1);
   ASSERT_TRUE(Submit(std::make_unique<BlockingJob>(&started, &release)).ok());
