@@ -7,7 +7,6 @@
 #include "api/query_params.h"
 #include "api/route_helpers.h"
 #include "api/routes.h"
-#include "core/clock.h"
 
 namespace batchd::api {
 namespace {
@@ -104,7 +103,7 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& ctx) {
              BatchAction(
                  ctx,
                  [](const ApiContext& c, const std::string& id, auto done) {
-                   c.store.RetryBatch(id, UnixMillis(), done);
+                   c.store.RetryBatch(id, c.clock(), done);
                  },
                  WakeScheduler));
   router.Add("DELETE", "/api/v1/batches/{id}", [ctx](HttpRequest& r, Responder respond) {
@@ -128,7 +127,7 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& ctx) {
              SessionAction(
                  ctx,
                  [](const ApiContext& c, int64_t id, auto done) {
-                   c.store.RetrySession(id, UnixMillis(), done);
+                   c.store.RetrySession(id, c.clock(), done);
                  },
                  [](const ApiContext& c, int64_t, const storage::SessionRecord&) {
                    c.scheduler.Wake();

@@ -9,6 +9,7 @@
 #include "api/page_budget.h"
 #include "api/router.h"
 #include "api/scheduler_control.h"
+#include "core/clock.h"
 #include "core/worker_pool.h"
 #include "pipeline/ops/op_registry.h"
 #include "storage/store.h"
@@ -30,7 +31,8 @@ struct ApiContext {
   SchedulerControl& scheduler;
   const pipeline::OpRegistry& ops;
   ApiOptions options;
-  EventHub* events = nullptr;  // for /healthz figures; the stream itself is served by Server
+  EventHub* events = nullptr;    // for /healthz figures; the stream itself is served by Server
+  WallClock clock = UnixMillis;  // the time a retry is asked at (core/clock.h)
 };
 
 // Adds every route to `router`: batches and sessions (routes.cpp), lifecycle and queue

@@ -6,7 +6,6 @@
 
 #include "core/batch_expansion.h"
 #include "core/bounded_text.h"
-#include "core/clock.h"
 #include "daemon/chunk_progress_reporter.h"
 
 namespace batchd::daemon {
@@ -39,10 +38,6 @@ thread_local std::vector<int>* finished_in_task = nullptr;
 
 std::string Describe(const Status& s) {
   return s.path().empty() ? s.message() : s.message() + " (at " + s.path() + ")";
-}
-
-std::chrono::system_clock::time_point TimeOfUnixMillis(int64_t ms) {
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
 }  // namespace
@@ -80,8 +75,9 @@ void Scheduler::TimerLoop() {
   while (!stopping_) {
     if (!next_due_ms_) {
       timer_changed_.wait(lock);
-    } else if (UnixMillis() < *next_due_ms_) {
-      timer_changed_.wait_until(lock, TimeOfUnixMillis(*next_due_ms_));
+    } else if (const int64_t now = options_.clock(); now < *next_due_ms_) {
+      // A wait for the time left, not until a system_clock time: the time is the clock's.
+      timer_changed_.wait_for(lock, std::chrono::milliseconds(*next_due_ms_ - now));
     } else {
       next_due_ms_.reset();
       wake_ = true;  // a retry's backoff is over
@@ -96,7 +92,7 @@ void Scheduler::MaybeClaim(std::unique_lock<std::mutex>& lock) {
   claim_in_flight_ = true;
   const int wanted = static_cast<int>(free_slots_.size());
   lock.unlock();
-  store_.ClaimSessions(wanted, UnixMillis(), [this, wanted](Result<storage::ClaimResult> r) {
+  store_.ClaimSessions(wanted, options_.clock(), [this, wanted](Result<storage::ClaimResult> r) {
     OnClaimed(wanted, std::move(r));
   });
   lock.lock();
@@ -118,7 +114,7 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
                       result.status().ToString(), SuppressedSuffix(*suppressed));
       }
       wake_ = true;
-      next_due_ms_ = UnixMillis() + kClaimRetryMs;
+      next_due_ms_ = options_.clock() + kClaimRetryMs;
       timer_changed_.notify_one();
       if (stopping_) idle_.notify_all();
       return;
@@ -249,7 +245,7 @@ Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedSt
   const pipeline::Op* op = ops_.Find(name);
   if (op == nullptr) return Status::InvalidArgument("unknown op \"" + name + "\"", "/op");
   ASSIGN_OR_RETURN(state->resolved, op->Prepare(state->job));
-  store_.SaveExecutionState(claimed.id, StateJson(*state, index), UnixMillis());
+  store_.SaveExecutionState(claimed.id, StateJson(*state, index), options_.clock());
   return std::shared_ptr<const Materialized>(std::move(state));
 }
 
@@ -274,7 +270,7 @@ std::string Scheduler::StateJson(const Materialized& state, const SessionIndex& 
 
 void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcome outcome,
                        std::string_view op) {
-  const int64_t now = UnixMillis();
+  const int64_t now = options_.clock();
   SessionOutcome o;
   o.session_id = ticket.session_id;
   o.batch_id = ticket.batch_id;
@@ -346,7 +342,7 @@ void Scheduler::ReleaseSlots(std::span<const int> released) {
     free_slots_.push_back(slot);
   }
   finished_total_ += static_cast<int64_t>(released.size());
-  const int64_t second = UnixMillis() / 1000;
+  const int64_t second = options_.clock() / 1000;
   auto& bucket = per_second_[static_cast<size_t>(second) % per_second_.size()];
   if (bucket.first != second) bucket = {second, 0};
   bucket.second += static_cast<int64_t>(released.size());
@@ -403,7 +399,7 @@ api::SchedulerStats Scheduler::Stats() const {
   s.running = options_.slots - static_cast<int>(free_slots_.size());
   s.finished_total = finished_total_;
   // The last five whole seconds.
-  const int64_t now_s = UnixMillis() / 1000;
+  const int64_t now_s = options_.clock() / 1000;
   int64_t sum = 0;
   for (const auto& [second, count] : per_second_) {
     if (second >= now_s - 5 && second < now_s) sum += count;

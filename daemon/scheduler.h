@@ -24,6 +24,7 @@
 
 #include "api/scheduler_control.h"
 #include "core/batch_expansion.h"
+#include "core/clock.h"
 #include "core/log_throttle.h"
 #include "core/sharded_counter.h"
 #include "core/worker_pool.h"
@@ -42,6 +43,8 @@ struct SchedulerOptions {
   // On Stop, running sessions get this long to finish before they are interrupted (and go
   // back to the queue to resume at the next start).
   std::chrono::milliseconds shutdown_grace{5000};
+  // Stamps claims, outcomes and retry times (unix ms), and counts finished sessions per second.
+  WallClock clock = UnixMillis;
 };
 
 class Scheduler final : public api::SchedulerControl {

@@ -8,6 +8,7 @@
 #include "api/event_hub.h"
 #include "api/routes.h"
 #include "api/server.h"
+#include "core/clock.h"
 #include "core/worker_pool.h"
 #include "daemon/access_setup.h"
 #include "daemon/crash_marker.h"
@@ -75,7 +76,10 @@ int RunServe(const ServeConfig& config) {
   // Ops first: the store folds completed sessions' results with them.
   pipeline::TimerService timers;
   pipeline::OpRegistry ops;
+  // The one wall clock everything that stores or compares times reads (core/clock.h).
+  const WallClock clock = UnixMillis;
   storage::SqliteStoreOptions store_options;
+  store_options.clock = clock;
   store_options.merge_results = MakeResultMerger(ops);
   store_options.db_path = dir->DatabasePath();
   store_options.insert_slice_rows = config.insert_slice_rows;
@@ -152,7 +156,8 @@ int RunServe(const ServeConfig& config) {
   Scheduler scheduler(**store, ops,
                       {.slots = config.slots > 0 ? config.slots : cores,
                        .exec_threads = cores,
-                       .retry_base_ms = config.retry_backoff_ms});
+                       .retry_base_ms = config.retry_backoff_ms,
+                       .clock = clock});
 
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   api::Router router;
@@ -162,7 +167,8 @@ int RunServe(const ServeConfig& config) {
                                .ops = ops,
                                .options = {.max_sessions_per_batch = config.max_sessions_per_batch,
                                            .max_page_bytes = config.max_page_bytes},
-                               .events = &events});
+                               .events = &events,
+                               .clock = clock});
 
   api::ServerOptions server_options;
   server_options.host = config.host;

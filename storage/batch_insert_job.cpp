@@ -5,7 +5,6 @@
 
 #include <SQLiteCpp/Database.h>
 
-#include "core/clock.h"
 #include "storage/json_blob.h"
 
 namespace batchd::storage {
@@ -45,15 +44,16 @@ std::string JoinShape(const std::vector<uint64_t>& lengths) {
 
 }  // namespace
 
-BatchInsertJob::BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
-                               HalfInsertedBatches& leftovers, Callback<BatchCreated> done)
+BatchInsertJob::BatchInsertJob(NewBatch batch, int64_t created_at_ms, uint64_t slice_rows,
+                               uint64_t max_active_batches, HalfInsertedBatches& leftovers,
+                               Callback<BatchCreated> done)
     : batch_(std::move(batch)),
       slice_rows_(std::max<uint64_t>(slice_rows, 1)),
       max_active_batches_(max_active_batches),
       leftovers_(leftovers),
       done_(std::move(done)),
       public_id_(NewPublicId()),
-      created_at_ms_(UnixMillis()) {}
+      created_at_ms_(created_at_ms) {}
 
 Result<WriteJob::Progress> BatchInsertJob::Step(SQLite::Database& db) {
   if (batch_id_ == 0) {

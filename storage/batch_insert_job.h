@@ -25,8 +25,10 @@ class BatchInsertJob : public WriteJob {
   // that many batches are already unfinished (checked in the step's own transaction, so two
   // submissions cannot both take the last place).
   // `leftovers` removes what a failed insert committed; it must outlive the job.
-  BatchInsertJob(NewBatch batch, uint64_t slice_rows, uint64_t max_active_batches,
-                 HalfInsertedBatches& leftovers, Callback<BatchCreated> done);
+  // `created_at_ms`: the batch's created_at (the store's clock at submission).
+  BatchInsertJob(NewBatch batch, int64_t created_at_ms, uint64_t slice_rows,
+                 uint64_t max_active_batches, HalfInsertedBatches& leftovers,
+                 Callback<BatchCreated> done);
 
   Result<Progress> Step(SQLite::Database& db) override;
   void Complete() override;

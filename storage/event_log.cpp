@@ -10,7 +10,6 @@
 #include <SQLiteCpp/Statement.h>
 #include <spdlog/spdlog.h>
 
-#include "core/clock.h"
 #include "core/log_throttle.h"
 
 namespace batchd::storage {
@@ -57,7 +56,7 @@ class RetentionJob : public WriteJob {
     const auto age =
         std::chrono::duration_cast<std::chrono::milliseconds>(log_.options_.retention_age);
     const int64_t n =
-        DeleteExpiredEvents(db, log_.options_.retention_events, UnixMillis() - age.count(),
+        DeleteExpiredEvents(db, log_.options_.retention_events, log_.clock_() - age.count(),
                             kRetentionSliceRows, log_.RetentionBound());
     deleted_ += n;
     return n == kRetentionSliceRows ? Progress::kMore : Progress::kDone;
@@ -85,9 +84,10 @@ class RetentionJob : public WriteJob {
   int64_t deleted_ = 0;
 };
 
-EventLog::EventLog(EventLogOptions options, EventPublisher& publisher)
+EventLog::EventLog(EventLogOptions options, EventPublisher& publisher, WallClock clock)
     : options_(options),
       publisher_(publisher),
+      clock_(std::move(clock)),
       coalescer_({.interval = options.progress_interval,
                   .max_reports_per_round = options.session_progress_per_interval}),
       policy_(options.session_events) {}
@@ -235,7 +235,7 @@ void EventLog::OnClaimed(SQLite::Database& db, std::span<const ClaimedSession> c
     return;  // the common case at scale: one lookup per batch per claim, nothing written
   }
   const BatchInfo batch = *info;  // the cache may be cleared below
-  const int64_t now = UnixMillis();
+  const int64_t now = clock_();
   for (const ClaimedSession& c : claimed) {
     switch (policy_.Judge(batch.sessions, false, false, now)) {
       case SessionEventPolicy::Verdict::kEmit:
@@ -279,7 +279,7 @@ void EventLog::OnSessionRequest(SQLite::Database& db, const SessionRecord& befor
   if (before.state == after.state) return;
   const BatchInfo* info = batch_info_.Find(db, after.batch_id);
   if (info == nullptr) return;
-  const int64_t now = UnixMillis();
+  const int64_t now = clock_();
   switch (policy_.Judge(info->sessions, false, true, now)) {
     case SessionEventPolicy::Verdict::kEmit: {
       const BatchInfo batch = *info;
@@ -353,7 +353,7 @@ void EventLog::TickerLoop() {
 void EventLog::WriteProgress(SQLite::Database& db) {
   ProgressCoalescer::Round round = coalescer_.TakeRound();
   if (round.more) WakeTicker();  // the rest go next interval
-  for (int64_t deleted : progress_.Write(db, Appender(db), round, UnixMillis())) {
+  for (int64_t deleted : progress_.Write(db, Appender(db), round, clock_())) {
     batch_info_.Forget(deleted);
   }
 }

@@ -30,6 +30,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include "core/clock.h"
 #include "storage/batch_info_cache.h"
 #include "storage/event_log_options.h"
 #include "storage/event_publisher.h"
@@ -45,8 +46,10 @@ namespace batchd::storage {
 
 class EventLog final : public WriterObserver, public SessionTransitionObserver {
  public:
-  // Committed events go to `publisher`, which must outlive the writer's last commit.
-  EventLog(EventLogOptions options, EventPublisher& publisher);
+  // Committed events go to `publisher`, which must outlive the writer's last commit. `clock`
+  // stamps the events the log writes (not the batch.* ones SQL triggers write), and gives the
+  // retention cutoff and the time of rate samples.
+  EventLog(EventLogOptions options, EventPublisher& publisher, WallClock clock);
   ~EventLog() override;  // Stop()s
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
@@ -100,6 +103,7 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
 
   const EventLogOptions options_;
   EventPublisher& publisher_;
+  const WallClock clock_;
   Writer* writer_ = nullptr;     // set by Start
   ProgressCoalescer coalescer_;  // thread-safe
 

@@ -46,8 +46,9 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { Close(); }
 
   void CreateBatch(NewBatch batch, Callback<BatchCreated> done) override {
-    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.insert_slice_rows,
-                                           options_.max_active_batches, leftovers_, done),
+    Write(std::make_unique<BatchInsertJob>(std::move(batch), options_.clock(),
+                                           options_.insert_slice_rows, options_.max_active_batches,
+                                           leftovers_, done),
           done);
   }
 
@@ -92,14 +93,14 @@ class SqliteStore final : public Store {
   }
 
   void CancelBatch(std::string public_id, Callback<BatchRecord> done) override {
-    Mutate<BatchRecord>(done, [id = std::move(public_id)](SQLite::Database& db) {
-      return CancelBatchTxn(db, id, UnixMillis());
+    Mutate<BatchRecord>(done, [this, id = std::move(public_id)](SQLite::Database& db) {
+      return CancelBatchTxn(db, id, options_.clock());
     });
   }
 
   void SetBatchPaused(std::string public_id, bool paused, Callback<BatchRecord> done) override {
-    Mutate<BatchRecord>(done, [id = std::move(public_id), paused](SQLite::Database& db) {
-      return SetBatchPausedTxn(db, id, paused, UnixMillis());
+    Mutate<BatchRecord>(done, [this, id = std::move(public_id), paused](SQLite::Database& db) {
+      return SetBatchPausedTxn(db, id, paused, options_.clock());
     });
   }
 
@@ -117,7 +118,7 @@ class SqliteStore final : public Store {
   void CancelSession(int64_t session_id, Callback<SessionRecord> done) override {
     Mutate<SessionRecord>(done, [this, session_id](SQLite::Database& db) {
       return WithSessionEvent(db, session_id,
-                              [&] { return CancelSessionTxn(db, session_id, UnixMillis()); });
+                              [&] { return CancelSessionTxn(db, session_id, options_.clock()); });
     });
   }
 
@@ -260,7 +261,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
                  recovered.half_inserted_batches_removed, recovered.sessions_removed);
   }
   ASSIGN_OR_RETURN(InterruptedSessions interrupted,
-                   RequeueInterruptedSessions(*db, UnixMillis(), options.crash_policy));
+                   RequeueInterruptedSessions(*db, options.clock(), options.crash_policy));
   if (interrupted.requeued > 0) {
     spdlog::warn("put {} session(s) interrupted by a crash back in the queue; they resume",
                  interrupted.requeued);
@@ -278,7 +279,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options
   auto publisher = std::make_unique<EventPublisher>(
       options.event_listener, LazyEventLogReader(options.db_path),
       EventPublisherOptions{.max_queued_events = options.events.publisher_queue_events});
-  auto events = std::make_unique<EventLog>(options.events, *publisher);
+  auto events = std::make_unique<EventLog>(options.events, *publisher, options.clock);
   try {
     events->Attach(*db);
   } catch (const SQLite::Exception& e) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "core/latency_histogram.h"
 #include "core/status.h"
 #include "storage/crash_policy.h"
@@ -171,6 +172,10 @@ struct SqliteStoreOptions {
   // PRAGMA quick_check before anything else at open; a damaged database is refused (kCorrupt).
   // It reads the whole file: a daemon with a huge database may skip it.
   bool check_integrity = true;
+  // The time the store stamps itself (batches' created_at, cancels, pauses, the requeue at
+  // open, event times, the retention cutoff, rates); times callers pass in (claims, retries,
+  // outcomes) come from their own clock (core/clock.h).
+  WallClock clock = UnixMillis;
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left

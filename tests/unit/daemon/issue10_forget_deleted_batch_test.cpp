@@ -3,30 +3,20 @@
 // spec goes at once (spec_cache_test checks the cache's side); a refused delete tells nothing.
 #include <gtest/gtest.h>
 
-#include <future>
 #include <mutex>
 #include <vector>
 
-#include "api/event_hub.h"
-#include "api/query_params.h"
-#include "api/routes.h"
-#include "core/worker_pool.h"
-#include "pipeline/ops/op_registry.h"
-#include "storage_test_util.h"
+#include "route_fixture.h"
 
 namespace batchd::api {
 namespace {
 
-class RecordingScheduler final : public SchedulerControl {
+class RecordingScheduler final : public testing::SchedulerStub {
  public:
-  void Wake() override {}
-  void CancelRunningSession(int64_t) override {}
-  void CancelRunningBatch(const std::string&) override {}
   void ForgetBatch(const std::string& batch_public_id) override {
     std::lock_guard lock(mu_);
     forgotten_.push_back(batch_public_id);
   }
-  SchedulerStats Stats() const override { return {}; }
 
   std::vector<std::string> forgotten() const {
     std::lock_guard lock(mu_);
@@ -38,41 +28,11 @@ class RecordingScheduler final : public SchedulerControl {
   std::vector<std::string> forgotten_;
 };
 
-class ForgetDeletedBatchTest : public ::testing::Test {
+class ForgetDeletedBatchTest : public testing::RouteFixture {
  protected:
-  void SetUp() override {
-    Result<std::unique_ptr<storage::Store>> s =
-        storage::OpenSqliteStore({.db_path = dir_.path() / "batchd.db"});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    pipeline::RegisterBuiltinOps(ops_, timers_);
-    RegisterRoutes(router_, {.store = *store_, .cpu = cpu_, .scheduler = scheduler_, .ops = ops_});
-  }
-  void TearDown() override {
-    if (store_) store_->Close();
-  }
+  void SetUp() override { Start(scheduler_); }
 
-  std::string Create() {
-    Result<storage::BatchCreated> created = storage::testing::Await<storage::BatchCreated>(
-        [&](auto done) { store_->CreateBatch(storage::testing::MakeBatch(2), std::move(done)); });
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? created->public_id : "";
-  }
-
-  HttpResponse Send(const std::string& method, const std::string& target) {
-    HttpRequest request = RequestFromTarget(method, target, "");
-    std::promise<HttpResponse> answered;
-    router_.Dispatch(request, [&answered](HttpResponse r) { answered.set_value(std::move(r)); });
-    return answered.get_future().get();
-  }
-
-  storage::testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
-  pipeline::TimerService timers_;
-  pipeline::OpRegistry ops_;
-  WorkerPool cpu_{1, 4};
   RecordingScheduler scheduler_;
-  Router router_;
 };
 
 TEST_F(ForgetDeletedBatchTest, DeletingABatchTellsTheSchedulerToForgetIt) {

@@ -11,6 +11,7 @@
 #include "core/batch_expansion.h"
 #include "core/batch_spec.h"
 #include "storage_test_util.h"
+#include "tests/support/manual_clock.h"
 
 namespace batchd::daemon {
 namespace {
@@ -34,8 +35,8 @@ storage::NewBatch FromSpec(const std::string& json) {
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<storage::Store>> s =
-        storage::OpenSqliteStore({.db_path = dir_.path() / "batchd.db"});
+    Result<std::unique_ptr<storage::Store>> s = storage::OpenSqliteStore(
+        {.db_path = dir_.path() / "batchd.db", .clock = clock_.AsWallClock()});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     pipeline::RegisterBuiltinOps(ops_, timers_);
@@ -85,7 +86,27 @@ class SchedulerTest : public ::testing::Test {
     return s.getColumn(0).getInt64();
   }
 
+  // Polls (bounded) until `done()`; false if it never held.
+  template <typename Done>
+  static bool WaitUntil(Done done) {
+    for (int i = 0; i < 2000; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  }
+
+  // A column of a session's row (session or session_state), nullopt while it is NULL.
+  std::optional<int64_t> SessionColumn(const std::string& sql, int64_t session_id) {
+    SQLite::Database db((dir_.path() / "batchd.db").string(), SQLite::OPEN_READONLY);
+    SQLite::Statement s(db, sql);
+    s.bind(1, session_id);
+    if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+    return s.getColumn(0).getInt64();
+  }
+
   TempDir dir_;
+  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
   std::unique_ptr<storage::Store> store_;
   pipeline::TimerService timers_;
   pipeline::OpRegistry ops_;
@@ -154,6 +175,44 @@ TEST_F(SchedulerTest, AnUnknownOpFailsTheSessionPermanentlyAndNamesIt) {
   EXPECT_EQ(d->execution->error_kind, "permanent");
   EXPECT_NE(d->execution->error_message->find("teleport"), std::string::npos);
   EXPECT_EQ(d->session.attempts, 1);
+}
+
+// A transient failure's retry waits out its backoff on the scheduler's clock: the backoff counts
+// from the clock's time, claims while the clock stands still find nothing due (however long the
+// machine takes), and once the clock has moved past the backoff the next claim runs it.
+TEST_F(SchedulerTest, ARetryWaitsForItsBackoffOnTheSchedulersClock) {
+  constexpr int64_t kT = 1'000'000'000'000;  // 2001: no system clock's time today
+  clock_.Set(kT);
+  const std::string id =
+      Create(R"({"template":{"op":"fail","kind":"transient","until_attempt":2}})");
+  const int64_t session = Batch(id).first_session_id;
+  scheduler_ = std::make_unique<Scheduler>(
+      *store_, ops_,
+      SchedulerOptions{.slots = 1, .retry_base_ms = 60'000, .clock = clock_.AsWallClock()});
+  scheduler_->Start();
+  const std::string not_before = "SELECT not_before FROM session WHERE id = ? AND state = 0";
+  ASSERT_TRUE(WaitUntil([&] { return SessionColumn(not_before, session).has_value(); }))
+      << "the failed session was never requeued";
+  EXPECT_EQ(SessionColumn(not_before, session), kT + 60'000);
+  EXPECT_EQ(SessionColumn("SELECT started_at FROM session_state WHERE session_id = ?", session),
+            kT);
+
+  // Claims after the requeue, at the clock's unchanged time: not due.
+  const int64_t claims = scheduler_->Stats().claims;
+  scheduler_->Wake();
+  ASSERT_TRUE(WaitUntil([&] { return scheduler_->Stats().claims > claims; }));
+  storage::BatchRecord waiting = Batch(id);
+  EXPECT_EQ(waiting.counts.uninitialized, 1);
+  EXPECT_EQ(waiting.counts.completed, 0);
+
+  clock_.Advance(std::chrono::milliseconds(60'000));
+  scheduler_->Wake();
+  const storage::BatchRecord b = WaitFinished(id);
+  EXPECT_EQ(b.state, storage::BatchState::kCompleted);
+  Result<storage::SessionDetail> d =
+      Await<storage::SessionDetail>([&](auto cb) { store_->GetSession(session, cb); });
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->session.attempts, 2);
 }
 
 TEST_F(SchedulerTest, StopInterruptsRunningSessionsAndTheyResumeLater) {

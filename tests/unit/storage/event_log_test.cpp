@@ -12,9 +12,9 @@
 #include <set>
 #include <thread>
 
-#include "core/clock.h"
 #include "storage/store.h"
 #include "storage_test_util.h"
+#include "tests/support/manual_clock.h"
 
 namespace batchd::storage {
 namespace {
@@ -100,6 +100,7 @@ class EventLogTest : public ::testing::Test {
     SqliteStoreOptions o{.db_path = dir_.path() / "batchd.db"};
     o.events = options;
     o.event_listener = collector_->Listener();
+    o.clock = clock_.AsWallClock();
     Result<std::unique_ptr<Store>> s = OpenSqliteStore(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
@@ -114,7 +115,7 @@ class EventLogTest : public ::testing::Test {
 
   ClaimResult Claim(int n) {
     Result<ClaimResult> r =
-        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, UnixMillis(), cb); });
+        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, clock_.Now(), cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : ClaimResult{};
   }
@@ -125,7 +126,7 @@ class EventLogTest : public ::testing::Test {
     o.error_kind = error_kind;
     if (!error_kind.empty()) o.error_message = "disk on fire";
     o.not_before_ms = not_before;
-    o.finished_at_ms = UnixMillis();
+    o.finished_at_ms = clock_.Now();
     Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
     ASSERT_TRUE(r.ok() && *r) << r.status().ToString();
   }
@@ -143,6 +144,9 @@ class EventLogTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // The store's time (event times, rates, the retention cutoff), moved by hand. It starts at the
+  // system's time, as the batch.* events SQLite stamps itself do.
+  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<Store> store_;
 };
@@ -196,7 +200,7 @@ TEST_F(EventLogTest, SmallBatchesGetEverySessionTransitionWithErrorsAndRetryTime
   Create(MakeBatch(3));
   ClaimResult r = Claim(3);
   ASSERT_EQ(r.sessions.size(), 3u);
-  const int64_t retry_at = UnixMillis() + 60'000;
+  const int64_t retry_at = clock_.Now() + 60'000;
   Finish(r.sessions[0], SessionOutcome::Target::kCompleted);
   Finish(r.sessions[1], SessionOutcome::Target::kError, "permanent");
   Finish(r.sessions[2], SessionOutcome::Target::kRequeue, "transient", retry_at);
@@ -233,23 +237,26 @@ TEST_F(EventLogTest, LargeBatchesOnlyReportErrorsAndTheRateLimitCountsTheRest) {
   for (size_t i = 2; i < 8; ++i) Finish(r.sessions[i], SessionOutcome::Target::kError, "permanent");
   // The last session stays in progress: batch.progress reports while a batch runs.
 
-  // Six errors within well under a second against a bucket of two: at most two are written
-  // (the bucket refills at 2/s, so a slow machine may let one more through), and batch.progress
-  // accounts for every one that was not.
+  // Six errors at one instant of the store's clock against a bucket of two: two are written,
+  // and batch.progress accounts for the four that were not.
   ASSERT_TRUE(collector_->WaitFor([&](const auto& all) {
-    const auto written = OfType(all, EventType::kSessionState).size();
     for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
-      if (e.suppressed_session_events == static_cast<int64_t>(6 - written)) return true;
+      if (e.suppressed_session_events == 4) return true;
     }
     return false;
   })) << "no batch.progress reported the suppressed count";
   const auto sessions = OfType(collector_->Events(), EventType::kSessionState);
-  EXPECT_GE(sessions.size(), 2u);
-  EXPECT_LE(sessions.size(), 3u);
+  EXPECT_EQ(sessions.size(), 2u);
   for (const EventRecord& e : sessions) {
     EXPECT_EQ(e.to, "error") << "completions and cancels of a large batch are not events";
     EXPECT_EQ(e.batch_public_id, b.public_id);
   }
+
+  // A second later by the clock the bucket holds two again: the last error is written.
+  clock_.Advance(milliseconds(1000));
+  Finish(r.sessions[8], SessionOutcome::Target::kError, "permanent");
+  EXPECT_TRUE(collector_->WaitFor(
+      [](const auto& all) { return OfType(all, EventType::kSessionState).size() == 3; }));
 }
 
 TEST_F(EventLogTest, ProgressIsCoalescedToOneEventPerBatchPerInterval) {
@@ -272,25 +279,28 @@ TEST_F(EventLogTest, ProgressCarriesCountersRateAndEta) {
   ASSERT_NO_FATAL_FAILURE(Open(options));
   BatchCreated b = Create(MakeBatch(20));
   ClaimResult r = Claim(20);
-  for (size_t i = 0; i < 10; ++i) {
-    Finish(r.sessions[i], SessionOutcome::Target::kCompleted);
-    std::this_thread::sleep_for(milliseconds(5));  // spread over several ticks
+  // One completion per second of the store's clock, each written as batch.progress before the
+  // clock moves on.
+  for (int64_t i = 0; i < 10; ++i) {
+    Finish(r.sessions[static_cast<size_t>(i)], SessionOutcome::Target::kCompleted);
+    ASSERT_TRUE(collector_->WaitFor([i](const auto& all) {
+      for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
+        if (e.counts && e.counts->completed == i + 1) return true;
+      }
+      return false;
+    })) << "no batch.progress with "
+        << i + 1 << " completed";
+    if (i < 9) clock_.Advance(milliseconds(1000));
   }
-  ASSERT_TRUE(collector_->WaitFor([](const auto& all) {
-    for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
-      if (e.counts && e.counts->completed == 10 && e.sessions_per_s) return true;
-    }
-    return false;
-  }));
   const EventRecord last = OfType(collector_->Events(), EventType::kBatchProgress).back();
   EXPECT_EQ(last.batch_public_id, b.public_id);
   EXPECT_EQ(last.to, "running");
   EXPECT_EQ(last.sessions, 20u);
   EXPECT_EQ(last.counts->in_progress, 10);
   ASSERT_TRUE(last.sessions_per_s);
-  EXPECT_GT(*last.sessions_per_s, 0);
+  EXPECT_DOUBLE_EQ(*last.sessions_per_s, 1.0) << "5 finished in the last 5 s of the window";
   ASSERT_TRUE(last.eta_s);
-  EXPECT_GT(*last.eta_s, 0);
+  EXPECT_DOUBLE_EQ(*last.eta_s, 10.0) << "10 left at 1/s";
   EXPECT_FALSE(last.chunks_per_s) << "no session reported chunks";
 }
 
@@ -308,7 +318,7 @@ TEST_F(EventLogTest, ReportedChunkProgressBecomesSessionProgressAndBatchChunkRat
                           .done_ranges = std::vector<ChunkRange>{{0, 2}, {5, 6}}});
   ASSERT_TRUE(collector_->WaitFor(
       [](const auto& all) { return HasType(all, EventType::kSessionProgress); }));
-  std::this_thread::sleep_for(milliseconds(20));
+  clock_.Advance(milliseconds(1000));
   store_->ReportProgress({.session_id = r.sessions[0].id,
                           .batch_public_id = b.public_id,
                           .chunks_done = 7,
@@ -320,6 +330,10 @@ TEST_F(EventLogTest, ReportedChunkProgressBecomesSessionProgressAndBatchChunkRat
     }
     return false;
   })) << "two reports apart in time give the batch a chunk rate";
+  const EventRecord rated = OfType(collector_->Events(), EventType::kBatchProgress).back();
+  ASSERT_TRUE(rated.chunks_per_s && rated.bytes_per_s);
+  EXPECT_DOUBLE_EQ(*rated.chunks_per_s, 4.0) << "3 -> 7 chunks in one second of the clock";
+  EXPECT_DOUBLE_EQ(*rated.bytes_per_s, 400.0);
   const auto progress = OfType(collector_->Events(), EventType::kSessionProgress);
   ASSERT_EQ(progress.size(), 2u);
   EXPECT_EQ(progress[0].session_id, r.sessions[0].id);
@@ -340,7 +354,7 @@ TEST_F(EventLogTest, SessionRequestsAreEventsAndRefusedChangesWriteNothing) {
   const int64_t first = Batch(b.public_id).first_session_id;
   ASSERT_TRUE(Await<SessionRecord>([&](auto cb) { store_->CancelSession(first, cb); }).ok());
   ASSERT_TRUE(
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, UnixMillis(), cb); }).ok());
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, clock_.Now(), cb); }).ok());
   ASSERT_TRUE(collector_->WaitFor(
       [](const auto& all) { return OfType(all, EventType::kSessionState).size() == 2; }));
   const auto sessions = OfType(collector_->Events(), EventType::kSessionState);
@@ -351,7 +365,7 @@ TEST_F(EventLogTest, SessionRequestsAreEventsAndRefusedChangesWriteNothing) {
   // Refused changes (409, 404) roll back their transaction: no event. (batch.progress may
   // still report the earlier cancel and retry meanwhile.)
   EXPECT_EQ(
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, UnixMillis(), cb); })
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, clock_.Now(), cb); })
           .status()
           .code(),
       StatusCode::kConflict);
@@ -421,10 +435,18 @@ TEST_F(EventLogTest, RetentionDropsTheOldestAndSeqsAreNeverReused) {
   ASSERT_EQ(page.events.size(), 2u);
   EXPECT_EQ(page.events[0].seq, 4);
 
-  // Age retention of zero empties the log; the next event still gets a new seq.
-  options.retention_age = std::chrono::seconds(0);
+  // Age retention goes by the store's clock: nothing is an hour old until the clock has moved
+  // an hour past it. Then the log empties, and the next event still gets a new seq.
+  options.retention_age = std::chrono::hours(1);
   ASSERT_NO_FATAL_FAILURE(Open(options));
-  ASSERT_TRUE(Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); }).ok());
+  Result<int64_t> young = Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); });
+  ASSERT_TRUE(young.ok()) << young.status().ToString();
+  EXPECT_EQ(*young, 0) << "nothing is older than an hour yet";
+  EXPECT_EQ(Read({}).events.size(), 2u);
+  clock_.Advance(std::chrono::hours(2));
+  Result<int64_t> old = Await<int64_t>([&](auto cb) { store_->TrimEvents(cb); });
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(*old, 2);
   EventPage empty = Read({});
   EXPECT_TRUE(empty.events.empty());
   EXPECT_EQ(empty.latest_seq, 5);

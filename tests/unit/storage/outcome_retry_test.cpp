@@ -12,7 +12,6 @@
 #include <future>
 #include <thread>
 
-#include "core/clock.h"
 #include "storage/batch_insert_job.h"
 #include "storage/claim_job.h"
 #include "storage/function_job.h"
@@ -23,6 +22,7 @@
 #include "storage/sqlite_connection.h"
 #include "storage/writer.h"
 #include "storage_test_util.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/status_assertions.h"
 
 namespace batchd::storage {
@@ -41,8 +41,8 @@ class OutcomeRetryTest : public ::testing::Test {
     outcomes_ = std::make_unique<OutcomeBuffer>(*writer_, retries_, ResultMerger{});
     leftovers_ = std::make_unique<HalfInsertedBatches>(*writer_, retries_);
     Result<BatchCreated> created = Await<BatchCreated>([&](auto cb) {
-      std::unique_ptr<WriteJob> job =
-          std::make_unique<BatchInsertJob>(testing::MakeBatch(8), 65536, 0, *leftovers_, cb);
+      std::unique_ptr<WriteJob> job = std::make_unique<BatchInsertJob>(
+          testing::MakeBatch(8), clock_.Now(), 65536, 0, *leftovers_, cb);
       ASSERT_TRUE(writer_->Submit(job).ok());
     });
     ASSERT_TRUE(created.ok()) << created.status().ToString();
@@ -57,7 +57,7 @@ class OutcomeRetryTest : public ::testing::Test {
   std::filesystem::path db_path() const { return dir_.path() / "store.db"; }
 
   std::unique_ptr<WriteJob> Claim(int n, Callback<ClaimResult> done) {
-    return std::make_unique<ClaimJob>(n, UnixMillis(), writer_->statements(), std::move(done),
+    return std::make_unique<ClaimJob>(n, clock_.Now(), writer_->statements(), std::move(done),
                                       nullptr, outcomes_.get());
   }
 
@@ -86,13 +86,13 @@ class OutcomeRetryTest : public ::testing::Test {
   }
 
   // An outcome whose result needs pages the capped database does not have.
-  static SessionOutcome BigOutcome(const ClaimedSession& s) {
+  SessionOutcome BigOutcome(const ClaimedSession& s) {
     SessionOutcome o;
     o.session_id = s.id;
     o.batch_id = s.batch_id;
     o.target = SessionOutcome::Target::kCompleted;
     o.result_json = "\"" + std::string(64 << 10, 'r') + "\"";
-    o.finished_at_ms = UnixMillis();
+    o.finished_at_ms = clock_.Now();
     return o;
   }
 
@@ -108,6 +108,7 @@ class OutcomeRetryTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  const batchd::testing::ManualClock clock_;  // the times the jobs are given
   RetryTimer retries_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<OutcomeBuffer> outcomes_;

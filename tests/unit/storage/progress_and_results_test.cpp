@@ -3,9 +3,9 @@
 // completed session's result exactly once, in the completion's own transaction.
 #include <gtest/gtest.h>
 
-#include "core/clock.h"
 #include "storage/store.h"
 #include "storage_test_util.h"
+#include "tests/support/manual_clock.h"
 
 namespace batchd::storage {
 namespace {
@@ -37,8 +37,9 @@ class ProgressAndResultsTest : public ::testing::Test {
 
   void Reopen() {
     store_.reset();
-    Result<std::unique_ptr<Store>> s =
-        OpenSqliteStore({.db_path = dir_.path() / "batchd.db", .merge_results = merger_.Get()});
+    Result<std::unique_ptr<Store>> s = OpenSqliteStore({.db_path = dir_.path() / "batchd.db",
+                                                        .merge_results = merger_.Get(),
+                                                        .clock = clock_.AsWallClock()});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
@@ -52,7 +53,7 @@ class ProgressAndResultsTest : public ::testing::Test {
 
   std::vector<ClaimedSession> Claim(int n) {
     Result<ClaimResult> r =
-        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, UnixMillis(), cb); });
+        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, clock_.Now(), cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->sessions : std::vector<ClaimedSession>{};
   }
@@ -60,8 +61,8 @@ class ProgressAndResultsTest : public ::testing::Test {
   bool Finish(const ClaimedSession& c, SessionOutcome::Target target,
               std::optional<std::string> result = std::nullopt, std::string op = "sum") {
     SessionOutcome o{.session_id = c.id, .batch_id = c.batch_id, .target = target};
-    o.finished_at_ms = UnixMillis();
-    o.not_before_ms = UnixMillis();
+    o.finished_at_ms = clock_.Now();
+    o.not_before_ms = clock_.Now();
     o.result_json = std::move(result);
     o.op = o.result_json ? std::move(op) : "";
     Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
@@ -83,6 +84,7 @@ class ProgressAndResultsTest : public ::testing::Test {
 
   TempDir dir_;
   ListMerger merger_;
+  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
   std::unique_ptr<Store> store_;
 };
 
@@ -90,7 +92,7 @@ TEST_F(ProgressAndResultsTest, ProgressOfARunningSessionIsStoredAndComesBackAtTh
   Create(1);
   std::vector<ClaimedSession> c = Claim(1);
   ASSERT_EQ(c.size(), 1u);
-  store_->SaveExecutionState(c[0].id, R"({"job":{},"resolved":{}})", UnixMillis());
+  store_->SaveExecutionState(c[0].id, R"({"job":{},"resolved":{}})", clock_.Now());
   store_->SaveProgress({c[0].id, 3, 10, R"({"done":[[0,3]]})"});
   store_->SaveProgress({c[0].id, 5, 10, R"({"done":[[0,5]]})"});  // the later one wins
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kRequeue));

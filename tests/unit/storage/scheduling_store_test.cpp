@@ -4,9 +4,9 @@
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
-#include "core/clock.h"
 #include "storage/store.h"
 #include "storage_test_util.h"
+#include "tests/support/manual_clock.h"
 
 namespace batchd::storage {
 namespace {
@@ -23,7 +23,8 @@ class SchedulingStoreTest : public ::testing::Test {
 
   void Reopen() {
     store_.reset();
-    Result<std::unique_ptr<Store>> s = OpenSqliteStore({.db_path = db_path()});
+    Result<std::unique_ptr<Store>> s =
+        OpenSqliteStore({.db_path = db_path(), .clock = clock_.AsWallClock()});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
@@ -37,7 +38,8 @@ class SchedulingStoreTest : public ::testing::Test {
     return r.ok() ? *r : BatchCreated{};
   }
 
-  ClaimResult Claim(int n, int64_t now = UnixMillis()) {
+  ClaimResult Claim(int n) { return Claim(n, clock_.Now()); }
+  ClaimResult Claim(int n, int64_t now) {
     Result<ClaimResult> r = Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, now, cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : ClaimResult{};
@@ -46,7 +48,7 @@ class SchedulingStoreTest : public ::testing::Test {
   bool Finish(const ClaimedSession& c, SessionOutcome::Target target, int64_t not_before = 0) {
     SessionOutcome o{.session_id = c.id, .batch_id = c.batch_id, .target = target};
     o.not_before_ms = not_before;
-    o.finished_at_ms = UnixMillis();
+    o.finished_at_ms = clock_.Now();
     if (target == SessionOutcome::Target::kError) {
       o.error_kind = "permanent";
       o.error_message = "boom";
@@ -63,6 +65,7 @@ class SchedulingStoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
   std::unique_ptr<Store> store_;
 };
 
@@ -124,7 +127,7 @@ TEST_F(SchedulingStoreTest, AnOutcomeCountsOnceEvenIfReportedTwice) {
 
 TEST_F(SchedulingStoreTest, RequeuedSessionWaitsOutItsBackoffAndKeepsItsState) {
   Create(MakeBatch(1));
-  const int64_t now = UnixMillis();
+  const int64_t now = clock_.Now();
   ClaimResult r = Claim(1, now);
   ASSERT_EQ(r.sessions.size(), 1u);
   store_->SaveExecutionState(r.sessions[0].id, R"({"job":{"op":"noop"},"resolved":{}})", now);
@@ -143,12 +146,39 @@ TEST_F(SchedulingStoreTest, RequeuedSessionWaitsOutItsBackoffAndKeepsItsState) {
   ExpectCountersEqualRows(db_path());
 }
 
+// The times the store stamps itself come from its clock (SqliteStoreOptions::clock), not the
+// system's: a clock set to 2001 gives 2001 times.
+TEST_F(SchedulingStoreTest, TheStoreStampsItsOwnTimesWithItsClock) {
+  constexpr int64_t kT = 1'000'000'000'000;  // 2001-09-09, no system clock's time today
+  clock_.Set(kT);
+  BatchCreated c = Create(MakeBatch(2));
+  EXPECT_EQ(Batch(c.public_id).created_at_ms, kT);
+  clock_.Advance(std::chrono::milliseconds(5000));
+  Result<BatchRecord> canceled =
+      Await<BatchRecord>([&](auto cb) { store_->CancelBatch(c.public_id, cb); });
+  ASSERT_TRUE(canceled.ok()) << canceled.status().ToString();
+  EXPECT_EQ(canceled->state, BatchState::kCanceled);
+  ASSERT_TRUE(canceled->finished_at_ms);
+  EXPECT_EQ(*canceled->finished_at_ms, kT + 5000);
+
+  // A session a crash left in progress is requeued at open, claimable from the clock's now.
+  BatchCreated d = Create(MakeBatch(1));
+  ASSERT_EQ(Claim(1).sessions.size(), 1u);
+  clock_.Advance(std::chrono::milliseconds(5000));
+  Reopen();
+  SQLite::Database db(db_path().string(), SQLite::OPEN_READONLY);
+  SQLite::Statement not_before(db, "SELECT not_before FROM session WHERE id = ?");
+  not_before.bind(1, Batch(d.public_id).first_session_id);
+  ASSERT_TRUE(not_before.executeStep());
+  EXPECT_EQ(not_before.getColumn(0).getInt64(), kT + 10'000);
+}
+
 TEST_F(SchedulingStoreTest, ReopeningRequeuesSessionsACrashLeftInProgress) {
   BatchCreated c = Create(MakeBatch(4));
   ClaimResult r = Claim(3);
   ASSERT_EQ(r.sessions.size(), 3u);
   ASSERT_TRUE(Finish(r.sessions[0], SessionOutcome::Target::kCompleted));
-  store_->SaveExecutionState(r.sessions[1].id, R"({"job":{},"resolved":{}})", UnixMillis());
+  store_->SaveExecutionState(r.sessions[1].id, R"({"job":{},"resolved":{}})", clock_.Now());
   // Make sure the saved state is committed before the "crash" (a later write flushes it).
   ASSERT_TRUE(Batch(c.public_id).counts.in_progress == 2);
   Await<QueueStatus>([&](auto cb) { store_->SetQueuePaused(false, cb); });
@@ -194,7 +224,7 @@ TEST_F(SchedulingStoreTest, CancelPauseRetryAndDeleteFollowTheBatchState) {
   EXPECT_EQ(pause_done.status().code(), StatusCode::kConflict);
 
   Result<BatchRecord> retried =
-      Await<BatchRecord>([&](auto cb) { store_->RetryBatch(c.public_id, UnixMillis(), cb); });
+      Await<BatchRecord>([&](auto cb) { store_->RetryBatch(c.public_id, clock_.Now(), cb); });
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->counts.uninitialized, 5);
   EXPECT_EQ(retried->state, BatchState::kPaused) << "still paused: retry does not resume";
@@ -223,10 +253,10 @@ TEST_F(SchedulingStoreTest, SessionLifecycleAndQueuePause) {
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->state, SessionState::kCanceled);
   Result<SessionRecord> retry_fresh =
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, UnixMillis(), cb); });
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, clock_.Now(), cb); });
   EXPECT_EQ(retry_fresh.status().code(), StatusCode::kConflict);
   Result<SessionRecord> retried =
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, UnixMillis(), cb); });
+      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, clock_.Now(), cb); });
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->state, SessionState::kUninitialized);
   EXPECT_EQ(Claim(10).sessions.size(), 3u);
