@@ -4,21 +4,31 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/millis_clock.h"
 #include "pipeline/ops/op.h"
 #include "storage/store.h"
 
 namespace batchd::daemon {
 
+// Where the reports that pass go.
+using ProgressSink = std::function<void(storage::SessionProgress)>;
+
 // A reporter for one session of batch `batch_public_id`. An op may call it after every chunk,
-// from any thread: reports closer than 100 ms are dropped (never the last one, chunks_done ==
-// chunks_total), since the event log keeps only the latest per interval anyway. `store` must
-// outlive the reporter.
+// from any thread: a report less than kLiveProgressIntervalMs (core/live_progress_interval.h)
+// after the last one forwarded is dropped (never the last one, chunks_done == chunks_total),
+// since the event log keeps only the latest per interval anyway. Time comes from `clock`.
+pipeline::ProgressReporter ChunkProgressReporter(ProgressSink sink, int64_t session_id,
+                                                 std::string batch_public_id,
+                                                 MillisClock clock = SteadyMillis);
+// The same, forwarding to store.ReportProgress. `store` must outlive the reporter.
 pipeline::ProgressReporter ChunkProgressReporter(storage::Store& store, int64_t session_id,
-                                                 std::string batch_public_id);
+                                                 std::string batch_public_id,
+                                                 MillisClock clock = SteadyMillis);
 
 // The done chunks as [first, end) ranges; nullopt when there are more than `max_ranges` (a map
 // that scattered is sent as counts only).

@@ -1,19 +1,11 @@
 #include "storage/progress_coalescer.h"
 
-#include <algorithm>
+#include <utility>
 
 namespace batchd::storage {
-namespace {
 
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
-ProgressCoalescer::ProgressCoalescer(ProgressCoalescerOptions options, Clock now)
-    : options_(options), now_(now ? std::move(now) : Clock(SteadyMillis)) {}
+ProgressCoalescer::ProgressCoalescer(ProgressCoalescerOptions options, MillisClock now)
+    : options_(options), round_throttle_(options.interval.count(), std::move(now)) {}
 
 bool ProgressCoalescer::Report(SessionProgress report) {
   std::lock_guard lock(mu_);
@@ -38,23 +30,17 @@ bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   return wake;
 }
 
-int64_t ProgressCoalescer::UntilNextStartLocked(int64_t now) const {
-  return started_ms_ ? *started_ms_ + options_.interval.count() - now : 0;
-}
-
 std::optional<std::chrono::milliseconds> ProgressCoalescer::DueIn() const {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return std::nullopt;
-  return std::chrono::milliseconds(std::max<int64_t>(0, UntilNextStartLocked(now_())));
+  return std::chrono::milliseconds(round_throttle_.MillisUntilNextPass());
 }
 
 bool ProgressCoalescer::StartRoundIfDue() {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return false;
-  const int64_t now = now_();
-  if (UntilNextStartLocked(now) > 0) return false;
+  if (!round_throttle_.TryPass()) return false;
   round_out_ = true;
-  started_ms_ = now;
   return true;
 }
 

@@ -9,28 +9,30 @@
 // earlier one has not been taken, so at most one progress job is ever queued.
 //
 // Thread-safe: Report from any thread, BatchesChanged and TakeRound from the writer thread,
-// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (monotonic
-// milliseconds), so tests move it by hand.
+// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (a MillisClock,
+// core/millis_clock.h), so tests move it by hand; the interval is an IntervalThrottle.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
 
+#include "core/interval_throttle.h"
+#include "core/live_progress_interval.h"
+#include "core/millis_clock.h"
 #include "storage/event_record.h"
 
 namespace batchd::storage {
 
 struct ProgressCoalescerOptions {
   // Rounds start at most this often.
-  std::chrono::milliseconds interval{100};
+  std::chrono::milliseconds interval{kLiveProgressIntervalMs};
   // Reports a round hands out at most; the others wait for the next round, first in line.
   size_t max_reports_per_round = 256;
   // Sessions whose reports may wait at most; a report of one more session is dropped (it
@@ -40,10 +42,7 @@ struct ProgressCoalescerOptions {
 
 class ProgressCoalescer {
  public:
-  using Clock = std::function<int64_t()>;  // monotonic milliseconds
-
-  // `now` defaults to std::chrono::steady_clock.
-  explicit ProgressCoalescer(ProgressCoalescerOptions options, Clock now = {});
+  explicit ProgressCoalescer(ProgressCoalescerOptions options, MillisClock now = SteadyMillis);
   ProgressCoalescer(const ProgressCoalescer&) = delete;
   ProgressCoalescer& operator=(const ProgressCoalescer&) = delete;
 
@@ -79,20 +78,16 @@ class ProgressCoalescer {
  private:
   bool WaitingLocked() const { return !reports_.empty() || !batches_.empty(); }
 
-  // The interval rule, kept in one place (issue 11 item 3 folds the 100 ms throttles into one
-  // class): a round may start once `interval` has passed since the last one started. Returns
-  // the milliseconds left until then (zero or less: it may start at `now`).
-  int64_t UntilNextStartLocked(int64_t now) const;
-
   const ProgressCoalescerOptions options_;
-  const Clock now_;
+  // The interval rule: a round may start once `interval` has passed since the last one started.
+  // Passed only under mu_, with the other conditions of a start.
+  IntervalThrottle round_throttle_;
 
   mutable std::mutex mu_;
   std::unordered_map<int64_t, SessionProgress> reports_;  // guarded by mu_: by session id
-  std::deque<int64_t> order_;          // guarded by mu_: reports_' sessions, in line
-  std::set<int64_t> batches_;          // guarded by mu_
-  bool round_out_ = false;             // guarded by mu_: started, not yet taken
-  std::optional<int64_t> started_ms_;  // guarded by mu_: when the last round started
+  std::deque<int64_t> order_;  // guarded by mu_: reports_' sessions, in line
+  std::set<int64_t> batches_;  // guarded by mu_
+  bool round_out_ = false;     // guarded by mu_: started, not yet taken
 };
 
 }  // namespace batchd::storage

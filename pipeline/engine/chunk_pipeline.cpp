@@ -6,13 +6,14 @@
 #include <mutex>
 #include <vector>
 
+#include "core/interval_throttle.h"
+#include "core/live_progress_interval.h"
 #include "pipeline/engine/byte_budget.h"
 #include "pipeline/engine/checkpoint_timer.h"
 #include "pipeline/engine/chunk_pipeline_stats.h"
 #include "pipeline/engine/decode_batch.h"
 #include "pipeline/engine/decode_tasks.h"
 #include "pipeline/engine/direct_read_policy.h"
-#include "pipeline/engine/interval_throttle.h"
 #include "pipeline/engine/pending_chunks.h"
 
 namespace batchd::pipeline {
@@ -64,7 +65,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         decode_tasks_(std::max(1, decode_threads)),
         cursor_(job_.region.size()),
         checkpoint_timer_(job_.limits.checkpoint_interval_ms, job_.clock),
-        progress_throttle_(kProgressIntervalMs, job_.clock) {}
+        progress_throttle_(kLiveProgressIntervalMs, job_.clock) {}
 
   void Start() {
     if (job_.resume) {
