@@ -43,8 +43,8 @@
 #include "pipeline/codecs/codec.h"
 #include "pipeline/engine/cancel_token.h"
 #include "pipeline/engine/chunk_consumer.h"
+#include "pipeline/engine/chunk_cursor.h"
 #include "pipeline/engine/chunk_region.h"
-#include "pipeline/engine/progress_cursor.h"
 #include "pipeline/formats/array_metadata.h"
 #include "pipeline/ops/op.h"
 #include "pipeline/stores/chunk_store.h"
@@ -59,7 +59,7 @@ struct PipelineLimits {
 
 // Where a session stands: saved by checkpoints, read back when it resumes.
 struct ChunkCheckpoint {
-  ProgressCursor cursor;
+  ChunkCursor cursor;
   nlohmann::json op_state;  // ChunkConsumer::SaveState
 
   // {"done": [[first, end], ...], "op": {...}}
@@ -84,7 +84,7 @@ struct ChunkJob {
   // Live progress (session.progress events, the dashboard's chunk map): called at most every
   // kLiveProgressIntervalMs (core/live_progress_interval.h) while chunks are being done, and once
   // at the end, under the pipeline's lock (it must be quick). May be empty.
-  ProgressReporter report_progress;
+  LiveProgressReporter report_live_progress;
   // The time the checkpoint and progress intervals are measured in (tests step it by hand).
   // Called from pipeline threads, possibly concurrently.
   MillisClock clock = SteadyMillis;

@@ -1,7 +1,7 @@
-// The chunk-progress hook (daemon/chunk_progress_reporter.h): done-maps become ranges, reports
+// The live progress hook (daemon/live_progress_reporter.h): done-maps become ranges, reports
 // closer than the live progress interval are dropped but never the last one (on a clock the test
 // steps by hand), and what passes reaches a real store's event log as session.progress.
-#include "daemon/chunk_progress_reporter.h"
+#include "daemon/live_progress_reporter.h"
 
 #include <gtest/gtest.h>
 
@@ -18,8 +18,8 @@ namespace {
 using storage::ChunkRange;
 
 // A cursor over `bits.size()` chunks with the chunks whose bit is set done.
-pipeline::ProgressCursor CursorOf(const std::vector<bool>& bits) {
-  pipeline::ProgressCursor cursor(static_cast<int64_t>(bits.size()));
+pipeline::ChunkCursor CursorOf(const std::vector<bool>& bits) {
+  pipeline::ChunkCursor cursor(static_cast<int64_t>(bits.size()));
   for (size_t i = 0; i < bits.size(); ++i) {
     if (bits[i]) cursor.MarkDone(static_cast<int64_t>(i));
   }
@@ -49,12 +49,13 @@ struct ManualClock {
   }
 };
 
-TEST(ChunkProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
+TEST(LiveProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
   ManualClock clock;
   clock.now = 10'000;
-  std::vector<storage::SessionProgress> sent;
-  const pipeline::ProgressReporter report = ChunkProgressReporter(
-      [&](storage::SessionProgress p) { sent.push_back(std::move(p)); }, 7, "b-1", clock.AsClock());
+  std::vector<storage::SessionLiveProgress> sent;
+  const pipeline::LiveProgressReporter report = MakeLiveProgressReporter(
+      [&](storage::SessionLiveProgress p) { sent.push_back(std::move(p)); }, 7, "b-1",
+      clock.AsClock());
   auto chunks = [&](int64_t done) { report({.chunks_done = done, .chunks_total = 10}); };
 
   chunks(1);  // the first passes
@@ -68,7 +69,7 @@ TEST(ChunkProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
   EXPECT_EQ(sent[0].chunks_done, 1);
   EXPECT_EQ(sent[1].chunks_done, 4);
   EXPECT_EQ(sent[2].chunks_done, 10);
-  for (const storage::SessionProgress& p : sent) {
+  for (const storage::SessionLiveProgress& p : sent) {
     EXPECT_EQ(p.session_id, 7);
     EXPECT_EQ(p.batch_public_id, "b-1");
     EXPECT_EQ(p.chunks_total, 10);
@@ -76,13 +77,13 @@ TEST(ChunkProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
   }
 }
 
-TEST(ChunkProgressReporterTest, CopiesOfAReporterThrottleAsOne) {
+TEST(LiveProgressReporterTest, CopiesOfAReporterThrottleAsOne) {
   // The op may copy its context's reporter (SleepOp does); the copies share the interval.
   ManualClock clock;
   int sent = 0;
-  const pipeline::ProgressReporter report =
-      ChunkProgressReporter([&](storage::SessionProgress) { ++sent; }, 1, "b", clock.AsClock());
-  const pipeline::ProgressReporter copy = report;
+  const pipeline::LiveProgressReporter report = MakeLiveProgressReporter(
+      [&](storage::SessionLiveProgress) { ++sent; }, 1, "b", clock.AsClock());
+  const pipeline::LiveProgressReporter copy = report;
   report({.chunks_done = 1, .chunks_total = 5});
   copy({.chunks_done = 2, .chunks_total = 5});
   EXPECT_EQ(sent, 1) << "the copy's report falls in the interval the first one started";
@@ -91,7 +92,7 @@ TEST(ChunkProgressReporterTest, CopiesOfAReporterThrottleAsOne) {
   EXPECT_EQ(sent, 2);
 }
 
-TEST(ChunkProgressReporterTest, ThrottlesButAlwaysDeliversTheLastReport) {
+TEST(LiveProgressReporterTest, ThrottlesButAlwaysDeliversTheLastReport) {
   storage::testing::TempDir dir;
   std::mutex mu;
   std::condition_variable changed;
@@ -112,9 +113,9 @@ TEST(ChunkProgressReporterTest, ThrottlesButAlwaysDeliversTheLastReport) {
   ASSERT_TRUE(batch.ok());
 
   ManualClock clock;  // frozen: all 50 reports fall in one interval
-  const pipeline::ProgressReporter report =
-      ChunkProgressReporter(**store, 1, batch->public_id, clock.AsClock());
-  pipeline::ProgressCursor done(50);
+  const pipeline::LiveProgressReporter report =
+      MakeLiveProgressReporter(**store, 1, batch->public_id, clock.AsClock());
+  pipeline::ChunkCursor done(50);
   for (int64_t i = 0; i < 50; ++i) {
     done.MarkDone(i);
     report({.chunks_done = i + 1, .chunks_total = 50, .bytes_done = (i + 1) * 10, .done = &done});

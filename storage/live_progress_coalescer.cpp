@@ -1,13 +1,13 @@
-#include "storage/progress_coalescer.h"
+#include "storage/live_progress_coalescer.h"
 
 #include <utility>
 
 namespace batchd::storage {
 
-ProgressCoalescer::ProgressCoalescer(ProgressCoalescerOptions options, MillisClock now)
+LiveProgressCoalescer::LiveProgressCoalescer(LiveProgressCoalescerOptions options, MillisClock now)
     : options_(options), round_throttle_(options.interval.count(), std::move(now)) {}
 
-bool ProgressCoalescer::Report(SessionProgress report) {
+bool LiveProgressCoalescer::Report(SessionLiveProgress report) {
   std::lock_guard lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   const int64_t id = report.session_id;
@@ -22,7 +22,7 @@ bool ProgressCoalescer::Report(SessionProgress report) {
   return wake;
 }
 
-bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
+bool LiveProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   if (batch_ids.empty()) return false;
   std::lock_guard lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
@@ -30,13 +30,13 @@ bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   return wake;
 }
 
-std::optional<std::chrono::milliseconds> ProgressCoalescer::DueIn() const {
+std::optional<std::chrono::milliseconds> LiveProgressCoalescer::DueIn() const {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return std::nullopt;
   return std::chrono::milliseconds(round_throttle_.MillisUntilNextPass());
 }
 
-bool ProgressCoalescer::StartRoundIfDue() {
+bool LiveProgressCoalescer::StartRoundIfDue() {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return false;
   if (!round_throttle_.TryPass()) return false;
@@ -44,12 +44,12 @@ bool ProgressCoalescer::StartRoundIfDue() {
   return true;
 }
 
-void ProgressCoalescer::CancelRound() {
+void LiveProgressCoalescer::CancelRound() {
   std::lock_guard lock(mu_);
   round_out_ = false;
 }
 
-ProgressCoalescer::Round ProgressCoalescer::TakeRound() {
+LiveProgressCoalescer::Round LiveProgressCoalescer::TakeRound() {
   Round round;
   std::lock_guard lock(mu_);
   round_out_ = false;
