@@ -41,28 +41,22 @@ TEST(DoneRangesTest, RunsOfDoneChunksBecomeRanges) {
   EXPECT_EQ(DoneRanges(CursorOf(long_run)), (std::vector<ChunkRange>{{0, 130}, {131, 300}}));
 }
 
-// A clock the test sets; safe to read from several threads.
-struct ManualClock {
-  std::atomic<int64_t> now{0};
-  MillisClock AsClock() {
-    return [this] { return now.load(); };
-  }
-};
+// The time the reporters below read: set by the tests, never by the machine.
+std::atomic<int64_t> g_now{0};
+int64_t TestNow() { return g_now.load(); }
 
 TEST(LiveProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
-  ManualClock clock;
-  clock.now = 10'000;
+  g_now = 10'000;
   std::vector<storage::SessionLiveProgress> sent;
   const pipeline::LiveProgressReporter report = MakeLiveProgressReporter(
-      [&](storage::SessionLiveProgress p) { sent.push_back(std::move(p)); }, 7, "b-1",
-      clock.AsClock());
+      [&](storage::SessionLiveProgress p) { sent.push_back(std::move(p)); }, 7, "b-1", TestNow);
   auto chunks = [&](int64_t done) { report({.chunks_done = done, .chunks_total = 10}); };
 
   chunks(1);  // the first passes
   chunks(2);  // same instant: dropped
-  clock.now = 10'000 + kLiveProgressIntervalMs - 1;
+  g_now = 10'000 + kLiveProgressIntervalMs - 1;
   chunks(3);  // 1 ms short: dropped
-  clock.now = 10'000 + kLiveProgressIntervalMs;
+  g_now = 10'000 + kLiveProgressIntervalMs;
   chunks(4);   // exactly one interval: passes
   chunks(10);  // the last, at the same instant: passes anyway
   ASSERT_EQ(sent.size(), 3u);
@@ -79,15 +73,15 @@ TEST(LiveProgressReporterTest, ForwardsOneReportPerIntervalAndAlwaysTheLast) {
 
 TEST(LiveProgressReporterTest, CopiesOfAReporterThrottleAsOne) {
   // The op may copy its context's reporter (SleepOp does); the copies share the interval.
-  ManualClock clock;
+  g_now = 0;
   int sent = 0;
-  const pipeline::LiveProgressReporter report = MakeLiveProgressReporter(
-      [&](storage::SessionLiveProgress) { ++sent; }, 1, "b", clock.AsClock());
+  const pipeline::LiveProgressReporter report =
+      MakeLiveProgressReporter([&](storage::SessionLiveProgress) { ++sent; }, 1, "b", TestNow);
   const pipeline::LiveProgressReporter copy = report;
   report({.chunks_done = 1, .chunks_total = 5});
   copy({.chunks_done = 2, .chunks_total = 5});
   EXPECT_EQ(sent, 1) << "the copy's report falls in the interval the first one started";
-  clock.now = kLiveProgressIntervalMs;
+  g_now = kLiveProgressIntervalMs;
   copy({.chunks_done = 3, .chunks_total = 5});
   EXPECT_EQ(sent, 2);
 }
@@ -112,9 +106,9 @@ TEST(LiveProgressReporterTest, ThrottlesButAlwaysDeliversTheLastReport) {
       [&](auto cb) { (*store)->CreateBatch(storage::testing::MakeBatch(1), cb); });
   ASSERT_TRUE(batch.ok());
 
-  ManualClock clock;  // frozen: all 50 reports fall in one interval
+  g_now = 0;  // frozen: all 50 reports fall in one interval
   const pipeline::LiveProgressReporter report =
-      MakeLiveProgressReporter(**store, 1, batch->public_id, clock.AsClock());
+      MakeLiveProgressReporter(**store, 1, batch->public_id, TestNow);
   pipeline::ChunkCursor done(50);
   for (int64_t i = 0; i < 50; ++i) {
     done.MarkDone(i);
