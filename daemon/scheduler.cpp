@@ -6,7 +6,7 @@
 
 #include "core/batch_expansion.h"
 #include "core/bounded_text.h"
-#include "daemon/chunk_progress_reporter.h"
+#include "daemon/live_progress_reporter.h"
 
 namespace batchd::daemon {
 namespace {
@@ -207,9 +207,9 @@ void Scheduler::Execute(const Assigned& session) {
     ctx.checkpoint = std::move(checkpoint);
   }
   // Live chunk progress (session.progress events, the dashboard's chunk map), throttled.
-  ctx.progress = ChunkProgressReporter(store_, claimed.id, claimed.batch_public_id);
-  ctx.save_progress = [this, id = claimed.id](pipeline::SessionProgress p) {
-    store_.SaveProgress({id, p.chunks_done, p.chunks_total, p.checkpoint.dump()});
+  ctx.live_progress = MakeLiveProgressReporter(store_, claimed.id, claimed.batch_public_id);
+  ctx.save_checkpoint = [this, id = claimed.id](pipeline::SessionCheckpoint p) {
+    store_.SaveCheckpoint({id, p.chunks_done, p.chunks_total, p.state.dump()});
   };
   // The op's name travels with its result, which the store folds into the batch's result.
   const std::string* op_name_ref = &op_name->get_ref<const std::string&>();

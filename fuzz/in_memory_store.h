@@ -32,7 +32,7 @@ class InMemoryStore final : public storage::Store {
   void ClaimSessions(int max_sessions, int64_t now_ms,
                      storage::Callback<storage::ClaimResult> done) override;
   void SaveExecutionState(int64_t, std::string, int64_t) override {}
-  void SaveProgress(storage::ProgressUpdate) override {}
+  void SaveCheckpoint(storage::CheckpointUpdate) override {}
   void FinishSession(storage::SessionOutcome outcome, storage::Callback<bool> done) override;
   void GetBatchSpec(int64_t batch_id, storage::Callback<std::string> done) override;
 
@@ -52,7 +52,7 @@ class InMemoryStore final : public storage::Store {
   void ReadEvents(storage::EventQuery, storage::Callback<storage::EventPage> done) override {
     done(storage::EventPage{});
   }
-  void ReportProgress(storage::SessionProgress) override {}
+  void ReportLiveProgress(storage::SessionLiveProgress) override {}
   void TrimEvents(storage::Callback<int64_t> done) override { done(int64_t{0}); }
   storage::StoreStats Stats() const override { return {}; }
   void Close() override {}

@@ -295,7 +295,7 @@ void EventLog::OnSessionRequest(SQLite::Database& db, const SessionRecord& befor
   }
 }
 
-void EventLog::ReportProgress(SessionProgress progress) {
+void EventLog::ReportLiveProgress(SessionLiveProgress progress) {
   if (coalescer_.Report(std::move(progress))) WakeTicker();
 }
 
@@ -351,7 +351,7 @@ void EventLog::TickerLoop() {
 }
 
 void EventLog::WriteProgress(SQLite::Database& db) {
-  ProgressCoalescer::Round round = coalescer_.TakeRound();
+  LiveProgressCoalescer::Round round = coalescer_.TakeRound();
   if (round.more) WakeTicker();  // the rest go next interval
   for (int64_t deleted : progress_.Write(db, Appender(db), round, clock_())) {
     batch_info_.Forget(deleted);

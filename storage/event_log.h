@@ -9,15 +9,15 @@
 //   - session.state: the claim and outcome hooks (SessionTransitionObserver), same
 //     transaction, filtered by SessionEventPolicy;
 //   - batch.progress and session.progress: a progress job, at most one per progress interval
-//     (100 ms, storage/progress_coalescer.h), for the batches whose counters moved (seen by
+//     (100 ms, storage/live_progress_coalescer.h), for the batches whose counters moved (seen by
 //     SQLite's update hook on the writer connection) and the sessions that reported chunk
 //     progress since the last one (written by storage/progress_event_writer.h).
 // Retention deletes old events in bounded slices, never one not yet handed to the publisher nor
 // one the publisher still has to read back from the log.
 //
-// Threads: everything but ReportProgress, Start and Stop runs on the writer thread (hooks,
+// Threads: everything but ReportLiveProgress, Start and Stop runs on the writer thread (hooks,
 // jobs, AfterCommit). A ticker thread only decides when to queue the progress and retention
-// jobs. ReportProgress may be called from any thread.
+// jobs. ReportLiveProgress may be called from any thread.
 #pragma once
 
 #include <condition_variable>
@@ -36,7 +36,7 @@
 #include "storage/event_publisher.h"
 #include "storage/event_record.h"
 #include "storage/event_table.h"
-#include "storage/progress_coalescer.h"
+#include "storage/live_progress_coalescer.h"
 #include "storage/progress_event_writer.h"
 #include "storage/session_event_policy.h"
 #include "storage/session_transitions.h"
@@ -67,7 +67,7 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
 
   // Keeps the latest report per session; written as session.progress (and folded into its
   // batch's chunks/s) at the next progress interval. Never blocks on the database.
-  void ReportProgress(SessionProgress progress);
+  void ReportLiveProgress(SessionLiveProgress progress);
 
   // Queues a retention pass now; `done` gets the number of events deleted.
   void Trim(std::function<void(Result<int64_t>)> done);
@@ -104,8 +104,8 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
   const EventLogOptions options_;
   EventPublisher& publisher_;
   const WallClock clock_;
-  Writer* writer_ = nullptr;     // set by Start
-  ProgressCoalescer coalescer_;  // thread-safe
+  Writer* writer_ = nullptr;         // set by Start
+  LiveProgressCoalescer coalescer_;  // thread-safe
 
   // Writer thread only.
   int64_t handed_seq_ = 0;                // the newest seq handed to the publisher

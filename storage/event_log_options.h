@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/live_progress_interval.h"
 #include "storage/event_record.h"
 #include "storage/session_event_policy.h"
 
@@ -22,8 +23,8 @@ struct EventLogOptions {
   // never leaves the table far above its bound.
   std::chrono::milliseconds retention_interval{10'000};
   // Coalescing: at most one batch.progress per batch, and one session.progress per session,
-  // per interval.
-  std::chrono::milliseconds progress_interval{100};
+  // per interval (core/live_progress_interval.h).
+  std::chrono::milliseconds progress_interval{kLiveProgressIntervalMs};
   // session.progress events written per interval at most; the other reports wait (only the
   // latest per session is kept).
   size_t session_progress_per_interval = 256;

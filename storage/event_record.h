@@ -68,8 +68,9 @@ struct EventRecord {
   std::optional<std::vector<ChunkRange>> done_ranges;
 };
 
-// What a session's op reports while it runs (the chunk pipeline's hook, Store::ReportProgress).
-struct SessionProgress {
+// A session's live progress: what its op reports while it runs (Store::ReportLiveProgress),
+// written as session.progress.
+struct SessionLiveProgress {
   int64_t session_id = 0;
   std::string batch_public_id;
   int64_t chunks_done = 0;

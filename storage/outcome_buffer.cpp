@@ -120,11 +120,11 @@ class OutcomeFlushJob : public WriteJob {
         entry_of.push_back(i);
       }
     }
-    // Progress first: every checkpoint in this flush was saved before any outcome of the same
+    // Checkpoints first: every checkpoint in this flush was saved before any outcome of the same
     // run (a session's last checkpoint precedes its outcome), so it still finds the session
     // in progress, and an outcome in this flush then ends the session after it.
     for (const auto& e : entries_) {
-      if (const auto* p = std::get_if<ProgressUpdate>(&e)) SaveProgress(*p);
+      if (const auto* p = std::get_if<CheckpointUpdate>(&e)) SaveCheckpoint(*p);
     }
     const std::vector<bool> moved = MoveFinishedSessions(statements_, outcomes);
     applied_.assign(entries_.size(), false);
@@ -208,8 +208,8 @@ class OutcomeFlushJob : public WriteJob {
     if (o.target != SessionOutcome::Target::kRequeue) s.bind(offset + 7, o.finished_at_ms);
   }
 
-  // Upserts the session's progress columns, only while the session is in progress.
-  void SaveProgress(const ProgressUpdate& p) {
+  // Upserts the session's checkpoint columns, only while the session is in progress.
+  void SaveCheckpoint(const CheckpointUpdate& p) {
     auto save = statements_.Use(
         "INSERT INTO session_state (session_id, chunks_done, chunks_total, checkpoint) "
         "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM session WHERE id = ?1 AND state = 1) "
@@ -283,7 +283,7 @@ void OutcomeBuffer::SaveExecutionState(int64_t session_id, std::string_view stat
   Add(SavedState{session_id, CompressJson(state_json), started_at_ms});
 }
 
-void OutcomeBuffer::SaveProgress(ProgressUpdate progress) { Add(std::move(progress)); }
+void OutcomeBuffer::SaveCheckpoint(CheckpointUpdate checkpoint) { Add(std::move(checkpoint)); }
 
 void OutcomeBuffer::FinishSession(SessionOutcome outcome, Callback<bool> done) {
   Add(Finished{std::move(outcome), std::move(done)});
@@ -304,10 +304,10 @@ void OutcomeBuffer::Add(Entry entry) {
 
 void OutcomeBuffer::AppendLocked(Entry entry) {
   if (holding_.load()) {
-    if (auto* p = std::get_if<ProgressUpdate>(&entry)) {
-      // Only a session's latest progress matters; a long outage must not pile them up.
+    if (auto* p = std::get_if<CheckpointUpdate>(&entry)) {
+      // Only a session's latest checkpoint matters; a long outage must not pile them up.
       for (Entry& e : pending_) {
-        auto* earlier = std::get_if<ProgressUpdate>(&e);
+        auto* earlier = std::get_if<CheckpointUpdate>(&e);
         if (earlier != nullptr && earlier->session_id == p->session_id) {
           *earlier = std::move(*p);
           return;

@@ -8,7 +8,7 @@
 // doubling to 5 s) until they commit; their `done` callbacks wait for that. Meanwhile claims
 // are refused (ReadyForClaims), so sessions whose outcome is not stored are never joined by
 // new ones in the database, and the buffer stays bounded: by the slots (one outcome and one
-// saved state each) and one progress update per running session (later ones replace it).
+// saved state each) and one checkpoint per running session (later ones replace it).
 #pragma once
 
 #include <atomic>
@@ -38,7 +38,7 @@ class OutcomeBuffer {
 
   // Compresses on the calling thread, keeping that work off the single writer.
   void SaveExecutionState(int64_t session_id, std::string_view state_json, int64_t started_at_ms);
-  void SaveProgress(ProgressUpdate progress);
+  void SaveCheckpoint(CheckpointUpdate checkpoint);
   // `done` gets true/false once the outcome is stored (Store::FinishSession), however many
   // tries that takes; an error only if the store closes first (the session then stays
   // in_progress, and the next start requeues it).
@@ -48,7 +48,7 @@ class OutcomeBuffer {
   // claim job on the writer thread; it also sees a flush that failed earlier in its round.
   Status ReadyForClaims() const;
 
-  // Entries (outcomes, states, progress) waiting to be written again; 0 while flushes commit.
+  // Entries (outcomes, states, checkpoints) waiting to be written again; 0 while flushes commit.
   size_t Unstored() const { return unstored_.load(std::memory_order_relaxed); }
 
   // Before the writer stops: what waits for a retry is flushed once more at once, and from now
@@ -64,7 +64,7 @@ class OutcomeBuffer {
     SessionOutcome outcome;
     Callback<bool> done;
   };
-  using Entry = std::variant<SavedState, ProgressUpdate, Finished>;
+  using Entry = std::variant<SavedState, CheckpointUpdate, Finished>;
 
  private:
   friend class OutcomeFlushJob;
@@ -75,7 +75,7 @@ class OutcomeBuffer {
   void Requeue(std::vector<Entry> entries, const Status& why);
   void OnStored();    // a flush committed: everything held before it is stored
   void OnRetryDue();  // on the timer's thread
-  // Appends `entry` to pending_, a progress update replacing its session's earlier one while
+  // Appends `entry` to pending_, a checkpoint replacing its session's earlier one while
   // entries are held (mu_ held).
   void AppendLocked(Entry entry);
   static void GiveUp(std::vector<Entry>& entries, const Status& why);

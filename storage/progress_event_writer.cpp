@@ -36,10 +36,10 @@ void ProgressEventWriter::ForgetSession(int64_t session_id) {
 }
 
 std::vector<int64_t> ProgressEventWriter::Write(SQLite::Database& db, EventAppender& appender,
-                                                const ProgressCoalescer::Round& round,
+                                                const LiveProgressCoalescer::Round& round,
                                                 int64_t now_ms) {
   std::set<int64_t> batches(round.batches.begin(), round.batches.end());
-  for (const SessionProgress& r : round.reports) {
+  for (const SessionLiveProgress& r : round.reports) {
     if (std::optional<int64_t> id = WriteSessionProgress(db, appender, r, now_ms)) {
       batches.insert(*id);
     }
@@ -53,7 +53,7 @@ std::vector<int64_t> ProgressEventWriter::Write(SQLite::Database& db, EventAppen
 
 std::optional<int64_t> ProgressEventWriter::WriteSessionProgress(SQLite::Database& db,
                                                                  EventAppender& appender,
-                                                                 const SessionProgress& r,
+                                                                 const SessionLiveProgress& r,
                                                                  int64_t now_ms) {
   std::optional<int64_t> batch_id = BatchIdOf(db, r.batch_public_id);
   if (!batch_id) return std::nullopt;  // deleted meanwhile

@@ -1,4 +1,4 @@
-// Turns a round of coalesced progress (storage/progress_coalescer.h) into events: one
+// Turns a round of coalesced progress (storage/live_progress_coalescer.h) into events: one
 // session.progress per report, and one batch.progress per batch that has something new to say,
 // with its rates (sessions, chunks and bytes per second, over a sliding window) and ETA.
 // docs/api.md ("Types") says what the fields mean; docs/schema.md the columns.
@@ -16,7 +16,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include "storage/event_table.h"
-#include "storage/progress_coalescer.h"
+#include "storage/live_progress_coalescer.h"
 #include "storage/rate_window.h"
 
 namespace batchd::storage {
@@ -34,7 +34,7 @@ class ProgressEventWriter {
   // rates' clock too). Returns the batches it found deleted (and forgot). Throws
   // SQLite::Exception like any statement in a write job.
   std::vector<int64_t> Write(SQLite::Database& db, EventAppender& appender,
-                             const ProgressCoalescer::Round& round, int64_t now_ms);
+                             const LiveProgressCoalescer::Round& round, int64_t now_ms);
 
   // Sessions whose last report is remembered (for tests: finished sessions are forgotten).
   size_t RememberedSessions() const { return session_chunks_.size(); }
@@ -54,7 +54,7 @@ class ProgressEventWriter {
 
   // Writes the report's session.progress and returns its batch's id (nullopt: deleted).
   std::optional<int64_t> WriteSessionProgress(SQLite::Database& db, EventAppender& appender,
-                                              const SessionProgress& report, int64_t now_ms);
+                                              const SessionLiveProgress& report, int64_t now_ms);
   // False when the batch no longer exists.
   bool WriteBatchProgress(SQLite::Database& db, EventAppender& appender, int64_t batch_id,
                           int64_t now_ms);

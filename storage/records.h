@@ -105,8 +105,8 @@ struct ExecutionRecord {
   std::optional<std::string> checkpoint_json;
 };
 
-// A running session's progress, saved so that it can resume there.
-struct ProgressUpdate {
+// A running session's checkpoint (Store::SaveCheckpoint), saved so that it can resume there.
+struct CheckpointUpdate {
   int64_t session_id = 0;
   int64_t chunks_done = 0;
   int64_t chunks_total = 0;

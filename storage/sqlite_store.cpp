@@ -80,8 +80,8 @@ class SqliteStore final : public Store {
     outcomes_.SaveExecutionState(session_id, state_json, started_at_ms);
   }
 
-  void SaveProgress(ProgressUpdate progress) override {
-    outcomes_.SaveProgress(std::move(progress));
+  void SaveCheckpoint(CheckpointUpdate checkpoint) override {
+    outcomes_.SaveCheckpoint(std::move(checkpoint));
   }
 
   void FinishSession(SessionOutcome outcome, Callback<bool> done) override {
@@ -144,8 +144,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  void ReportProgress(SessionProgress progress) override {
-    events_->ReportProgress(std::move(progress));
+  void ReportLiveProgress(SessionLiveProgress progress) override {
+    events_->ReportLiveProgress(std::move(progress));
   }
 
   void TrimEvents(Callback<int64_t> done) override { events_->Trim(std::move(done)); }

@@ -89,10 +89,11 @@ class Store {
   virtual void SaveExecutionState(int64_t session_id, std::string state_json,
                                   int64_t started_at_ms) = 0;
 
-  // Records a running session's progress (buffered and group-committed with the other writes,
-  // in call order). Ignored once the session has left in_progress, so a late checkpoint never
-  // lands on a finished session.
-  virtual void SaveProgress(ProgressUpdate progress) = 0;
+  // Records a running session's checkpoint, its durable resumable state (pipeline/ops/op.h
+  // has the two words, checkpoint and live progress); buffered and group-committed with the
+  // other writes, in call order. Ignored once the session has left in_progress, so a late
+  // checkpoint never lands on a finished session.
+  virtual void SaveCheckpoint(CheckpointUpdate checkpoint) = 0;
 
   // Applies an outcome (buffered and group-committed, in call order with SaveExecutionState).
   // `done` gets true if the session was in_progress and moved, false if it had already left.
@@ -128,10 +129,11 @@ class Store {
   // A page of the stored event log, for replay, with the log's extent in the same snapshot.
   virtual void ReadEvents(EventQuery query, Callback<EventPage> done) = 0;
 
-  // A running session's chunk progress, from its op (through the scheduler). Kept in memory,
-  // the latest per session, and written as a coalesced session.progress event. Returns at once
-  // from any thread; never touches the database on the caller's thread.
-  virtual void ReportProgress(SessionProgress progress) = 0;
+  // A running session's live progress, from its op (through the scheduler): ephemeral, never
+  // resumed from. Kept in memory, the latest per session, and written as a coalesced
+  // session.progress event. Returns at once from any thread; never touches the database on the
+  // caller's thread.
+  virtual void ReportLiveProgress(SessionLiveProgress progress) = 0;
 
   // Applies event retention now (it also runs every EventLogOptions::retention_interval);
   // `done` gets the number of events deleted.

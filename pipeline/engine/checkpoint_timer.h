@@ -12,8 +12,8 @@
 
 #include <cstdint>
 
-#include "pipeline/engine/interval_throttle.h"
-#include "pipeline/engine/millis_clock.h"
+#include "core/interval_throttle.h"
+#include "core/millis_clock.h"
 
 namespace batchd::pipeline {
 

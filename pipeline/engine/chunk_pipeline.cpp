@@ -6,13 +6,14 @@
 #include <mutex>
 #include <vector>
 
+#include "core/interval_throttle.h"
+#include "core/live_progress_interval.h"
 #include "pipeline/engine/byte_budget.h"
 #include "pipeline/engine/checkpoint_timer.h"
 #include "pipeline/engine/chunk_pipeline_stats.h"
 #include "pipeline/engine/decode_batch.h"
 #include "pipeline/engine/decode_tasks.h"
 #include "pipeline/engine/direct_read_policy.h"
-#include "pipeline/engine/interval_throttle.h"
 #include "pipeline/engine/pending_chunks.h"
 
 namespace batchd::pipeline {
@@ -64,7 +65,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         decode_tasks_(std::max(1, decode_threads)),
         cursor_(job_.region.size()),
         checkpoint_timer_(job_.limits.checkpoint_interval_ms, job_.clock),
-        progress_throttle_(kProgressIntervalMs, job_.clock) {}
+        progress_throttle_(kLiveProgressIntervalMs, job_.clock) {}
 
   void Start() {
     if (job_.resume) {
@@ -403,11 +404,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       checkpoint = ChunkCheckpoint{cursor_, job_.consumer->SaveState()};
       checkpoint_seq = ++checkpoint_seq_;
     }
-    if (job_.report_progress && progress_throttle_.TryPass(/*force=*/end)) {
-      job_.report_progress({.chunks_done = cursor_.done(),
-                            .chunks_total = cursor_.total(),
-                            .bytes_done = bytes_read_,
-                            .done = &cursor_});
+    if (job_.report_live_progress && progress_throttle_.TryPass(/*force=*/end)) {
+      job_.report_live_progress({.chunks_done = cursor_.done(),
+                                 .chunks_total = cursor_.total(),
+                                 .bytes_done = bytes_read_,
+                                 .done = &cursor_});
     }
     const bool completed = end && error_.ok() && !stopped_;
     const Status error = error_;
@@ -458,7 +459,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   bool stopped_ = false;                // guarded by mu_: canceled or failed; no new reads
   bool ended_ = false;                  // guarded by mu_: done_ has been (or is being) called
   Status error_;                        // guarded by mu_: the first chunk error
-  ProgressCursor cursor_;               // guarded by mu_
+  ChunkCursor cursor_;                  // guarded by mu_
   CheckpointTimer checkpoint_timer_;    // guarded by mu_
   uint64_t checkpoint_seq_ = 0;         // guarded by mu_
   IntervalThrottle progress_throttle_;  // guarded by mu_ (safe without): live progress reports
@@ -475,7 +476,7 @@ Result<ChunkCheckpoint> ChunkCheckpoint::FromJson(const nlohmann::json& json, in
   if (!json.is_object() || !json.contains("done")) {
     return Status::InvalidArgument("a checkpoint is {\"done\", \"op\"}");
   }
-  ASSIGN_OR_RETURN(ProgressCursor cursor, ProgressCursor::FromJson(json["done"], total));
+  ASSIGN_OR_RETURN(ChunkCursor cursor, ChunkCursor::FromJson(json["done"], total));
   return ChunkCheckpoint{std::move(cursor), json.value("op", nlohmann::json())};
 }
 

@@ -26,7 +26,7 @@
 //
 // The rules have their own classes, each with its contract and tests: byte_budget.h (what the
 // budget grants), direct_read_policy.h (when decode threads read for themselves),
-// checkpoint_timer.h and interval_throttle.h (when a checkpoint or a progress report is due),
+// checkpoint_timer.h and core/interval_throttle.h (when a checkpoint or a progress report is due),
 // decode_tasks.h (decode tasks per session, and why the session waits for their submitters),
 // decode_batch.h (a decode thread's batch and its thread-local scope). chunk_pipeline.cpp
 // wires them together under one lock.
@@ -38,13 +38,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/millis_clock.h"
 #include "core/worker_pool.h"
 #include "pipeline/codecs/codec.h"
 #include "pipeline/engine/cancel_token.h"
 #include "pipeline/engine/chunk_consumer.h"
+#include "pipeline/engine/chunk_cursor.h"
 #include "pipeline/engine/chunk_region.h"
-#include "pipeline/engine/millis_clock.h"
-#include "pipeline/engine/progress_cursor.h"
 #include "pipeline/formats/array_metadata.h"
 #include "pipeline/ops/op.h"
 #include "pipeline/stores/chunk_store.h"
@@ -59,7 +59,7 @@ struct PipelineLimits {
 
 // Where a session stands: saved by checkpoints, read back when it resumes.
 struct ChunkCheckpoint {
-  ProgressCursor cursor;
+  ChunkCursor cursor;
   nlohmann::json op_state;  // ChunkConsumer::SaveState
 
   // {"done": [[first, end], ...], "op": {...}}
@@ -82,16 +82,13 @@ struct ChunkJob {
   // last call comes before `done`.
   std::function<void(const ChunkCheckpoint&)> save_checkpoint;
   // Live progress (session.progress events, the dashboard's chunk map): called at most every
-  // kProgressIntervalMs while chunks are being done, and once at the end, under the
-  // pipeline's lock (it must be quick). May be empty.
-  ProgressReporter report_progress;
+  // kLiveProgressIntervalMs (core/live_progress_interval.h) while chunks are being done, and once
+  // at the end, under the pipeline's lock (it must be quick). May be empty.
+  LiveProgressReporter report_live_progress;
   // The time the checkpoint and progress intervals are measured in (tests step it by hand).
   // Called from pipeline threads, possibly concurrently.
   MillisClock clock = SteadyMillis;
 };
-
-// How often a running pipeline reports live progress.
-inline constexpr int64_t kProgressIntervalMs = 100;
 
 // Starts the pipeline and returns at once. `done` is called exactly once: Completed with the
 // consumer's result; Failed with the first chunk's error ("chunk 3.1: zstd: frame is

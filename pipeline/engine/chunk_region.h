@@ -1,6 +1,6 @@
 // A session's share of an array: a box of the chunk grid, `[[start, stop], ...]` per dimension
 // in chunk coordinates (stop exclusive), or the whole grid. Its chunks are numbered 0..size()-1
-// in C order; that number is what the progress cursor records, so it must never change for a
+// in C order; that number is what the chunk cursor records, so it must never change for a
 // stored execution state (it depends only on the box).
 #pragma once
 

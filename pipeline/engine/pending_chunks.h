@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/engine/progress_cursor.h"
+#include "pipeline/engine/chunk_cursor.h"
 
 namespace batchd::pipeline {
 
@@ -17,7 +17,7 @@ class PendingChunks {
  public:
   PendingChunks() = default;
   // The chunks of [0, done.total()) that `done` does not hold.
-  explicit PendingChunks(const ProgressCursor& done) : runs_(done.PendingRuns()) {
+  explicit PendingChunks(const ChunkCursor& done) : runs_(done.PendingRuns()) {
     starts_.reserve(runs_.size());
     for (const auto& [first, end] : runs_) {
       starts_.push_back(size_);

@@ -176,7 +176,7 @@ Status ArrayMetadata::Validate() const {
   if (elements * dtype.size > kMaxChunkBytes) {
     return Status::InvalidArgument("one chunk would take more than 2 GiB decoded");
   }
-  // Chunks are numbered with int64 (ChunkRegion, the progress cursor): the grid must fit.
+  // Chunks are numbered with int64 (ChunkRegion, the chunk cursor): the grid must fit.
   int64_t chunks = 1;
   for (int64_t along : GridShape()) {
     if (__builtin_mul_overflow(chunks, along, &chunks)) {

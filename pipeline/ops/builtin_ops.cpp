@@ -105,7 +105,7 @@ class SleepOp final : public Op {
   // pipeline with many reads in flight finishes them.
   struct ChunkRun {
     std::mutex mu;
-    ProgressCursor done;   // guarded by mu
+    ChunkCursor done;      // guarded by mu
     int64_t finished = 0;  // guarded by mu
     TimerService::TimerId timer = 0;
     bool over = false;  // guarded by mu: completed or canceled
@@ -116,14 +116,14 @@ class SleepOp final : public Op {
 
   void RunChunks(const OpContext& ctx, int64_t ms, int64_t chunks, OpDone done) const {
     auto run = std::make_shared<ChunkRun>();
-    run->done = ProgressCursor(chunks);
+    run->done = ChunkCursor(chunks);
     run->on_done = std::move(done);
     const auto step = std::chrono::microseconds(ms * 1000 / chunks);
     const int64_t stride = chunks > 7 && chunks % 7 != 0 ? 7 : 1;
-    ProgressReporter report = ctx.progress;
+    LiveProgressReporter report = ctx.live_progress;
     auto tick = std::make_shared<std::function<void()>>();
     *tick = [this, run, chunks, stride, step, report, weak = std::weak_ptr(tick)] {
-      ChunkProgress p;
+      LiveProgress p;
       OpDone on_done;
       {
         std::lock_guard lock(run->mu);

@@ -187,10 +187,10 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
                .cancel = ctx.cancel,
                .resume = std::move(resume),
                .save_checkpoint =
-                   [save = ctx.save_progress, total](const ChunkCheckpoint& cp) {
+                   [save = ctx.save_checkpoint, total](const ChunkCheckpoint& cp) {
                      if (save) save({cp.cursor.done(), total, cp.ToJson()});
                    },
-               .report_progress = ctx.progress};
+               .report_live_progress = ctx.live_progress};
   RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
 }
 

@@ -17,7 +17,7 @@
 
 #include "core/status.h"
 #include "pipeline/engine/cancel_token.h"
-#include "pipeline/engine/progress_cursor.h"
+#include "pipeline/engine/chunk_cursor.h"
 
 namespace batchd::pipeline {
 
@@ -41,26 +41,39 @@ inline bool IsTransient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kIoError;
 }
 
-// Where a running session stands, saved so that it can resume there (chunk ops).
-struct SessionProgress {
+// Where a running session stands goes by two words, because the two things have different
+// contracts (docs/scheduler.md, "Checkpoints and live progress"):
+//   - A checkpoint is durable: the resumable state a session saves (SessionCheckpoint, through
+//     OpContext::save_checkpoint; storage::CheckpointUpdate and Store::SaveCheckpoint below it),
+//     written in order with the session's other writes and handed back as OpContext::checkpoint
+//     when the session runs again, after a retry or a restart.
+//   - Live progress is ephemeral: what a running op reports for people to watch (LiveProgress,
+//     through OpContext::live_progress; storage::SessionLiveProgress and
+//     Store::ReportLiveProgress below it), throttled, coalesced and streamed as session.progress
+//     events. Nothing resumes from it, and a report lost or replaced by the next costs nothing.
+// (SQLite's WAL checkpoints, storage/checkpointer.h, are neither.) The wire keeps its names: the
+// session's "progress" member (read from the checkpoint columns) and the *.progress events.
+
+// A checkpoint: where a running session stands, saved so that it can resume there (chunk ops).
+struct SessionCheckpoint {
   int64_t chunks_done = 0;
   int64_t chunks_total = 0;
-  nlohmann::json checkpoint;  // opaque to the scheduler; handed back as OpContext::checkpoint
+  nlohmann::json state;  // opaque to the scheduler; handed back as OpContext::checkpoint
 };
 
-// What a chunked op reports while it runs: the hook behind `session.progress` events and the
-// dashboard's chunk map (docs/api.md, "Events").
-struct ChunkProgress {
+// Live progress: what a chunked op reports while it runs, the hook behind `session.progress`
+// events and the dashboard's chunk map (docs/api.md, "Events").
+struct LiveProgress {
   int64_t chunks_done = 0;
   int64_t chunks_total = 0;
   int64_t bytes_done = 0;  // bytes read so far, for the batch's bytes/s
   // Optional: which chunks are done. Read during the call only.
-  const ProgressCursor* done = nullptr;
+  const ChunkCursor* done = nullptr;
 };
 
 // Called by the op from any thread, as often as it likes: the receiver keeps only the latest
 // report per session and writes at most ten a second.
-using ProgressReporter = std::function<void(const ChunkProgress&)>;
+using LiveProgressReporter = std::function<void(const LiveProgress&)>;
 
 struct OpContext {
   int64_t session_id = 0;
@@ -68,12 +81,12 @@ struct OpContext {
   std::shared_ptr<const nlohmann::json> job;       // the template with the session's values
   std::shared_ptr<const nlohmann::json> resolved;  // what Prepare returned
   std::shared_ptr<CancelToken> cancel;
-  ProgressReporter progress;  // may be empty (then there is nobody to tell)
-  // The checkpoint of the session's last saved progress (a resumed session), or null.
+  LiveProgressReporter live_progress;  // may be empty (then there is nobody to tell)
+  // The state of the session's last saved checkpoint (a resumed session), or null.
   std::shared_ptr<const nlohmann::json> checkpoint;
-  // Saves progress: group-committed with the session's other writes, in call order, and
+  // Saves a checkpoint: group-committed with the session's other writes, in call order, and
   // ignored once the session has left in_progress. Empty when nobody listens (tests).
-  std::function<void(SessionProgress)> save_progress;
+  std::function<void(SessionCheckpoint)> save_checkpoint;
 };
 
 using OpDone = std::function<void(OpOutcome)>;

@@ -172,7 +172,7 @@ TEST_F(EventsTest, FiltersSelectBatchTypesAndSessionAlsoOnReplay) {
 // Chunk progress an op reports (here `sleep` with "chunks") becomes session.progress events
 // with the done map, coalesced to at most one per session per 100 ms, and batch.progress gets
 // a chunk rate.
-TEST_F(EventsTest, ReportedChunkProgressReachesSubscribersCoalesced) {
+TEST_F(EventsTest, ReportedLiveProgressReachesSubscribersCoalesced) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   ASSERT_OK_AND_ASSIGN(auto ws, Subscribe("types=session.progress,batch.progress"));
   ASSERT_OK_AND_ASSIGN(json hello, ReadHello(*ws));

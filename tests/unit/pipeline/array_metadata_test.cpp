@@ -1,4 +1,4 @@
-// Data types, array metadata (fill values, keys, round trip), chunk regions and the progress
+// Data types, array metadata (fill values, keys, round trip), chunk regions and the chunk
 // cursor: the pieces the formats and the pipeline are built from.
 #include <gtest/gtest.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "pipeline/engine/chunk_cursor.h"
 #include "pipeline/engine/chunk_region.h"
-#include "pipeline/engine/progress_cursor.h"
 #include "pipeline/formats/array_metadata.h"
 #include "pipeline/formats/dtype.h"
 
@@ -184,8 +184,8 @@ TEST(ChunkRegionTest, EdgeChunksHaveAPartialExtent) {
   EXPECT_EQ(extent, (std::vector<int64_t>{2, 1}));
 }
 
-TEST(ProgressCursorTest, RunsRoundTrip) {
-  ProgressCursor c(200);
+TEST(ChunkCursorTest, RunsRoundTrip) {
+  ChunkCursor c(200);
   for (int64_t i = 0; i < 130; ++i) c.MarkDone(i);
   c.MarkDone(150);
   c.MarkDone(199);
@@ -193,19 +193,19 @@ TEST(ProgressCursorTest, RunsRoundTrip) {
   EXPECT_EQ(c.done(), 132);
   const nlohmann::json runs = c.ToJson();
   EXPECT_EQ(runs, nlohmann::json::parse("[[0, 130], [150, 151], [199, 200]]"));
-  Result<ProgressCursor> back = ProgressCursor::FromJson(runs, 200);
+  Result<ChunkCursor> back = ChunkCursor::FromJson(runs, 200);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->done(), 132);
   EXPECT_TRUE(back->IsDone(129));
   EXPECT_FALSE(back->IsDone(130));
-  EXPECT_EQ(ProgressCursor(0).ToJson(), nlohmann::json::array());
+  EXPECT_EQ(ChunkCursor(0).ToJson(), nlohmann::json::array());
 }
 
-TEST(ProgressCursorTest, RefusesRunsOutsideTheRegion) {
-  EXPECT_FALSE(ProgressCursor::FromJson(nlohmann::json::parse("[[0, 11]]"), 10).ok());
-  EXPECT_FALSE(ProgressCursor::FromJson(nlohmann::json::parse("[[5, 6], [2, 3]]"), 10).ok());
-  EXPECT_FALSE(ProgressCursor::FromJson(nlohmann::json::parse("[[3, 3]]"), 10).ok());
-  EXPECT_FALSE(ProgressCursor::FromJson(nlohmann::json::parse("{}"), 10).ok());
+TEST(ChunkCursorTest, RefusesRunsOutsideTheRegion) {
+  EXPECT_FALSE(ChunkCursor::FromJson(nlohmann::json::parse("[[0, 11]]"), 10).ok());
+  EXPECT_FALSE(ChunkCursor::FromJson(nlohmann::json::parse("[[5, 6], [2, 3]]"), 10).ok());
+  EXPECT_FALSE(ChunkCursor::FromJson(nlohmann::json::parse("[[3, 3]]"), 10).ok());
+  EXPECT_FALSE(ChunkCursor::FromJson(nlohmann::json::parse("{}"), 10).ok());
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ TEST_F(BuiltinOpsTest, SleepWithChunksReportsEachChunkThenCompletes) {
   Result<nlohmann::json> resolved = sleep->Prepare(job);
   ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
   std::mutex mu;
-  std::vector<ChunkProgress> reports;
+  std::vector<LiveProgress> reports;
   std::vector<std::vector<bool>> maps;
   auto outcome = std::make_shared<std::promise<OpOutcome>>();
   OpContext ctx{1,
@@ -79,7 +79,7 @@ TEST_F(BuiltinOpsTest, SleepWithChunksReportsEachChunkThenCompletes) {
                 std::make_shared<const nlohmann::json>(job),
                 std::make_shared<const nlohmann::json>(*resolved),
                 std::make_shared<CancelToken>(),
-                [&](const ChunkProgress& p) {
+                [&](const LiveProgress& p) {
                   std::lock_guard lock(mu);
                   reports.push_back(p);
                   std::vector<bool> map(static_cast<size_t>(p.done->total()));
@@ -117,7 +117,7 @@ TEST_F(BuiltinOpsTest, SleepWithChunksStopsReportingWhenCanceled) {
                 std::make_shared<const nlohmann::json>(job),
                 std::make_shared<const nlohmann::json>(*resolved),
                 cancel,
-                [&](const ChunkProgress&) { ++reports; }};
+                [&](const LiveProgress&) { ++reports; }};
   sleep->Run(ctx, [outcome](OpOutcome o) { outcome->set_value(std::move(o)); });
   cancel->Cancel(CancelToken::Reason::kCanceled);
   EXPECT_EQ(outcome->get_future().get().kind, OpOutcome::Kind::kCanceled);

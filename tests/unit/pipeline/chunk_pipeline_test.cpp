@@ -195,7 +195,7 @@ class ChunkPipelineTest : public ::testing::Test {
     job.save_checkpoint = [checkpoints](const ChunkCheckpoint& cp) { checkpoints->push_back(cp); };
     if (clock) {
       job.clock = std::move(clock);
-      job.report_progress = [reports](const ChunkProgress& p) {
+      job.report_live_progress = [reports](const LiveProgress& p) {
         std::lock_guard lock(reports->mu);
         reports->done.push_back(p.chunks_done);
       };
@@ -271,7 +271,7 @@ TEST_F(ChunkPipelineTest, AChunkLargerThanTheBudgetStillPassesAlone) {
 }
 
 TEST_F(ChunkPipelineTest, ResumeSkipsEveryChunkTheCheckpointHasDone) {
-  ChunkCheckpoint resume{ProgressCursor(48), {{"folded", 20}}};
+  ChunkCheckpoint resume{ChunkCursor(48), {{"folded", 20}}};
   for (int64_t n = 0; n < 30; ++n) resume.cursor.MarkDone(n);
   resume.cursor.MarkDone(40);
   auto store = std::make_shared<CountingStore>(FileStore());

@@ -11,8 +11,8 @@
 
 #include "core/worker_pool.h"
 #include "pipeline/codecs/builtin_codecs.h"
+#include "pipeline/engine/chunk_cursor.h"
 #include "pipeline/engine/pending_chunks.h"
-#include "pipeline/engine/progress_cursor.h"
 #include "pipeline/ops/chunk_op.h"
 
 namespace batchd::pipeline {
@@ -20,8 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(ProgressCursorRunsTest, OutOfOrderChunksMergeIntoOneRun) {
-  ProgressCursor c(int64_t{1} << 40);
+TEST(ChunkCursorRunsTest, OutOfOrderChunksMergeIntoOneRun) {
+  ChunkCursor c(int64_t{1} << 40);
   c.MarkDone(5);
   c.MarkDone(3);
   c.MarkDone(7);
@@ -40,22 +40,22 @@ TEST(ProgressCursorRunsTest, OutOfOrderChunksMergeIntoOneRun) {
 }
 
 // A region of 2^34 chunks (the issue's [2^34] / [1]) costs a few runs, whatever is done.
-TEST(ProgressCursorRunsTest, AHugeRegionKeepsRunsNotChunks) {
+TEST(ChunkCursorRunsTest, AHugeRegionKeepsRunsNotChunks) {
   const int64_t total = int64_t{1} << 34;
-  ProgressCursor c(total);
+  ChunkCursor c(total);
   for (int64_t i = 0; i < 100'000; ++i) c.MarkDone(i);
   c.MarkDone(total - 1);
   EXPECT_EQ(c.run_count(), 2u);
   EXPECT_EQ(c.done(), 100'001);
-  Result<ProgressCursor> back = ProgressCursor::FromJson(
-      nlohmann::json::array({nlohmann::json::array({0, total - 1})}), total);
+  Result<ChunkCursor> back =
+      ChunkCursor::FromJson(nlohmann::json::array({nlohmann::json::array({0, total - 1})}), total);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->done(), total - 1);
   EXPECT_EQ(back->run_count(), 1u);
 }
 
 TEST(PendingChunksTest, WalksTheChunksNotDoneInOrder) {
-  ProgressCursor c(10);
+  ChunkCursor c(10);
   c.MarkDone(0, 2);
   c.MarkDone(4);
   c.MarkDone(8, 10);
@@ -64,12 +64,12 @@ TEST(PendingChunksTest, WalksTheChunksNotDoneInOrder) {
   std::vector<int64_t> walked;
   for (size_t i = 0; i < todo.size(); ++i) walked.push_back(todo.At(i));
   EXPECT_EQ(walked, (std::vector<int64_t>{2, 3, 5, 6, 7}));
-  EXPECT_EQ(PendingChunks(ProgressCursor(0)).size(), 0u);
+  EXPECT_EQ(PendingChunks(ChunkCursor(0)).size(), 0u);
 }
 
 TEST(PendingChunksTest, AHugeRegionIsOneRun) {
   const int64_t total = int64_t{1} << 62;
-  PendingChunks todo{ProgressCursor(total)};
+  PendingChunks todo{ChunkCursor(total)};
   EXPECT_EQ(todo.size(), static_cast<size_t>(total));
   EXPECT_EQ(todo.At(static_cast<size_t>(total - 1)), total - 1);
 }

@@ -304,26 +304,26 @@ TEST_F(EventLogTest, ProgressCarriesCountersRateAndEta) {
   EXPECT_FALSE(last.chunks_per_s) << "no session reported chunks";
 }
 
-TEST_F(EventLogTest, ReportedChunkProgressBecomesSessionProgressAndBatchChunkRate) {
+TEST_F(EventLogTest, ReportedLiveProgressBecomesSessionProgressAndBatchChunkRate) {
   EventLogOptions options;
   options.progress_interval = milliseconds(1);
   ASSERT_NO_FATAL_FAILURE(Open(options));
   BatchCreated b = Create(MakeBatch(1));
   ClaimResult r = Claim(1);
-  store_->ReportProgress({.session_id = r.sessions[0].id,
-                          .batch_public_id = b.public_id,
-                          .chunks_done = 3,
-                          .chunks_total = 10,
-                          .bytes_done = 300,
-                          .done_ranges = std::vector<ChunkRange>{{0, 2}, {5, 6}}});
+  store_->ReportLiveProgress({.session_id = r.sessions[0].id,
+                              .batch_public_id = b.public_id,
+                              .chunks_done = 3,
+                              .chunks_total = 10,
+                              .bytes_done = 300,
+                              .done_ranges = std::vector<ChunkRange>{{0, 2}, {5, 6}}});
   ASSERT_TRUE(collector_->WaitFor(
       [](const auto& all) { return HasType(all, EventType::kSessionProgress); }));
   clock_.Advance(milliseconds(1000));
-  store_->ReportProgress({.session_id = r.sessions[0].id,
-                          .batch_public_id = b.public_id,
-                          .chunks_done = 7,
-                          .chunks_total = 10,
-                          .bytes_done = 700});
+  store_->ReportLiveProgress({.session_id = r.sessions[0].id,
+                              .batch_public_id = b.public_id,
+                              .chunks_done = 7,
+                              .chunks_total = 10,
+                              .bytes_done = 700});
   ASSERT_TRUE(collector_->WaitFor([](const auto& all) {
     for (const EventRecord& e : OfType(all, EventType::kBatchProgress)) {
       if (e.chunks_per_s && *e.chunks_per_s > 0) return true;

@@ -166,7 +166,7 @@ TEST_F(OutcomeRetryTest, OutcomesThatCannotCommitAreKeptAndStoredOnceThereIsSpac
   EXPECT_EQ(testing::CountRows(db_path(), "session WHERE state = 2"), 4);
 }
 
-TEST_F(OutcomeRetryTest, ProgressOfAHeldSessionIsKeptOnceNotOncePerReport) {
+TEST_F(OutcomeRetryTest, CheckpointOfAHeldSessionIsKeptOnceNotOncePerReport) {
   ASSERT_OK_AND_ASSIGN(ClaimResult claimed, ClaimNow(1));
   ASSERT_EQ(claimed.sessions.size(), 1u);
   ASSERT_NO_FATAL_FAILURE(CapDatabase(true));
@@ -175,10 +175,10 @@ TEST_F(OutcomeRetryTest, ProgressOfAHeldSessionIsKeptOnceNotOncePerReport) {
   const size_t held = outcomes_->Unstored();
   // A running session reports every second; an outage of hours must not pile the reports up.
   for (int i = 0; i < 1000; ++i) {
-    outcomes_->SaveProgress({.session_id = claimed.sessions[0].id + 1,
-                             .chunks_done = i,
-                             .chunks_total = 1000,
-                             .checkpoint_json = "{}"});
+    outcomes_->SaveCheckpoint({.session_id = claimed.sessions[0].id + 1,
+                               .chunks_done = i,
+                               .chunks_total = 1000,
+                               .checkpoint_json = "{}"});
   }
   EXPECT_LE(outcomes_->Unstored(), held + 1);
   ASSERT_NO_FATAL_FAILURE(CapDatabase(false));

@@ -55,7 +55,7 @@ class ProgressEventWriterTest : public ::testing::Test {
 
   // Writes a round and returns the progress events it appended (not the batch.deleted a
   // trigger writes).
-  std::vector<EventRecord> Write(const ProgressCoalescer::Round& round, int64_t now_ms,
+  std::vector<EventRecord> Write(const LiveProgressCoalescer::Round& round, int64_t now_ms,
                                  std::vector<int64_t>* deleted = nullptr) {
     const int64_t before = LatestEventSeq(db_);
     std::vector<int64_t> gone = writer_.Write(db_, *appender_, round, now_ms);
@@ -68,11 +68,11 @@ class ProgressEventWriterTest : public ::testing::Test {
     return page.ok() ? page->events : std::vector<EventRecord>{};
   }
 
-  static ProgressCoalescer::Round Batches(std::vector<int64_t> ids) {
+  static LiveProgressCoalescer::Round Batches(std::vector<int64_t> ids) {
     return {.batches = std::move(ids)};
   }
 
-  static ProgressCoalescer::Round Reports(std::vector<SessionProgress> reports) {
+  static LiveProgressCoalescer::Round Reports(std::vector<SessionLiveProgress> reports) {
     return {.reports = std::move(reports)};
   }
 
@@ -179,7 +179,7 @@ TEST_F(ProgressEventWriterTest, SuppressedSessionEventsAreReportedAndDeletedBatc
   db_.exec("DELETE FROM batch WHERE id = " + std::to_string(id));
   std::vector<int64_t> deleted;
   // A report of a deleted batch is dropped too.
-  ProgressCoalescer::Round round = Batches({id});
+  LiveProgressCoalescer::Round round = Batches({id});
   round.reports.push_back({.session_id = 1, .batch_public_id = "b1", .chunks_done = 1});
   EXPECT_TRUE(Write(round, 3000, &deleted).empty());
   EXPECT_EQ(deleted, std::vector<int64_t>{id});

@@ -18,9 +18,9 @@
 
 namespace batchd::pipeline {
 
-class ProgressCursor {
+class ChunkCursor {
  public:
-  explicit ProgressCursor(int64_t total = 0) : total_(total) {}
+  explicit ChunkCursor(int64_t total = 0) : total_(total) {}
 
   int64_t total() const { return total_; }
   int64_t done() const { return done_; }
@@ -41,7 +41,7 @@ class ProgressCursor {
   // [[first, last_exclusive], ...] of done chunks, ascending.
   nlohmann::json ToJson() const;
   // kInvalidArgument when the runs are malformed, overlap, or leave [0, total).
-  static Result<ProgressCursor> FromJson(const nlohmann::json& runs, int64_t total);
+  static Result<ChunkCursor> FromJson(const nlohmann::json& runs, int64_t total);
 
  private:
   int64_t total_;

@@ -1,8 +1,9 @@
 // IntervalThrottle's rules, on a clock the test steps by hand: the first call passes, then one per
 // interval (exactly the interval is enough), a refused call does not restart the interval, a
 // forced pass always passes and does, a zero interval lets everything through, a clock stepping
-// back waits, and callers racing in one interval let exactly one through.
-#include "pipeline/engine/interval_throttle.h"
+// back waits, callers racing in one interval let exactly one through, and MillisUntilNextPass
+// agrees with TryPass at every step.
+#include "core/interval_throttle.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace batchd::pipeline {
+namespace batchd {
 namespace {
 
 // A clock the test sets; safe to read from several threads.
@@ -129,6 +130,65 @@ TEST(IntervalThrottleTest, CallersRacingInOneIntervalLetExactlyOneThrough) {
   EXPECT_TRUE(throttle.TryPass());
 }
 
+TEST(IntervalThrottleTest, MillisUntilNextPassCountsDownToTheNextPass) {
+  ManualClock clock;
+  clock.now = 1000;
+  IntervalThrottle throttle(100, clock.AsClock());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 0) << "nothing passed yet: due now";
+  ASSERT_TRUE(throttle.TryPass());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 100);
+  clock.now = 1030;
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 70);
+  EXPECT_FALSE(throttle.TryPass());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 70) << "a refused call changes nothing";
+  clock.now = 1099;
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 1);
+  clock.now = 1100;
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 0);
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 0) << "asking does not pass";
+  clock.now = 5000;
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 0) << "long overdue is still just due";
+  ASSERT_TRUE(throttle.TryPass());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 100) << "the pass at 5000 restarted the interval";
+}
+
+TEST(IntervalThrottleTest, MillisUntilNextPassAgreesWithTryPassAtEveryStep) {
+  // Steps the clock 1 ms at a time: TryPass passes exactly when MillisUntilNextPass said 0.
+  ManualClock clock;
+  IntervalThrottle throttle(7, clock.AsClock());
+  int passes = 0;
+  for (int64_t t = 0; t < 100; ++t) {
+    clock.now = t;
+    const int64_t left = throttle.MillisUntilNextPass();
+    EXPECT_GE(left, 0) << t;
+    EXPECT_EQ(throttle.TryPass(), left == 0) << t;
+    if (left == 0) ++passes;
+  }
+  EXPECT_EQ(passes, 15) << "0, 7, ..., 98";
+}
+
+TEST(IntervalThrottleTest, MillisUntilNextPassAfterAForcedPassOrAClockSteppingBack) {
+  ManualClock clock;
+  clock.now = 1000;
+  IntervalThrottle throttle(100, clock.AsClock());
+  ASSERT_TRUE(throttle.TryPass());
+  clock.now = 1040;
+  ASSERT_TRUE(throttle.TryPass(/*force=*/true));
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 100) << "the forced pass restarted the interval";
+  clock.now = 900;  // back 140 ms
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 240) << "due again at 1140, as TryPass would be";
+  clock.now = 1139;
+  EXPECT_FALSE(throttle.TryPass());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 1);
+}
+
+TEST(IntervalThrottleTest, MillisUntilNextPassOfAZeroIntervalIsAlwaysZero) {
+  ManualClock clock;
+  IntervalThrottle throttle(0, clock.AsClock());
+  ASSERT_TRUE(throttle.TryPass());
+  EXPECT_EQ(throttle.MillisUntilNextPass(), 0);
+}
+
 TEST(IntervalThrottleTest, WorksOnTheDefaultClock) {
   // The default clock (SteadyMillis) is there and goes forward; how fast is not this test's
   // business.
@@ -141,4 +201,4 @@ TEST(IntervalThrottleTest, WorksOnTheDefaultClock) {
 }
 
 }  // namespace
-}  // namespace batchd::pipeline
+}  // namespace batchd

@@ -1,25 +1,27 @@
-// Lets an action through at most once per interval: a live progress report every 100 ms while
-// chunks are being done, however many chunks finish in between. Generic on purpose (the daemon
-// has the same throttle for its progress hook and the event log): it knows nothing of what it
-// throttles, and its time comes from an injected MillisClock, so tests step time by hand.
+// Lets an action through at most once per interval. One class for every throttle of that kind:
+// the chunk engine's live progress reports and checkpoints (pipeline/engine/), the daemon's
+// live progress hook (daemon/live_progress_reporter.h) and the event log's coalescing rounds
+// (storage/live_progress_coalescer.h). It knows nothing of what it throttles, and its time comes
+// from an injected MillisClock (core/millis_clock.h), so tests step time by hand.
 //
 // Rules: the first TryPass passes; after that one passes once `interval_ms` have gone by since the
 // last pass (exactly `interval_ms` is enough; 0 lets every call through). A forced pass (the last
 // report of a run, which must never be dropped) always passes and restarts the interval. A clock
 // that steps back makes the next pass wait until it is again an interval past the last one.
+// MillisUntilNextPass says how long that is, for a caller that sleeps until then.
 //
 // Thread-safe without a lock: callers racing in one interval see exactly one of them pass (the
 // winner of a compare-and-swap on the time of the last pass), so it serves callers that hold a
-// lock of their own (the chunk pipeline) and callers that hold none alike.
+// lock of their own (the chunk pipeline, the coalescer) and callers that hold none alike.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <limits>
 
-#include "pipeline/engine/millis_clock.h"
+#include "core/millis_clock.h"
 
-namespace batchd::pipeline {
+namespace batchd {
 
 class IntervalThrottle {
  public:
@@ -32,6 +34,11 @@ class IntervalThrottle {
   // it may, whatever the time.
   bool TryPass(bool force = false);
 
+  // How long from now until an unforced TryPass would pass: 0 when it would pass now (nothing
+  // passed yet, or an interval has gone by since the last pass), else the milliseconds left
+  // (more than one interval when the clock stepped back). Reads the clock; changes nothing.
+  int64_t MillisUntilNextPass() const;
+
   int64_t interval_ms() const { return interval_ms_; }
 
  private:
@@ -42,4 +49,4 @@ class IntervalThrottle {
   std::atomic<int64_t> last_pass_{kNever};  // clock time of the last pass
 };
 
-}  // namespace batchd::pipeline
+}  // namespace batchd

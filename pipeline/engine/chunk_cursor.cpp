@@ -1,18 +1,18 @@
-#include "pipeline/engine/progress_cursor.h"
+#include "pipeline/engine/chunk_cursor.h"
 
 #include <algorithm>
 
 namespace batchd::pipeline {
 
-bool ProgressCursor::IsDone(int64_t chunk) const {
+bool ChunkCursor::IsDone(int64_t chunk) const {
   auto after = runs_.upper_bound(chunk);
   if (after == runs_.begin()) return false;
   return chunk < std::prev(after)->second;
 }
 
-void ProgressCursor::MarkDone(int64_t chunk) { MarkDone(chunk, chunk + 1); }
+void ChunkCursor::MarkDone(int64_t chunk) { MarkDone(chunk, chunk + 1); }
 
-void ProgressCursor::MarkDone(int64_t first, int64_t end) {
+void ChunkCursor::MarkDone(int64_t first, int64_t end) {
   if (first >= end) return;
   // Merges every run that overlaps or touches [first, end) into one; done_ grows by the chunks
   // of [first, end) that no run covered.
@@ -30,13 +30,12 @@ void ProgressCursor::MarkDone(int64_t first, int64_t end) {
   runs_.emplace(merged_first, merged_end);
 }
 
-std::optional<std::vector<std::pair<int64_t, int64_t>>> ProgressCursor::Runs(
-    size_t max_runs) const {
+std::optional<std::vector<std::pair<int64_t, int64_t>>> ChunkCursor::Runs(size_t max_runs) const {
   if (runs_.size() > max_runs) return std::nullopt;
   return std::vector<std::pair<int64_t, int64_t>>(runs_.begin(), runs_.end());
 }
 
-std::vector<std::pair<int64_t, int64_t>> ProgressCursor::PendingRuns() const {
+std::vector<std::pair<int64_t, int64_t>> ChunkCursor::PendingRuns() const {
   std::vector<std::pair<int64_t, int64_t>> pending;
   int64_t at = 0;
   for (const auto& [first, end] : runs_) {
@@ -47,14 +46,14 @@ std::vector<std::pair<int64_t, int64_t>> ProgressCursor::PendingRuns() const {
   return pending;
 }
 
-nlohmann::json ProgressCursor::ToJson() const {
+nlohmann::json ChunkCursor::ToJson() const {
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& [first, end] : runs_) runs.push_back({first, end});
   return runs;
 }
 
-Result<ProgressCursor> ProgressCursor::FromJson(const nlohmann::json& runs, int64_t total) {
-  ProgressCursor cursor(total);
+Result<ChunkCursor> ChunkCursor::FromJson(const nlohmann::json& runs, int64_t total) {
+  ChunkCursor cursor(total);
   if (!runs.is_array()) return Status::InvalidArgument("progress runs must be a list");
   int64_t previous_end = 0;
   for (const auto& run : runs) {

@@ -1,5 +1,6 @@
-// Time for the chunk engine's intervals (checkpoints, live progress), as a value to inject: a
-// MillisClock returns milliseconds on some scale that does not go backwards. The engine uses
+// Time for intervals (core/interval_throttle.h: the chunk engine's checkpoints and live progress,
+// the daemon's live progress hook, the event log's coalescing rounds), as a value to inject: a
+// MillisClock returns milliseconds on some scale that does not go backwards. Production code uses
 // SteadyMillis; tests hand in a counter they step by hand, so timing rules are tested without
 // sleeping. A clock may be called from several threads at once.
 //
@@ -11,7 +12,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace batchd::pipeline {
+namespace batchd {
 
 using MillisClock = std::function<int64_t()>;
 
@@ -21,4 +22,4 @@ inline int64_t SteadyMillis() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-}  // namespace batchd::pipeline
+}  // namespace batchd

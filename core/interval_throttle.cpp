@@ -1,9 +1,9 @@
-#include "pipeline/engine/interval_throttle.h"
+#include "core/interval_throttle.h"
 
 #include <cassert>
 #include <utility>
 
-namespace batchd::pipeline {
+namespace batchd {
 
 IntervalThrottle::IntervalThrottle(int64_t interval_ms, MillisClock clock)
     : interval_ms_(interval_ms), clock_(std::move(clock)) {
@@ -20,4 +20,11 @@ bool IntervalThrottle::TryPass(bool force) {
   }
 }
 
-}  // namespace batchd::pipeline
+int64_t IntervalThrottle::MillisUntilNextPass() const {
+  const int64_t last = last_pass_.load(std::memory_order_relaxed);
+  if (last == kNever) return 0;
+  const int64_t elapsed = clock_() - last;  // TryPass's rule: passes once elapsed >= interval
+  return elapsed >= interval_ms_ ? 0 : interval_ms_ - elapsed;
+}
+
+}  // namespace batchd

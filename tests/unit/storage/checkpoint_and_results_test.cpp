@@ -1,4 +1,4 @@
-// Chunk progress and batch results in the store: a checkpoint is kept only while its session
+// Checkpoints and batch results in the store: a checkpoint is kept only while its session
 // runs and comes back with the session when it is claimed again; a batch's result folds each
 // completed session's result exactly once, in the completion's own transaction.
 #include <gtest/gtest.h>
@@ -31,7 +31,7 @@ struct ListMerger {
   }
 };
 
-class ProgressAndResultsTest : public ::testing::Test {
+class CheckpointAndResultsTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
 
@@ -88,13 +88,13 @@ class ProgressAndResultsTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(ProgressAndResultsTest, ProgressOfARunningSessionIsStoredAndComesBackAtTheNextClaim) {
+TEST_F(CheckpointAndResultsTest, CheckpointOfARunningSessionIsStoredAndComesBackAtTheNextClaim) {
   Create(1);
   std::vector<ClaimedSession> c = Claim(1);
   ASSERT_EQ(c.size(), 1u);
   store_->SaveExecutionState(c[0].id, R"({"job":{},"resolved":{}})", clock_.Now());
-  store_->SaveProgress({c[0].id, 3, 10, R"({"done":[[0,3]]})"});
-  store_->SaveProgress({c[0].id, 5, 10, R"({"done":[[0,5]]})"});  // the later one wins
+  store_->SaveCheckpoint({c[0].id, 3, 10, R"({"done":[[0,3]]})"});
+  store_->SaveCheckpoint({c[0].id, 5, 10, R"({"done":[[0,5]]})"});  // the later one wins
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kRequeue));
 
   SessionDetail d = Detail(c[0].id);
@@ -110,15 +110,15 @@ TEST_F(ProgressAndResultsTest, ProgressOfARunningSessionIsStoredAndComesBackAtTh
   EXPECT_EQ(again[0].execution->checkpoint_json, R"({"done":[[0,5]]})");
 }
 
-TEST_F(ProgressAndResultsTest, ProgressOfASessionThatIsNoLongerRunningIsIgnored) {
+TEST_F(CheckpointAndResultsTest, CheckpointOfASessionThatIsNoLongerRunningIsIgnored) {
   Create(2);
   std::vector<ClaimedSession> c = Claim(1);
   ASSERT_EQ(c.size(), 1u);
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kCompleted));
-  store_->SaveProgress({c[0].id, 1, 10, R"({"done":[[0,1]]})"});  // late
-  // A session never claimed gets no row from a stray progress either.
-  store_->SaveProgress({c[0].id + 1, 1, 10, R"({"done":[[0,1]]})"});
-  ASSERT_TRUE(Claim(1).size() == 1u);  // a write after the progress: it has been applied
+  store_->SaveCheckpoint({c[0].id, 1, 10, R"({"done":[[0,1]]})"});  // late
+  // A session never claimed gets no row from a stray checkpoint either.
+  store_->SaveCheckpoint({c[0].id + 1, 1, 10, R"({"done":[[0,1]]})"});
+  ASSERT_TRUE(Claim(1).size() == 1u);  // a write after the checkpoint: it has been applied
   SessionDetail done = Detail(c[0].id);
   ASSERT_TRUE(done.execution.has_value());
   EXPECT_FALSE(done.execution->checkpoint_json.has_value());
@@ -126,7 +126,7 @@ TEST_F(ProgressAndResultsTest, ProgressOfASessionThatIsNoLongerRunningIsIgnored)
   EXPECT_EQ(testing::CountRows(dir_.path() / "batchd.db", "session_state"), 1);
 }
 
-TEST_F(ProgressAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
+TEST_F(CheckpointAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
   BatchCreated b = Create(4);
   std::vector<ClaimedSession> c = Claim(4);
   ASSERT_EQ(c.size(), 4u);
@@ -140,7 +140,7 @@ TEST_F(ProgressAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
   EXPECT_EQ(*merger_.calls, 2) << "the duplicate never reached the merger";
 }
 
-TEST_F(ProgressAndResultsTest, UnfoldableAndFailingFoldsLeaveTheResultAlone) {
+TEST_F(CheckpointAndResultsTest, UnfoldableAndFailingFoldsLeaveTheResultAlone) {
   BatchCreated b = Create(3);
   std::vector<ClaimedSession> c = Claim(3);
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kCompleted, "7"));

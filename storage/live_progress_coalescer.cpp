@@ -1,21 +1,13 @@
-#include "storage/progress_coalescer.h"
+#include "storage/live_progress_coalescer.h"
 
-#include <algorithm>
+#include <utility>
 
 namespace batchd::storage {
-namespace {
 
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
+LiveProgressCoalescer::LiveProgressCoalescer(LiveProgressCoalescerOptions options, MillisClock now)
+    : options_(options), round_throttle_(options.interval.count(), std::move(now)) {}
 
-}  // namespace
-
-ProgressCoalescer::ProgressCoalescer(ProgressCoalescerOptions options, Clock now)
-    : options_(options), now_(now ? std::move(now) : Clock(SteadyMillis)) {}
-
-bool ProgressCoalescer::Report(SessionProgress report) {
+bool LiveProgressCoalescer::Report(SessionLiveProgress report) {
   std::lock_guard lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   const int64_t id = report.session_id;
@@ -30,7 +22,7 @@ bool ProgressCoalescer::Report(SessionProgress report) {
   return wake;
 }
 
-bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
+bool LiveProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   if (batch_ids.empty()) return false;
   std::lock_guard lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
@@ -38,32 +30,26 @@ bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   return wake;
 }
 
-int64_t ProgressCoalescer::UntilNextStartLocked(int64_t now) const {
-  return started_ms_ ? *started_ms_ + options_.interval.count() - now : 0;
-}
-
-std::optional<std::chrono::milliseconds> ProgressCoalescer::DueIn() const {
+std::optional<std::chrono::milliseconds> LiveProgressCoalescer::DueIn() const {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return std::nullopt;
-  return std::chrono::milliseconds(std::max<int64_t>(0, UntilNextStartLocked(now_())));
+  return std::chrono::milliseconds(round_throttle_.MillisUntilNextPass());
 }
 
-bool ProgressCoalescer::StartRoundIfDue() {
+bool LiveProgressCoalescer::StartRoundIfDue() {
   std::lock_guard lock(mu_);
   if (!WaitingLocked() || round_out_) return false;
-  const int64_t now = now_();
-  if (UntilNextStartLocked(now) > 0) return false;
+  if (!round_throttle_.TryPass()) return false;
   round_out_ = true;
-  started_ms_ = now;
   return true;
 }
 
-void ProgressCoalescer::CancelRound() {
+void LiveProgressCoalescer::CancelRound() {
   std::lock_guard lock(mu_);
   round_out_ = false;
 }
 
-ProgressCoalescer::Round ProgressCoalescer::TakeRound() {
+LiveProgressCoalescer::Round LiveProgressCoalescer::TakeRound() {
   Round round;
   std::lock_guard lock(mu_);
   round_out_ = false;

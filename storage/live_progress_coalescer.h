@@ -1,36 +1,39 @@
-// Live progress between the threads that report it and the progress job that writes it: the
-// latest report of each session and the batches whose counters moved, handed out as one round
-// at most once per interval. This is what keeps batch.progress and session.progress at "at most
-// one per batch (per session) per 100 ms" (docs/api.md, "Events") whatever the rate of reports
-// and commits; storage/progress_event_writer.h turns a round into events.
+// Live progress (pipeline/ops/op.h has the word) between the threads that report it and the
+// progress job that writes it: the latest report of each session and the batches whose counters
+// moved, handed out as one round at most once per interval. This is what keeps batch.progress
+// and session.progress at "at most one per batch (per session) per 100 ms" (docs/api.md,
+// "Events") whatever the rate of reports and commits; storage/progress_event_writer.h turns a
+// round into events.
 //
 // A round is started (StartRoundIfDue, by the event log's ticker, which then queues the progress
 // job) and later taken (TakeRound, by that job on the writer thread). No round starts while an
 // earlier one has not been taken, so at most one progress job is ever queued.
 //
 // Thread-safe: Report from any thread, BatchesChanged and TakeRound from the writer thread,
-// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (monotonic
-// milliseconds), so tests move it by hand.
+// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (a MillisClock,
+// core/millis_clock.h), so tests move it by hand; the interval is an IntervalThrottle.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
 
+#include "core/interval_throttle.h"
+#include "core/live_progress_interval.h"
+#include "core/millis_clock.h"
 #include "storage/event_record.h"
 
 namespace batchd::storage {
 
-struct ProgressCoalescerOptions {
+struct LiveProgressCoalescerOptions {
   // Rounds start at most this often.
-  std::chrono::milliseconds interval{100};
+  std::chrono::milliseconds interval{kLiveProgressIntervalMs};
   // Reports a round hands out at most; the others wait for the next round, first in line.
   size_t max_reports_per_round = 256;
   // Sessions whose reports may wait at most; a report of one more session is dropped (it
@@ -38,19 +41,17 @@ struct ProgressCoalescerOptions {
   size_t max_pending_sessions = 100'000;
 };
 
-class ProgressCoalescer {
+class LiveProgressCoalescer {
  public:
-  using Clock = std::function<int64_t()>;  // monotonic milliseconds
-
-  // `now` defaults to std::chrono::steady_clock.
-  explicit ProgressCoalescer(ProgressCoalescerOptions options, Clock now = {});
-  ProgressCoalescer(const ProgressCoalescer&) = delete;
-  ProgressCoalescer& operator=(const ProgressCoalescer&) = delete;
+  explicit LiveProgressCoalescer(LiveProgressCoalescerOptions options,
+                                 MillisClock now = SteadyMillis);
+  LiveProgressCoalescer(const LiveProgressCoalescer&) = delete;
+  LiveProgressCoalescer& operator=(const LiveProgressCoalescer&) = delete;
 
   // Keeps `report` as its session's latest, replacing one not handed out yet (which keeps its
   // place in line). Returns true when the caller should wake the ticker: nothing was waiting
   // and no round is out, so the ticker has no reason to look at DueIn yet.
-  bool Report(SessionProgress report);
+  bool Report(SessionLiveProgress report);
 
   // `batch_ids` (duplicates allowed) had their counters changed by a commit. Returns true as
   // Report does.
@@ -69,8 +70,8 @@ class ProgressCoalescer {
   void CancelRound();
 
   struct Round {
-    std::vector<SessionProgress> reports;  // one per session, longest waiting first
-    std::vector<int64_t> batches;          // every changed batch, ascending, no duplicates
+    std::vector<SessionLiveProgress> reports;  // one per session, longest waiting first
+    std::vector<int64_t> batches;              // every changed batch, ascending, no duplicates
     bool more = false;  // reports were left for the next round: the caller wakes the ticker
   };
   // Hands out what waits (up to max_reports_per_round reports) and ends the round.
@@ -79,20 +80,16 @@ class ProgressCoalescer {
  private:
   bool WaitingLocked() const { return !reports_.empty() || !batches_.empty(); }
 
-  // The interval rule, kept in one place (issue 11 item 3 folds the 100 ms throttles into one
-  // class): a round may start once `interval` has passed since the last one started. Returns
-  // the milliseconds left until then (zero or less: it may start at `now`).
-  int64_t UntilNextStartLocked(int64_t now) const;
-
-  const ProgressCoalescerOptions options_;
-  const Clock now_;
+  const LiveProgressCoalescerOptions options_;
+  // The interval rule: a round may start once `interval` has passed since the last one started.
+  // Passed only under mu_, with the other conditions of a start.
+  IntervalThrottle round_throttle_;
 
   mutable std::mutex mu_;
-  std::unordered_map<int64_t, SessionProgress> reports_;  // guarded by mu_: by session id
-  std::deque<int64_t> order_;          // guarded by mu_: reports_' sessions, in line
-  std::set<int64_t> batches_;          // guarded by mu_
-  bool round_out_ = false;             // guarded by mu_: started, not yet taken
-  std::optional<int64_t> started_ms_;  // guarded by mu_: when the last round started
+  std::unordered_map<int64_t, SessionLiveProgress> reports_;  // guarded by mu_: by session id
+  std::deque<int64_t> order_;  // guarded by mu_: reports_' sessions, in line
+  std::set<int64_t> batches_;  // guarded by mu_
+  bool round_out_ = false;     // guarded by mu_: started, not yet taken
 };
 
 }  // namespace batchd::storage
