@@ -16,7 +16,7 @@ ProgressCoalescer::ProgressCoalescer(ProgressCoalescerOptions options, Clock now
     : options_(options), now_(now ? std::move(now) : Clock(SteadyMillis)) {}
 
 bool ProgressCoalescer::Report(SessionProgress report) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   const int64_t id = report.session_id;
   auto it = reports_.find(id);
@@ -32,7 +32,7 @@ bool ProgressCoalescer::Report(SessionProgress report) {
 
 bool ProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   if (batch_ids.empty()) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   batches_.insert(batch_ids.begin(), batch_ids.end());
   return wake;
@@ -43,13 +43,13 @@ int64_t ProgressCoalescer::UntilNextStartLocked(int64_t now) const {
 }
 
 std::optional<std::chrono::milliseconds> ProgressCoalescer::DueIn() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!WaitingLocked() || round_out_) return std::nullopt;
   return std::chrono::milliseconds(std::max<int64_t>(0, UntilNextStartLocked(now_())));
 }
 
 bool ProgressCoalescer::StartRoundIfDue() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!WaitingLocked() || round_out_) return false;
   const int64_t now = now_();
   if (UntilNextStartLocked(now) > 0) return false;
@@ -59,13 +59,13 @@ bool ProgressCoalescer::StartRoundIfDue() {
 }
 
 void ProgressCoalescer::CancelRound() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   round_out_ = false;
 }
 
 ProgressCoalescer::Round ProgressCoalescer::TakeRound() {
   Round round;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   round_out_ = false;
   while (!order_.empty() && round.reports.size() < options_.max_reports_per_round) {
     auto it = reports_.find(order_.front());

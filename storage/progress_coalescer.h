@@ -18,12 +18,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
 
+#include "core/mutex.h"
 #include "storage/event_record.h"
 
 namespace batchd::storage {
@@ -77,22 +77,22 @@ class ProgressCoalescer {
   Round TakeRound();
 
  private:
-  bool WaitingLocked() const { return !reports_.empty() || !batches_.empty(); }
+  bool WaitingLocked() const REQUIRES(mu_) { return !reports_.empty() || !batches_.empty(); }
 
   // The interval rule, kept in one place (issue 11 item 3 folds the 100 ms throttles into one
   // class): a round may start once `interval` has passed since the last one started. Returns
   // the milliseconds left until then (zero or less: it may start at `now`).
-  int64_t UntilNextStartLocked(int64_t now) const;
+  int64_t UntilNextStartLocked(int64_t now) const REQUIRES(mu_);
 
   const ProgressCoalescerOptions options_;
   const Clock now_;
 
-  mutable std::mutex mu_;
-  std::unordered_map<int64_t, SessionProgress> reports_;  // guarded by mu_: by session id
-  std::deque<int64_t> order_;          // guarded by mu_: reports_' sessions, in line
-  std::set<int64_t> batches_;          // guarded by mu_
-  bool round_out_ = false;             // guarded by mu_: started, not yet taken
-  std::optional<int64_t> started_ms_;  // guarded by mu_: when the last round started
+  mutable Mutex mu_;
+  std::unordered_map<int64_t, SessionProgress> reports_ GUARDED_BY(mu_);  // by session id
+  std::deque<int64_t> order_ GUARDED_BY(mu_);  // reports_' sessions, in line
+  std::set<int64_t> batches_ GUARDED_BY(mu_);
+  bool round_out_ GUARDED_BY(mu_) = false;             // started, not yet taken
+  std::optional<int64_t> started_ms_ GUARDED_BY(mu_);  // when the last round started
 };
 
 }  // namespace batchd::storage
