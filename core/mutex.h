@@ -95,10 +95,8 @@ class CondVar {
   template <typename Rep, typename Period>
   std::cv_status WaitFor(Mutex& mu, const std::chrono::duration<Rep, Period>& timeout)
       REQUIRES(mu) {
-    std::unique_lock lock(mu.mu_, std::adopt_lock);
-    std::cv_status status = cv_.wait_for(lock, timeout);
-    lock.release();
-    return status;
+    // As std::condition_variable::wait_for does: on the steady clock.
+    return WaitUntil(mu, std::chrono::steady_clock::now() + timeout);
   }
 
   void Signal() { cv_.notify_one(); }
