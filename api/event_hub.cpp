@@ -16,7 +16,7 @@ void EventHub::Publish(const std::vector<storage::EventRecord>& events) {
   }
   std::vector<std::shared_ptr<EventSubscriber>> live;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // The seq moves under the lock that Subscribe takes, so a new subscriber is offered exactly
     // the events after the seq it was given.
     latest_seq_ = std::max(latest_seq_, events.back().seq);
@@ -33,7 +33,7 @@ void EventHub::Publish(const std::vector<storage::EventRecord>& events) {
 }
 
 Result<int64_t> EventHub::Subscribe(const std::shared_ptr<EventSubscriber>& subscriber) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   RETURN_IF_ERROR(CheckRoomLocked());
   subscribers_.insert_or_assign(subscriber.get(), subscriber);
   ++subscriptions_;
@@ -41,7 +41,7 @@ Result<int64_t> EventHub::Subscribe(const std::shared_ptr<EventSubscriber>& subs
 }
 
 Status EventHub::CheckRoom() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return CheckRoomLocked();
 }
 
@@ -55,14 +55,14 @@ Status EventHub::CheckRoomLocked() const {
 }
 
 void EventHub::Unsubscribe(const EventSubscriber* subscriber) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   subscribers_.erase(subscriber);
 }
 
 void EventHub::Shutdown() {
   std::vector<std::shared_ptr<EventSubscriber>> live;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shut_down_ = true;
     for (const auto& [key, weak] : subscribers_) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
@@ -72,7 +72,7 @@ void EventHub::Shutdown() {
 }
 
 EventHub::Stats EventHub::GetStats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Stats s;
   s.subscribers = subscribers_.size();
   s.latest_seq = latest_seq_;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "storage/event_record.h"
 
@@ -74,16 +75,16 @@ class EventHub {
   Stats GetStats() const;
 
  private:
-  Status CheckRoomLocked() const;  // requires mu_
+  Status CheckRoomLocked() const REQUIRES(mu_);
 
   const size_t max_subscribers_;
-  mutable std::mutex mu_;
-  // guarded by mu_
-  std::unordered_map<const EventSubscriber*, std::weak_ptr<EventSubscriber>> subscribers_;
-  int64_t latest_seq_ = 0;        // guarded by mu_
-  int64_t subscriptions_ = 0;     // guarded by mu_
-  int64_t events_published_ = 0;  // guarded by mu_
-  bool shut_down_ = false;        // guarded by mu_
+  mutable Mutex mu_;
+  std::unordered_map<const EventSubscriber*, std::weak_ptr<EventSubscriber>> subscribers_
+      GUARDED_BY(mu_);
+  int64_t latest_seq_ GUARDED_BY(mu_) = 0;
+  int64_t subscriptions_ GUARDED_BY(mu_) = 0;
+  int64_t events_published_ GUARDED_BY(mu_) = 0;
+  bool shut_down_ GUARDED_BY(mu_) = false;
   std::atomic<int64_t> slow_consumers_closed_{0};
 };
 

@@ -28,7 +28,7 @@ Status EventStream::Start() {
   if (!latest.ok()) return latest.status();
   bool read = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     hello_latest_ = *latest;
     if (subscription_.since) {
       mode_ = Mode::kReplay;
@@ -54,7 +54,7 @@ std::string EventStream::ReconnectHint() const {
 
 void EventStream::Wake() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (wake_pending_) return;
     wake_pending_ = true;
   }
@@ -65,7 +65,7 @@ void EventStream::Offer(const std::shared_ptr<const RenderedEvent>& event) {
   if (!subscription_.filter.Matches(event->type, event->batch, event->session)) return;
   bool closing = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || close_ || overflowed_) return;
     if (inbox_.size() < options_.queue_limit) {
       inbox_.push_back(event);
@@ -93,7 +93,7 @@ void EventStream::Offer(const std::shared_ptr<const RenderedEvent>& event) {
 
 void EventStream::Shutdown() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || close_) return;
     close_ = Close{kCloseGoingAway, "the daemon is stopping; " + ReconnectHint()};
   }
@@ -101,7 +101,7 @@ void EventStream::Shutdown() {
 }
 
 std::optional<EventStream::Close> EventStream::TakeClose() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!close_) return std::nullopt;
   closed_ = true;
   return std::exchange(close_, std::nullopt);
@@ -111,7 +111,7 @@ EventStream::Next EventStream::Take() {
   bool read_page = false;
   Next next;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     wake_pending_ = false;
     next = TakeLocked(&read_page);
   }
@@ -167,7 +167,7 @@ EventStream::Next EventStream::TakeLocked(bool* read_page) {
 void EventStream::ReadPage() {
   storage::EventQuery q;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     q.after_seq = cursor_;
   }
   q.batch_public_id = subscription_.filter.batch;
@@ -183,7 +183,7 @@ void EventStream::ReadPage() {
 
 void EventStream::OnPage(Result<storage::EventPage> page) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     reading_ = false;
     if (!page.ok()) {
       if (!close_ && !closed_) {

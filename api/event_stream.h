@@ -17,7 +17,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -26,6 +25,7 @@
 
 #include "api/event_hub.h"
 #include "api/event_subscription.h"
+#include "core/mutex.h"
 #include "storage/store.h"
 
 namespace batchd::api {
@@ -80,12 +80,12 @@ class EventStream : public EventSubscriber, public std::enable_shared_from_this<
  private:
   enum class Mode { kReplay, kLive };
 
-  Next TakeLocked(bool* read_page);
+  Next TakeLocked(bool* read_page) REQUIRES(mu_);
   void ReadPage();
   void OnPage(Result<storage::EventPage> page);
   void Wake();
   Message Control(const nlohmann::json& message);
-  std::string ReconnectHint() const;
+  std::string ReconnectHint() const REQUIRES(mu_);
 
   const EventSubscription subscription_;
   EventHub& hub_;
@@ -93,21 +93,21 @@ class EventStream : public EventSubscriber, public std::enable_shared_from_this<
   const EventStreamOptions options_;
   const std::function<void()> wake_;
 
-  mutable std::mutex mu_;
-  Mode mode_ = Mode::kLive;                                 // guarded by mu_
-  int64_t hello_latest_ = 0;                                // guarded by mu_
-  bool hello_sent_ = false;                                 // guarded by mu_
-  bool wake_pending_ = false;                               // guarded by mu_
-  std::deque<Message> control_;                             // guarded by mu_
-  std::deque<Message> replay_;                              // guarded by mu_: one page at most
-  std::deque<std::shared_ptr<const RenderedEvent>> inbox_;  // guarded by mu_: live, bounded
-  bool overflowed_ = false;                                 // guarded by mu_
-  int64_t cursor_ = 0;          // guarded by mu_: the log has been read up to here (replay)
-  bool reading_ = false;        // guarded by mu_: a replay query is in flight
-  bool replay_more_ = false;    // guarded by mu_: the last page was full
-  int64_t last_sent_ = 0;       // guarded by mu_: seq of the last event handed to the transport
-  std::optional<Close> close_;  // guarded by mu_: to be sent
-  bool closed_ = false;         // guarded by mu_: a close was handed out
+  mutable Mutex mu_;
+  Mode mode_ GUARDED_BY(mu_) = Mode::kLive;
+  int64_t hello_latest_ GUARDED_BY(mu_) = 0;
+  bool hello_sent_ GUARDED_BY(mu_) = false;
+  bool wake_pending_ GUARDED_BY(mu_) = false;
+  std::deque<Message> control_ GUARDED_BY(mu_);
+  std::deque<Message> replay_ GUARDED_BY(mu_);                              // one page at most
+  std::deque<std::shared_ptr<const RenderedEvent>> inbox_ GUARDED_BY(mu_);  // live, bounded
+  bool overflowed_ GUARDED_BY(mu_) = false;
+  int64_t cursor_ GUARDED_BY(mu_) = 0;          // the log has been read up to here (replay)
+  bool reading_ GUARDED_BY(mu_) = false;        // a replay query is in flight
+  bool replay_more_ GUARDED_BY(mu_) = false;    // the last page was full
+  int64_t last_sent_ GUARDED_BY(mu_) = 0;       // seq of the last event handed to the transport
+  std::optional<Close> close_ GUARDED_BY(mu_);  // to be sent
+  bool closed_ GUARDED_BY(mu_) = false;         // a close was handed out
 };
 
 }  // namespace batchd::api

@@ -61,7 +61,7 @@ bool IsHarmless(beast::error_code ec) {
 }  // namespace
 
 uint64_t OpenConnections::Add(Closer close) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const uint64_t id = next_id_++;
   closers_.emplace(id, std::move(close));
   return id;
@@ -69,7 +69,7 @@ uint64_t OpenConnections::Add(Closer close) {
 
 void OpenConnections::Remove(uint64_t id) {
   Closer gone;  // destroyed outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = closers_.find(id);
   if (it == closers_.end()) return;
   gone = std::move(it->second);
@@ -79,7 +79,7 @@ void OpenConnections::Remove(uint64_t id) {
 size_t OpenConnections::CloseAll() {
   std::vector<Closer> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [id, close] : closers_) all.push_back(close);
   }
   for (const Closer& close : all) close();

@@ -16,7 +16,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -31,6 +30,7 @@
 #include "api/http_types.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "core/mutex.h"
 
 namespace batchd::api {
 
@@ -48,9 +48,9 @@ class OpenConnections {
   size_t CloseAll();
 
  private:
-  std::mutex mu_;
-  uint64_t next_id_ = 0;                // guarded by mu_
-  std::map<uint64_t, Closer> closers_;  // guarded by mu_
+  Mutex mu_;
+  uint64_t next_id_ GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Closer> closers_ GUARDED_BY(mu_);
 };
 
 // What every connection of one server shares.

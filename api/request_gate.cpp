@@ -37,12 +37,12 @@ RequestGate::RequestGate(std::vector<std::string> cors_origins,
       tokens_(std::move(tokens)) {}
 
 void RequestGate::ReplaceTokens(std::shared_ptr<const TokenSet> tokens) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   tokens_ = std::move(tokens);
 }
 
 std::shared_ptr<const TokenSet> RequestGate::tokens() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return tokens_;
 }
 

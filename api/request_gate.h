@@ -18,7 +18,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +27,7 @@
 #include "api/host_allowlist.h"
 #include "api/http_types.h"
 #include "api/token_set.h"
+#include "core/mutex.h"
 
 namespace batchd::api {
 
@@ -55,8 +55,8 @@ class RequestGate {
 
   const CorsPolicy cors_;
   const HostAllowlist hosts_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const TokenSet> tokens_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<const TokenSet> tokens_ GUARDED_BY(mu_);
 };
 
 }  // namespace batchd::api

@@ -3,12 +3,12 @@
 // queue into back-pressure (HTTP 503) instead of unbounded memory.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace batchd {
 
@@ -22,11 +22,11 @@ class BoundedQueue {
   // Appends `item` unless the queue is full or closed; on refusal `item` is left untouched.
   bool TryPush(T& item) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closed_ || items_.size() >= capacity_) return false;
       items_.push_back(std::move(item));
     }
-    ready_.notify_one();
+    ready_.Signal();
     return true;
   }
 
@@ -35,17 +35,17 @@ class BoundedQueue {
   // consumers can still finish what they hold.
   void PushBack(T item) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       items_.push_back(std::move(item));
     }
-    ready_.notify_one();
+    ready_.Signal();
   }
 
   // Waits for at least one item and takes up to `max_items`. Returns an empty vector only when
   // the queue is closed and drained.
   std::vector<T> PopBatch(size_t max_items) {
-    std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    MutexLock lock(mu_);
+    while (!closed_ && items_.empty()) ready_.Wait(mu_);
     std::vector<T> out;
     while (!items_.empty() && out.size() < max_items) {
       out.push_back(std::move(items_.front()));
@@ -64,28 +64,28 @@ class BoundedQueue {
   // Refuses further TryPush; consumers drain what is left, then Pop returns nullopt.
   void Close() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       closed_ = true;
     }
-    ready_.notify_all();
+    ready_.SignalAll();
   }
 
   bool closed() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return closed_;
   }
 
   size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return items_.size();
   }
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<T> items_;  // guarded by mu_
-  bool closed_ = false;  // guarded by mu_
+  mutable Mutex mu_;
+  CondVar ready_;
+  std::deque<T> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace batchd

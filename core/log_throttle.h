@@ -6,9 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
+
+#include "core/mutex.h"
 
 namespace batchd {
 
@@ -22,7 +23,7 @@ class LogThrottle {
   // or more after the last one logged; then the value is the number of occurrences not logged
   // since that one. nullopt: count it and stay quiet. Safe from any thread.
   std::optional<int64_t> Admit(Clock::time_point now = Clock::now()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (logged_once_ && now - last_logged_ < interval_) {
       ++suppressed_;
       return std::nullopt;
@@ -36,10 +37,10 @@ class LogThrottle {
 
  private:
   const Clock::duration interval_;
-  std::mutex mu_;
-  bool logged_once_ = false;       // guarded by mu_
-  Clock::time_point last_logged_;  // guarded by mu_
-  int64_t suppressed_ = 0;         // guarded by mu_: occurrences since last_logged_ not logged
+  Mutex mu_;
+  bool logged_once_ GUARDED_BY(mu_) = false;
+  Clock::time_point last_logged_ GUARDED_BY(mu_);
+  int64_t suppressed_ GUARDED_BY(mu_) = 0;  // occurrences since last_logged_ not logged
 };
 
 // " (N more since the last report)" for a line Admit let through, or "" when none were held back.

@@ -60,48 +60,48 @@ Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
   timer_ = std::thread([this] { TimerLoop(); });
-  std::unique_lock lock(mu_);
-  MaybeClaim(lock);
+  MutexLock lock(mu_);
+  MaybeClaim();
 }
 
 void Scheduler::Wake() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   wake_ = true;
-  MaybeClaim(lock);
+  MaybeClaim();
 }
 
 void Scheduler::TimerLoop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     if (!next_due_ms_) {
-      timer_changed_.wait(lock);
+      timer_changed_.Wait(mu_);
     } else if (const int64_t now = options_.clock(); now < *next_due_ms_) {
       // A wait for the time left, not until a system_clock time: the time is the clock's.
-      timer_changed_.wait_for(lock, std::chrono::milliseconds(*next_due_ms_ - now));
+      timer_changed_.WaitFor(mu_, std::chrono::milliseconds(*next_due_ms_ - now));
     } else {
       next_due_ms_.reset();
       wake_ = true;  // a retry's backoff is over
-      MaybeClaim(lock);
+      MaybeClaim();
     }
   }
 }
 
-void Scheduler::MaybeClaim(std::unique_lock<std::mutex>& lock) {
+void Scheduler::MaybeClaim() {
   if (stopping_ || claim_in_flight_ || !wake_ || free_slots_.empty()) return;
   wake_ = false;
   claim_in_flight_ = true;
   const int wanted = static_cast<int>(free_slots_.size());
-  lock.unlock();
+  mu_.Unlock();
   store_.ClaimSessions(wanted, options_.clock(), [this, wanted](Result<storage::ClaimResult> r) {
     OnClaimed(wanted, std::move(r));
   });
-  lock.lock();
+  mu_.Lock();
 }
 
 void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
   AssignedList assigned;
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     claim_in_flight_ = false;
     ++claims_;
     std::set<std::string> late_batch_cancels = std::exchange(cancel_batches_pending_, {});
@@ -115,13 +115,13 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
       }
       wake_ = true;
       next_due_ms_ = options_.clock() + kClaimRetryMs;
-      timer_changed_.notify_one();
-      if (stopping_) idle_.notify_all();
+      timer_changed_.Signal();
+      if (stopping_) idle_.SignalAll();
       return;
     }
     if (result->next_due_ms != next_due_ms_) {
       next_due_ms_ = result->next_due_ms;
-      timer_changed_.notify_one();
+      timer_changed_.Signal();
     }
     // A full claim means there may be more waiting for the next free slot.
     if (static_cast<int>(result->sessions.size()) == wanted) wake_ = true;
@@ -147,9 +147,9 @@ void Scheduler::OnClaimed(int wanted, Result<storage::ClaimResult> result) {
     }
     outstanding_ += static_cast<int64_t>(assigned.size());
     sessions_claimed_ += static_cast<int64_t>(assigned.size());
-    if (stopping_ && Idle()) idle_.notify_all();
+    if (stopping_ && Idle()) idle_.SignalAll();
     // Slots freed while this claim was in flight are claimed for now.
-    MaybeClaim(lock);
+    MaybeClaim();
   }
   Dispatch(std::move(assigned));
 }
@@ -334,7 +334,7 @@ void Scheduler::ReleaseSlots(std::span<const int> released) {
   if (released.empty()) return;
   std::vector<std::shared_ptr<CancelToken>> tokens;  // destroyed outside the lock
   tokens.reserve(released.size());
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (const int slot : released) {
     Slot& s = slots_[static_cast<size_t>(slot)];
     s.session_id = 0;
@@ -347,8 +347,8 @@ void Scheduler::ReleaseSlots(std::span<const int> released) {
   if (bucket.first != second) bucket = {second, 0};
   bucket.second += static_cast<int64_t>(released.size());
   wake_ = true;  // a slot, and maybe a batch's max_running, has room again
-  MaybeClaim(lock);
-  lock.unlock();
+  MaybeClaim();
+  lock.Unlock();
 }
 
 void Scheduler::OnRecorded(int64_t session_id, const Result<bool>& recorded) {
@@ -358,17 +358,25 @@ void Scheduler::OnRecorded(int64_t session_id, const Result<bool>& recorded) {
     spdlog::warn("outcome of session {} not recorded: {}; the next start requeues it", session_id,
                  recorded.status().ToString());
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   --outstanding_;
-  if (stopping_ && Idle()) idle_.notify_all();
+  if (stopping_ && Idle()) idle_.SignalAll();
 }
 
 bool Scheduler::Idle() const { return !claim_in_flight_ && outstanding_ == 0; }
 
+bool Scheduler::WaitIdleFor(std::chrono::steady_clock::duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!Idle()) {
+    if (idle_.WaitUntil(mu_, deadline) == std::cv_status::timeout) return Idle();
+  }
+  return true;
+}
+
 void Scheduler::CancelRunningSession(int64_t session_id) {
   std::shared_ptr<CancelToken> cancel;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // A linear scan: cancels are rare, and a slot table costs nothing per session.
     for (const Slot& s : slots_) {
       if (s.session_id == session_id) cancel = s.cancel;
@@ -381,7 +389,7 @@ void Scheduler::CancelRunningSession(int64_t session_id) {
 void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
   std::vector<std::shared_ptr<CancelToken>> cancels;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const Slot& s : slots_) {
       if (s.session_id != 0 && s.batch_public_id == batch_public_id) cancels.push_back(s.cancel);
     }
@@ -393,7 +401,7 @@ void Scheduler::CancelRunningBatch(const std::string& batch_public_id) {
 void Scheduler::ForgetBatch(const std::string& batch_public_id) { specs_.Forget(batch_public_id); }
 
 api::SchedulerStats Scheduler::Stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   api::SchedulerStats s;
   s.slots = options_.slots;
   s.running = options_.slots - static_cast<int>(free_slots_.size());
@@ -418,15 +426,15 @@ api::SchedulerStats Scheduler::Stats() const {
 }
 
 void Scheduler::Stop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (stopping_ && !timer_.joinable()) return;
   stopping_ = true;
-  timer_changed_.notify_all();
-  lock.unlock();
+  timer_changed_.SignalAll();
+  lock.Unlock();
   if (timer_.joinable()) timer_.join();
 
-  lock.lock();
-  if (!idle_.wait_for(lock, options_.shutdown_grace, [&] { return Idle(); })) {
+  lock.Lock();
+  if (!WaitIdleFor(options_.shutdown_grace)) {
     interrupting_ = true;
     std::vector<std::shared_ptr<CancelToken>> cancels;
     for (const Slot& s : slots_) {
@@ -434,14 +442,14 @@ void Scheduler::Stop() {
     }
     spdlog::info("interrupting {} running session(s); they resume at the next start",
                  cancels.size());
-    lock.unlock();
+    lock.Unlock();
     for (auto& c : cancels) c->Cancel(CancelToken::Reason::kShutdown);
-    lock.lock();
-    if (!idle_.wait_for(lock, std::chrono::seconds(10), [&] { return Idle(); })) {
+    lock.Lock();
+    if (!WaitIdleFor(std::chrono::seconds(10))) {
       spdlog::warn("{} session(s) did not stop; they resume at the next start", outstanding_);
     }
   }
-  lock.unlock();
+  lock.Unlock();
   exec_.Stop();
 }
 

@@ -11,10 +11,9 @@
 #pragma once
 
 #include <array>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -26,6 +25,7 @@
 #include "core/batch_expansion.h"
 #include "core/clock.h"
 #include "core/log_throttle.h"
+#include "core/mutex.h"
 #include "core/sharded_counter.h"
 #include "core/worker_pool.h"
 #include "daemon/spec_cache.h"
@@ -93,8 +93,8 @@ class Scheduler final : public api::SchedulerControl {
 
   void TimerLoop();
   // Submits a claim for the free slots if one may find work and none is in flight. Called
-  // with `lock` held; releases it while submitting.
-  void MaybeClaim(std::unique_lock<std::mutex>& lock);
+  // with mu_ held; releases it while submitting.
+  void MaybeClaim() REQUIRES(mu_);
   void OnClaimed(int wanted, Result<storage::ClaimResult> result);
   // Hands the sessions to the exec threads in one task per thread (not one per session: each
   // hand-off costs a wakeup).
@@ -117,7 +117,9 @@ class Scheduler final : public api::SchedulerControl {
               pipeline::OpOutcome outcome, std::string_view op = {});
   void ReleaseSlots(std::span<const int> slots);
   void OnRecorded(int64_t session_id, const Result<bool>& recorded);
-  bool Idle() const;  // with mu_ held: no claim in flight, every outcome recorded
+  bool Idle() const REQUIRES(mu_);  // no claim in flight, every outcome recorded
+  // Waits until Idle() or for `timeout` at most; returns Idle().
+  bool WaitIdleFor(std::chrono::steady_clock::duration timeout) REQUIRES(mu_);
 
   storage::Store& store_;
   const pipeline::OpRegistry& ops_;
@@ -125,28 +127,28 @@ class Scheduler final : public api::SchedulerControl {
   SpecCache specs_;
   WorkerPool exec_;
 
-  mutable std::mutex mu_;
-  std::condition_variable idle_;           // Stop waits on it for Idle()
-  std::condition_variable timer_changed_;  // next_due_ms_ or stopping_ changed
-  std::vector<Slot> slots_;                // guarded by mu_
-  std::vector<int> free_slots_;            // guarded by mu_: indexes of free slots_
-  int64_t outstanding_ = 0;                // guarded by mu_: claimed, outcome not yet recorded
-  bool wake_ = true;                       // guarded by mu_: something may be claimable
-  bool stopping_ = false;                  // guarded by mu_
-  bool interrupting_ = false;              // guarded by mu_: Stop's grace period is over
-  std::optional<int64_t> next_due_ms_;     // guarded by mu_: earliest retry backoff end
-  int64_t finished_total_ = 0;             // guarded by mu_
+  mutable Mutex mu_;
+  CondVar idle_;           // Stop waits on it for Idle()
+  CondVar timer_changed_;  // next_due_ms_ or stopping_ changed
+  std::vector<Slot> slots_ GUARDED_BY(mu_);
+  std::vector<int> free_slots_ GUARDED_BY(mu_);  // indexes of free slots_
+  int64_t outstanding_ GUARDED_BY(mu_) = 0;      // claimed, outcome not yet recorded
+  bool wake_ GUARDED_BY(mu_) = true;             // something may be claimable
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool interrupting_ GUARDED_BY(mu_) = false;           // Stop's grace period is over
+  std::optional<int64_t> next_due_ms_ GUARDED_BY(mu_);  // earliest retry backoff end
+  int64_t finished_total_ GUARDED_BY(mu_) = 0;
   // A cancel that arrives while a claim is in flight may concern sessions that claim moved to
   // in_progress just before the cancel's transaction. Such cancels are remembered here and
   // applied when the claim's sessions are registered.
-  bool claim_in_flight_ = false;                             // guarded by mu_
-  std::set<std::string> cancel_batches_pending_;             // guarded by mu_
-  std::set<int64_t> cancel_sessions_pending_;                // guarded by mu_
-  std::array<std::pair<int64_t, int64_t>, 8> per_second_{};  // guarded by mu_: (second, count)
-  int64_t claims_ = 0;                                       // guarded by mu_
-  int64_t claim_failures_ = 0;                               // guarded by mu_
+  bool claim_in_flight_ GUARDED_BY(mu_) = false;
+  std::set<std::string> cancel_batches_pending_ GUARDED_BY(mu_);
+  std::set<int64_t> cancel_sessions_pending_ GUARDED_BY(mu_);
+  std::array<std::pair<int64_t, int64_t>, 8> per_second_ GUARDED_BY(mu_) = {};  // (second, count)
+  int64_t claims_ GUARDED_BY(mu_) = 0;
+  int64_t claim_failures_ GUARDED_BY(mu_) = 0;
   LogThrottle claim_failure_log_;  // claims failing every second are logged once a minute
-  int64_t sessions_claimed_ = 0;   // guarded by mu_
+  int64_t sessions_claimed_ GUARDED_BY(mu_) = 0;
   // Outcomes by SessionOutcome::Target, counted where Finish runs (any exec or timer thread,
   // without mu_): sharded, so a drain's 200k outcomes a second do not share one cache line.
   std::array<ShardedCounter, 4> outcomes_;

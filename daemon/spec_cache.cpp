@@ -51,7 +51,7 @@ size_t SpecMemoryBytes(const BatchSpec& spec) {
 Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id,
                                                         std::string_view public_id) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = specs_.find(batch_id); it != specs_.end()) {
       lru_.splice(lru_.end(), lru_, it->second.lru);
       return it->second.spec;
@@ -68,7 +68,7 @@ Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id,
   }
   auto shared = std::make_shared<const BatchSpec>(std::move(*spec));
   const size_t size = SpecMemoryBytes(*shared);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (size > budget_ || specs_.count(batch_id)) return std::shared_ptr<const BatchSpec>(shared);
   while (!lru_.empty() && bytes_ + size > budget_) EraseLocked(specs_.find(lru_.front()));
   lru_.push_back(batch_id);
@@ -80,7 +80,7 @@ Result<std::shared_ptr<const BatchSpec>> SpecCache::Get(int64_t batch_id,
 
 void SpecCache::Forget(std::string_view public_id) {
   std::shared_ptr<const BatchSpec> released;  // freed outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto id = by_public_id_.find(public_id);
   if (id == by_public_id_.end()) return;
   auto it = specs_.find(id->second);
@@ -101,12 +101,12 @@ void SpecCache::EraseLocked(std::map<int64_t, Entry>::iterator it) {
 }
 
 size_t SpecCache::bytes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return bytes_;
 }
 
 size_t SpecCache::entries() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return specs_.size();
 }
 

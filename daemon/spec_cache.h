@@ -11,13 +11,13 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "core/batch_spec.h"
+#include "core/mutex.h"
 #include "storage/store.h"
 
 namespace batchd::daemon {
@@ -49,16 +49,15 @@ class SpecCache {
     std::string public_id;
   };
 
-  // With mu_ held.
-  void EraseLocked(std::map<int64_t, Entry>::iterator it);
+  void EraseLocked(std::map<int64_t, Entry>::iterator it) REQUIRES(mu_);
 
   storage::Store& store_;
   const size_t budget_;
-  mutable std::mutex mu_;
-  std::map<int64_t, Entry> specs_;                            // guarded by mu_
-  std::map<std::string, int64_t, std::less<>> by_public_id_;  // guarded by mu_
-  std::list<int64_t> lru_;  // guarded by mu_: least recently used first
-  size_t bytes_ = 0;        // guarded by mu_
+  mutable Mutex mu_;
+  std::map<int64_t, Entry> specs_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t, std::less<>> by_public_id_ GUARDED_BY(mu_);
+  std::list<int64_t> lru_ GUARDED_BY(mu_);  // least recently used first
+  size_t bytes_ GUARDED_BY(mu_) = 0;
 };
 
 // An estimate of the heap a parsed JSON value holds: each node, each object member (a tree node

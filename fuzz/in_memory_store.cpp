@@ -124,7 +124,7 @@ void InMemoryStore::CreateBatch(storage::NewBatch batch,
                                 storage::Callback<storage::BatchCreated> done) {
   storage::BatchCreated created;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch b;
     BatchRecord& r = b.record;
     r.id = next_batch_id_++;
@@ -152,7 +152,7 @@ void InMemoryStore::ListBatches(storage::BatchListQuery query,
                                 storage::Callback<storage::Page<BatchRecord>> done) {
   storage::Page<BatchRecord> page;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {  // newest first
       const BatchRecord& r = it->second.record;
       if (query.before_id && r.id >= *query.before_id) continue;
@@ -169,7 +169,7 @@ void InMemoryStore::ListBatches(storage::BatchListQuery query,
 
 void InMemoryStore::GetBatch(std::string public_id, storage::Callback<BatchRecord> done) {
   Result<BatchRecord> r = [&] {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return BatchLocked(public_id);
   }();
   done(std::move(r));
@@ -181,7 +181,7 @@ void InMemoryStore::ListSessions(storage::SessionListQuery query,
   // creates, bounded for the ten million one batch may hold.
   constexpr int64_t kMaxScan = 4096;
   Result<storage::Page<storage::SessionRecord>> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = FindBatchLocked(query.batch_public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + query.batch_public_id);
     storage::Page<storage::SessionRecord> page;
@@ -204,7 +204,7 @@ void InMemoryStore::ListSessions(storage::SessionListQuery query,
 
 void InMemoryStore::GetSession(int64_t session_id, storage::Callback<storage::SessionDetail> done) {
   Result<storage::SessionDetail> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = BatchOfSessionLocked(session_id);
     if (b == nullptr) return Status::NotFound("no session with id " + std::to_string(session_id));
     return storage::SessionDetail{
@@ -227,7 +227,7 @@ void InMemoryStore::GetBatchSpec(int64_t, storage::Callback<std::string> done) {
 
 void InMemoryStore::CancelBatch(std::string public_id, storage::Callback<BatchRecord> done) {
   Result<BatchRecord> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
     BatchRecord& r = b->record;
@@ -244,7 +244,7 @@ void InMemoryStore::CancelBatch(std::string public_id, storage::Callback<BatchRe
 void InMemoryStore::SetBatchPaused(std::string public_id, bool paused,
                                    storage::Callback<BatchRecord> done) {
   Result<BatchRecord> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
     if (IsFinished(b->record.state)) {
@@ -260,7 +260,7 @@ void InMemoryStore::SetBatchPaused(std::string public_id, bool paused,
 void InMemoryStore::RetryBatch(std::string public_id, int64_t,
                                storage::Callback<BatchRecord> done) {
   Result<BatchRecord> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
     MoveAllLocked(*b, {SessionState::kError, SessionState::kCanceled},
@@ -272,7 +272,7 @@ void InMemoryStore::RetryBatch(std::string public_id, int64_t,
 
 void InMemoryStore::DeleteBatch(std::string public_id, storage::Callback<uint64_t> done) {
   Result<uint64_t> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = FindBatchLocked(public_id);
     if (b == nullptr) return Status::NotFound("no batch with id " + public_id);
     if (!IsFinished(b->record.state)) {
@@ -290,7 +290,7 @@ void InMemoryStore::DeleteBatch(std::string public_id, storage::Callback<uint64_
 void InMemoryStore::CancelSession(int64_t session_id,
                                   storage::Callback<storage::SessionRecord> done) {
   Result<storage::SessionRecord> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = BatchOfSessionLocked(session_id);
     if (b == nullptr) return Status::NotFound("no session with id " + std::to_string(session_id));
     const storage::SessionRecord s = SessionLocked(*b, session_id);
@@ -308,7 +308,7 @@ void InMemoryStore::CancelSession(int64_t session_id,
 void InMemoryStore::RetrySession(int64_t session_id, int64_t,
                                  storage::Callback<storage::SessionRecord> done) {
   Result<storage::SessionRecord> result = [&]() -> decltype(result) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Batch* b = BatchOfSessionLocked(session_id);
     if (b == nullptr) return Status::NotFound("no session with id " + std::to_string(session_id));
     const storage::SessionRecord s = SessionLocked(*b, session_id);
@@ -326,7 +326,7 @@ void InMemoryStore::RetrySession(int64_t session_id, int64_t,
 void InMemoryStore::SetQueuePaused(bool paused, storage::Callback<storage::QueueStatus> done) {
   storage::QueueStatus q;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_paused_ = paused;
     q = QueueLocked();
   }
@@ -336,14 +336,14 @@ void InMemoryStore::SetQueuePaused(bool paused, storage::Callback<storage::Queue
 void InMemoryStore::GetQueueStatus(storage::Callback<storage::QueueStatus> done) {
   storage::QueueStatus q;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     q = QueueLocked();
   }
   done(q);
 }
 
 void InMemoryStore::Clear() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   batches_.clear();
   next_batch_id_ = 1;
   next_session_id_ = 1;
@@ -351,7 +351,7 @@ void InMemoryStore::Clear() {
 }
 
 std::string InMemoryStore::Fingerprint() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string out = queue_paused_ ? "paused;" : "running;";
   for (const auto& [id, batch] : batches_) {
     const BatchRecord& r = batch.record;

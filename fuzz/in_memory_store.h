@@ -11,10 +11,10 @@
 
 #include <initializer_list>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "storage/store.h"
 
 namespace batchd::fuzz {
@@ -72,21 +72,21 @@ class InMemoryStore final : public storage::Store {
   };
 
   // Each returns a copy taken under mu_, or the error the SQLite store would give.
-  Result<storage::BatchRecord> BatchLocked(const std::string& public_id);
-  Batch* FindBatchLocked(const std::string& public_id);
-  Batch* BatchOfSessionLocked(int64_t session_id);
-  storage::SessionRecord SessionLocked(const Batch& batch, int64_t session_id) const;
-  void MoveSessionLocked(Batch& batch, int64_t session_id, storage::SessionState to);
+  Result<storage::BatchRecord> BatchLocked(const std::string& public_id) REQUIRES(mu_);
+  Batch* FindBatchLocked(const std::string& public_id) REQUIRES(mu_);
+  Batch* BatchOfSessionLocked(int64_t session_id) REQUIRES(mu_);
+  storage::SessionRecord SessionLocked(const Batch& batch, int64_t session_id) const REQUIRES(mu_);
+  void MoveSessionLocked(Batch& batch, int64_t session_id, storage::SessionState to) REQUIRES(mu_);
   // Moves every session in one of `from` to `to`, as one transaction of the real store does.
   static void MoveAllLocked(Batch& batch, std::initializer_list<storage::SessionState> from,
                             storage::SessionState to);
-  storage::QueueStatus QueueLocked() const;
+  storage::QueueStatus QueueLocked() const REQUIRES(mu_);
 
-  std::mutex mu_;
-  std::map<int64_t, Batch> batches_;  // guarded by mu_; by internal id
-  int64_t next_batch_id_ = 1;         // guarded by mu_
-  int64_t next_session_id_ = 1;       // guarded by mu_
-  bool queue_paused_ = false;         // guarded by mu_
+  Mutex mu_;
+  std::map<int64_t, Batch> batches_ GUARDED_BY(mu_);  // by internal id
+  int64_t next_batch_id_ GUARDED_BY(mu_) = 1;
+  int64_t next_session_id_ GUARDED_BY(mu_) = 1;
+  bool queue_paused_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace batchd::fuzz

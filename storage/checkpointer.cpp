@@ -31,27 +31,27 @@ int Checkpointer::OnWalCommit(void* self, sqlite3* writer, const char* schema, i
     // next commits), or the writer could keep losing the race while the WAL grows.
     const int rc =
         sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    std::lock_guard lock(c->mu_);
+    MutexLock lock(c->mu_);
     c->writer_turn_ = rc == SQLITE_BUSY;
   } else if (frames >= c->options_.background_frames) {
     bool notify = false;
     {
-      std::lock_guard lock(c->mu_);
+      MutexLock lock(c->mu_);
       notify = !c->pending_;
       c->pending_ = true;
     }
-    if (notify) c->wanted_.notify_one();
+    if (notify) c->wanted_.Signal();
   }
   return SQLITE_OK;
 }
 
 void Checkpointer::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    wanted_.wait(lock, [&] { return (pending_ && !writer_turn_) || stopping_; });
+    while (!(pending_ && !writer_turn_) && !stopping_) wanted_.Wait(mu_);
     if (stopping_) return;
     pending_ = false;
-    lock.unlock();
+    lock.Unlock();
     const int rc = sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
@@ -62,16 +62,16 @@ void Checkpointer::Run() {
                      SuppressedSuffix(*suppressed));
       }
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 
 void Checkpointer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wanted_.notify_all();
+  wanted_.SignalAll();
   if (thread_.joinable()) thread_.join();
   db_.reset();
 }

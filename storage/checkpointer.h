@@ -13,15 +13,14 @@
 // valid until the copy is synced, whichever connection runs it.
 #pragma once
 
-#include <condition_variable>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <SQLiteCpp/Database.h>
 
 #include "core/log_throttle.h"
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace batchd::storage {
@@ -57,12 +56,12 @@ class Checkpointer {
 
   std::unique_ptr<SQLite::Database> db_;  // used only by thread_
   const CheckpointerOptions options_;
-  std::mutex mu_;
-  std::condition_variable wanted_;
-  bool pending_ = false;      // guarded by mu_: a checkpoint was asked for
-  bool writer_turn_ = false;  // guarded by mu_: the writer's checkpoint goes first
-  bool stopping_ = false;     // guarded by mu_
-  LogThrottle failure_log_;   // used by thread_
+  Mutex mu_;
+  CondVar wanted_;
+  bool pending_ GUARDED_BY(mu_) = false;      // a checkpoint was asked for
+  bool writer_turn_ GUARDED_BY(mu_) = false;  // the writer's checkpoint goes first
+  bool stopping_ GUARDED_BY(mu_) = false;
+  LogThrottle failure_log_;  // used by thread_
   std::thread thread_;
 };
 

@@ -50,7 +50,7 @@ class RetentionJob : public WriteJob {
       : log_(log), done_(std::move(done)) {}
   Result<Progress> Step(SQLite::Database& db) override {
     if (deleted_ == 0) {
-      std::lock_guard lock(log_.mu_);
+      MutexLock lock(log_.mu_);
       log_.seq_at_last_retention_ = log_.handed_seq_;
     }
     const auto age =
@@ -74,7 +74,7 @@ class RetentionJob : public WriteJob {
  private:
   void Finish(Result<int64_t> r) {
     {
-      std::lock_guard lock(log_.mu_);
+      MutexLock lock(log_.mu_);
       log_.retention_job_queued_ = false;
     }
     if (done_) done_(std::move(r));
@@ -106,19 +106,19 @@ void EventLog::Start(Writer& writer) {
 
 void EventLog::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (ticker_.joinable()) ticker_.join();
 }
 
 void EventLog::WakeTicker() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     kicked_ = true;
   }
-  wake_.notify_one();
+  wake_.Signal();
 }
 
 // Called by SQLite for every row the writer connection changes: per session row during a
@@ -181,13 +181,13 @@ void EventLog::Publish(SQLite::Database& db) {
     }
     bool trim = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       const int64_t slack = std::max<int64_t>(100, options_.retention_events / 10);
       if (handed_seq_ - seq_at_last_retention_ > slack && !retention_job_queued_) {
         trim = retention_wanted_ = true;
       }
     }
-    if (trim) wake_.notify_one();
+    if (trim) wake_.Signal();
   } catch (const SQLite::Exception& e) {
     spdlog::error("publishing events: {}", e.what());
   }
@@ -301,7 +301,7 @@ void EventLog::ReportLiveProgress(SessionLiveProgress progress) {
 
 void EventLog::Trim(std::function<void(Result<int64_t>)> done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     retention_job_queued_ = true;
   }
   Status s = writer_ != nullptr
@@ -309,7 +309,7 @@ void EventLog::Trim(std::function<void(Result<int64_t>)> done) {
                  : Status::Unavailable("the event log is not running");
   if (!s.ok()) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       retention_job_queued_ = false;
     }
     done(s);
@@ -318,16 +318,16 @@ void EventLog::Trim(std::function<void(Result<int64_t>)> done) {
 
 void EventLog::TickerLoop() {
   using Clock = std::chrono::steady_clock;
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   Clock::time_point next_retention = Clock::now() + options_.retention_interval;
   while (!stopping_) {
     // Cleared before the coalescer is asked: news after this wakes the wait below.
     kicked_ = false;
     if (coalescer_.StartRoundIfDue()) {
-      lock.unlock();
+      lock.Unlock();
       Status s = writer_->SubmitUnbounded(std::make_unique<ProgressJob>(*this));
       if (!s.ok()) coalescer_.CancelRound();  // stopping
-      lock.lock();
+      lock.Lock();
       continue;
     }
     const std::optional<std::chrono::milliseconds> progress_due = coalescer_.DueIn();
@@ -337,16 +337,18 @@ void EventLog::TickerLoop() {
       retention_wanted_ = false;
       if (!retention_job_queued_) {
         retention_job_queued_ = true;
-        lock.unlock();
+        lock.Unlock();
         Status s = writer_->SubmitUnbounded(std::make_unique<RetentionJob>(*this, nullptr));
-        lock.lock();
+        lock.Lock();
         if (!s.ok()) retention_job_queued_ = false;
       }
       continue;
     }
     Clock::time_point wake_at = next_retention;
     if (progress_due) wake_at = std::min(wake_at, now + *progress_due);
-    wake_.wait_until(lock, wake_at, [&] { return stopping_ || kicked_ || retention_wanted_; });
+    while (!stopping_ && !kicked_ && !retention_wanted_) {
+      if (wake_.WaitUntil(mu_, wake_at) == std::cv_status::timeout) break;
+    }
   }
 }
 

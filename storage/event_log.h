@@ -20,17 +20,16 @@
 // jobs. ReportLiveProgress may be called from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <SQLiteCpp/Database.h>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "storage/batch_info_cache.h"
 #include "storage/event_log_options.h"
 #include "storage/event_publisher.h"
@@ -118,13 +117,13 @@ class EventLog final : public WriterObserver, public SessionTransitionObserver {
   std::unique_ptr<SQLite::Statement> newest_seq_;
 
   // Shared with the ticker and with reporters.
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;              // guarded by mu_
-  bool kicked_ = false;                // guarded by mu_: the coalescer has news for the ticker
-  bool retention_job_queued_ = false;  // guarded by mu_
-  bool retention_wanted_ = false;      // guarded by mu_: the log grew fast
-  int64_t seq_at_last_retention_ = 0;  // guarded by mu_
+  Mutex mu_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool kicked_ GUARDED_BY(mu_) = false;  // the coalescer has news for the ticker
+  bool retention_job_queued_ GUARDED_BY(mu_) = false;
+  bool retention_wanted_ GUARDED_BY(mu_) = false;  // the log grew fast
+  int64_t seq_at_last_retention_ GUARDED_BY(mu_) = 0;
   std::thread ticker_;
 };
 

@@ -23,7 +23,7 @@ EventPublisher::~EventPublisher() { Stop(); }
 void EventPublisher::Publish(std::vector<EventRecord> events) {
   if (events.empty()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     if (queued_events_ + events.size() > options_.max_queued_events) {
       AddRangeLocked(events.front().seq, events.back().seq);  // the records go: memory first
@@ -32,17 +32,17 @@ void EventPublisher::Publish(std::vector<EventRecord> events) {
       queue_.push_back(Item{.events = std::move(events)});
     }
   }
-  ready_.notify_one();
+  ready_.Signal();
 }
 
 void EventPublisher::PublishRange(int64_t first_seq, int64_t last_seq) {
   if (last_seq < first_seq) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     AddRangeLocked(first_seq, last_seq);
   }
-  ready_.notify_one();
+  ready_.Signal();
 }
 
 void EventPublisher::AddRangeLocked(int64_t first_seq, int64_t last_seq) {
@@ -55,22 +55,22 @@ void EventPublisher::AddRangeLocked(int64_t first_seq, int64_t last_seq) {
 }
 
 bool EventPublisher::Full() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queued_events_ >= options_.max_queued_events;
 }
 
 int64_t EventPublisher::OldestUnread() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (reading_) return *reading_;
   return range_firsts_.empty() ? INT64_MAX : range_firsts_.front();
 }
 
 void EventPublisher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  ready_.notify_all();
+  ready_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -78,8 +78,8 @@ void EventPublisher::Run() {
   for (;;) {
     Item item;
     {
-      std::unique_lock lock(mu_);
-      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && queue_.empty()) ready_.Wait(mu_);
       if (queue_.empty()) return;  // stopping, and everything delivered
       item = std::move(queue_.front());
       queue_.pop_front();
@@ -94,7 +94,7 @@ void EventPublisher::Run() {
       Deliver(item.events);
     } else {
       ReadAndDeliver(item.first_seq, item.last_seq);
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       reading_.reset();
     }
   }
@@ -131,7 +131,7 @@ void EventPublisher::ReadAndDeliver(int64_t first_seq, int64_t last_seq) {
     if (events.empty()) return;  // no more rows in the range (seqs may have holes)
     after = events.back().seq;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       reading_ = after + 1;  // these are in memory now: retention may have their rows
     }
     Deliver(events);

@@ -18,16 +18,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "storage/event_log_options.h"
 #include "storage/event_record.h"
@@ -80,7 +79,7 @@ class EventPublisher {
     int64_t last_seq = 0;
   };
 
-  void AddRangeLocked(int64_t first_seq, int64_t last_seq);
+  void AddRangeLocked(int64_t first_seq, int64_t last_seq) REQUIRES(mu_);
   void Run();
   void Deliver(const std::vector<EventRecord>& events);
   void ReadAndDeliver(int64_t first_seq, int64_t last_seq);
@@ -90,13 +89,13 @@ class EventPublisher {
   const EventLogReader read_log_;
   const EventPublisherOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<Item> queue_;            // guarded by mu_
-  size_t queued_events_ = 0;          // guarded by mu_: events in queue_ (not ranges)
-  std::deque<int64_t> range_firsts_;  // guarded by mu_: first_seq of each range in queue_
-  std::optional<int64_t> reading_;    // guarded by mu_: the next seq the current read wants
-  bool stopping_ = false;             // guarded by mu_
+  mutable Mutex mu_;
+  CondVar ready_;
+  std::deque<Item> queue_ GUARDED_BY(mu_);
+  size_t queued_events_ GUARDED_BY(mu_) = 0;          // events in queue_ (not ranges)
+  std::deque<int64_t> range_firsts_ GUARDED_BY(mu_);  // first_seq of each range in queue_
+  std::optional<int64_t> reading_ GUARDED_BY(mu_);    // the next seq the current read wants
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

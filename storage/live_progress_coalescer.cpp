@@ -8,7 +8,7 @@ LiveProgressCoalescer::LiveProgressCoalescer(LiveProgressCoalescerOptions option
     : options_(options), round_throttle_(options.interval.count(), std::move(now)) {}
 
 bool LiveProgressCoalescer::Report(SessionLiveProgress report) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   const int64_t id = report.session_id;
   auto it = reports_.find(id);
@@ -24,20 +24,20 @@ bool LiveProgressCoalescer::Report(SessionLiveProgress report) {
 
 bool LiveProgressCoalescer::BatchesChanged(const std::vector<int64_t>& batch_ids) {
   if (batch_ids.empty()) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const bool wake = !WaitingLocked() && !round_out_;
   batches_.insert(batch_ids.begin(), batch_ids.end());
   return wake;
 }
 
 std::optional<std::chrono::milliseconds> LiveProgressCoalescer::DueIn() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!WaitingLocked() || round_out_) return std::nullopt;
   return std::chrono::milliseconds(round_throttle_.MillisUntilNextPass());
 }
 
 bool LiveProgressCoalescer::StartRoundIfDue() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!WaitingLocked() || round_out_) return false;
   if (!round_throttle_.TryPass()) return false;
   round_out_ = true;
@@ -45,13 +45,13 @@ bool LiveProgressCoalescer::StartRoundIfDue() {
 }
 
 void LiveProgressCoalescer::CancelRound() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   round_out_ = false;
 }
 
 LiveProgressCoalescer::Round LiveProgressCoalescer::TakeRound() {
   Round round;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   round_out_ = false;
   while (!order_.empty() && round.reports.size() < options_.max_reports_per_round) {
     auto it = reports_.find(order_.front());

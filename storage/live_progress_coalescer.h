@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -27,6 +26,7 @@
 #include "core/interval_throttle.h"
 #include "core/live_progress_interval.h"
 #include "core/millis_clock.h"
+#include "core/mutex.h"
 #include "storage/event_record.h"
 
 namespace batchd::storage {
@@ -78,18 +78,17 @@ class LiveProgressCoalescer {
   Round TakeRound();
 
  private:
-  bool WaitingLocked() const { return !reports_.empty() || !batches_.empty(); }
+  bool WaitingLocked() const REQUIRES(mu_) { return !reports_.empty() || !batches_.empty(); }
 
   const LiveProgressCoalescerOptions options_;
+  mutable Mutex mu_;
   // The interval rule: a round may start once `interval` has passed since the last one started.
   // Passed only under mu_, with the other conditions of a start.
-  IntervalThrottle round_throttle_;
-
-  mutable std::mutex mu_;
-  std::unordered_map<int64_t, SessionLiveProgress> reports_;  // guarded by mu_: by session id
-  std::deque<int64_t> order_;  // guarded by mu_: reports_' sessions, in line
-  std::set<int64_t> batches_;  // guarded by mu_
-  bool round_out_ = false;     // guarded by mu_: started, not yet taken
+  IntervalThrottle round_throttle_ GUARDED_BY(mu_);
+  std::unordered_map<int64_t, SessionLiveProgress> reports_ GUARDED_BY(mu_);  // by session id
+  std::deque<int64_t> order_ GUARDED_BY(mu_);  // reports_' sessions, in line
+  std::set<int64_t> batches_ GUARDED_BY(mu_);
+  bool round_out_ GUARDED_BY(mu_) = false;  // started, not yet taken
 };
 
 }  // namespace batchd::storage

@@ -292,7 +292,7 @@ void OutcomeBuffer::FinishSession(SessionOutcome outcome, Callback<bool> done) {
 void OutcomeBuffer::Add(Entry entry) {
   bool submit = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     AppendLocked(std::move(entry));
     if (holding_.load()) unstored_.store(pending_.size(), std::memory_order_relaxed);
     // While a retry is due, new entries wait for it: flushing them now would only fail again.
@@ -348,7 +348,7 @@ void OutcomeBuffer::Requeue(std::vector<Entry> entries, const Status& why) {
   size_t held = 0;
   bool schedule = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       held = entries.size();
     } else {
@@ -388,7 +388,7 @@ void OutcomeBuffer::Requeue(std::vector<Entry> entries, const Status& why) {
 void OutcomeBuffer::OnRetryDue() {
   bool submit = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     retry_due_ = false;
     submit = !flush_queued_ && !pending_.empty();
     if (submit) flush_queued_ = true;
@@ -397,7 +397,7 @@ void OutcomeBuffer::OnRetryDue() {
 }
 
 void OutcomeBuffer::OnStored() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!holding_.load()) return;
   holding_.store(false);
   unstored_.store(0, std::memory_order_relaxed);
@@ -406,7 +406,7 @@ void OutcomeBuffer::OnStored() {
 
 void OutcomeBuffer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -415,7 +415,7 @@ void OutcomeBuffer::Stop() {
 }
 
 std::vector<OutcomeBuffer::Entry> OutcomeBuffer::TakeAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   flush_queued_ = false;
   std::vector<Entry> taken;
   taken.swap(pending_);

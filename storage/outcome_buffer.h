@@ -12,12 +12,12 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "core/log_throttle.h"
+#include "core/mutex.h"
 #include "storage/retry_timer.h"
 #include "storage/session_transitions.h"
 #include "storage/store.h"
@@ -77,18 +77,18 @@ class OutcomeBuffer {
   void OnRetryDue();  // on the timer's thread
   // Appends `entry` to pending_, a checkpoint replacing its session's earlier one while
   // entries are held (mu_ held).
-  void AppendLocked(Entry entry);
+  void AppendLocked(Entry entry) REQUIRES(mu_);
   static void GiveUp(std::vector<Entry>& entries, const Status& why);
 
   Writer& writer_;
   RetryTimer& retries_;
   const ResultMerger merge_results_;
   SessionTransitionObserver* observer_ = nullptr;  // constant once outcomes flow
-  mutable std::mutex mu_;
-  std::vector<Entry> pending_;  // guarded by mu_, in call order
-  bool flush_queued_ = false;   // guarded by mu_: a flush job is queued and has not taken yet
-  bool retry_due_ = false;      // guarded by mu_: a retry is set on the timer; no flush before it
-  bool stopping_ = false;       // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<Entry> pending_ GUARDED_BY(mu_);  // in call order
+  bool flush_queued_ GUARDED_BY(mu_) = false;   // a flush job is queued and has not taken yet
+  bool retry_due_ GUARDED_BY(mu_) = false;      // a retry is set on the timer; no flush before it
+  bool stopping_ GUARDED_BY(mu_) = false;
   RetryBackoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};  // mu_
   // Set when a flush fails (in its step, so the claims after it in the same round see it),
   // cleared when a flush commits.

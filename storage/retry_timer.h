@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
+
+#include "core/mutex.h"
 
 namespace batchd::storage {
 
@@ -32,10 +32,10 @@ class RetryTimer {
   using Clock = std::chrono::steady_clock;
   void Run();
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::multimap<Clock::time_point, std::function<void()>> due_;  // guarded by mu_
-  bool stopping_ = false;                                        // guarded by mu_
+  Mutex mu_;
+  CondVar changed_;
+  std::multimap<Clock::time_point, std::function<void()>> due_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

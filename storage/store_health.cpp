@@ -69,7 +69,7 @@ void StoreHealth::RecordFailure(StoreFailureCause cause, std::string_view where,
                                 std::string_view message) {
   const auto index = static_cast<size_t>(cause);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++failures_[index];
     ++failures_since_commit_;
     failing_ = Reason(cause, message);
@@ -84,7 +84,7 @@ void StoreHealth::RecordFailure(StoreFailureCause cause, std::string_view where,
 void StoreHealth::RecordCommit() {
   int64_t failed = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (failing_.empty()) return;
     failed = failures_since_commit_;
     failing_.clear();
@@ -97,7 +97,7 @@ void StoreHealth::RecordCommit() {
 }
 
 StoreHealthSnapshot StoreHealth::Snapshot() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   StoreHealthSnapshot s;
   s.failures = failures_;
   s.reason = !corrupt_.empty() ? corrupt_ : failing_;

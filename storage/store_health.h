@@ -7,11 +7,11 @@
 
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "core/log_throttle.h"
+#include "core/mutex.h"
 
 namespace batchd::storage {
 
@@ -47,11 +47,11 @@ class StoreHealth {
   StoreHealthSnapshot Snapshot() const;
 
  private:
-  mutable std::mutex mu_;
-  std::array<int64_t, kStoreFailureCauses> failures_{};  // guarded by mu_
-  std::string failing_;  // guarded by mu_: the latest failure since the last commit, or empty
-  std::string corrupt_;  // guarded by mu_: the first corruption reported, or empty
-  int64_t failures_since_commit_ = 0;  // guarded by mu_
+  mutable Mutex mu_;
+  std::array<int64_t, kStoreFailureCauses> failures_ GUARDED_BY(mu_) = {};
+  std::string failing_ GUARDED_BY(mu_);  // the latest failure since the last commit, or empty
+  std::string corrupt_ GUARDED_BY(mu_);  // the first corruption reported, or empty
+  int64_t failures_since_commit_ GUARDED_BY(mu_) = 0;
   std::array<LogThrottle, kStoreFailureCauses> throttles_;
   LogThrottle recovered_log_;
 };

@@ -5,7 +5,7 @@ namespace batchd::pipeline {
 void CancelToken::Cancel(Reason reason) {
   std::vector<std::function<void()>> run;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (reason_ != Reason::kNone || reason == Reason::kNone) return;
     reason_ = reason;
     run.swap(callbacks_);
@@ -14,13 +14,13 @@ void CancelToken::Cancel(Reason reason) {
 }
 
 CancelToken::Reason CancelToken::reason() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return reason_;
 }
 
 void CancelToken::OnCancel(std::function<void()> callback) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (reason_ == Reason::kNone) {
       callbacks_.push_back(std::move(callback));
       return;

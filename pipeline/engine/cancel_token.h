@@ -3,8 +3,9 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace batchd::pipeline {
 
@@ -31,9 +32,9 @@ class CancelToken {
   void OnCancel(std::function<void()> callback);
 
  private:
-  mutable std::mutex mu_;
-  Reason reason_ = Reason::kNone;                 // guarded by mu_
-  std::vector<std::function<void()>> callbacks_;  // guarded by mu_
+  mutable Mutex mu_;
+  Reason reason_ GUARDED_BY(mu_) = Reason::kNone;
+  std::vector<std::function<void()>> callbacks_ GUARDED_BY(mu_);
 };
 
 }  // namespace batchd::pipeline

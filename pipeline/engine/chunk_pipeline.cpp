@@ -8,6 +8,7 @@
 
 #include "core/interval_throttle.h"
 #include "core/live_progress_interval.h"
+#include "core/mutex.h"
 #include "pipeline/engine/byte_budget.h"
 #include "pipeline/engine/checkpoint_timer.h"
 #include "pipeline/engine/chunk_pipeline_stats.h"
@@ -68,20 +69,25 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
         progress_throttle_(kLiveProgressIntervalMs, job_.clock) {}
 
   void Start() {
+    // Nothing else runs yet; the lock is for the analysis, which cannot know that.
+    mu_.Lock();
     if (job_.resume) {
       cursor_ = std::move(job_.resume->cursor);
       if (Status s = job_.consumer->RestoreState(job_.resume->op_state); !s.ok()) {
+        mu_.Unlock();
         return done_(OpOutcome::Failed(
             Status::Internal("the session's checkpoint does not restore: " + s.message())));
       }
     }
     todo_ = PendingChunks(cursor_);
+    mu_.Unlock();
     std::weak_ptr<Pipeline> weak = weak_from_this();
     job_.cancel->OnCancel([weak] {
       if (auto self = weak.lock()) self->Stop(Status::Ok());
     });
     GlobalChunkPipelineStats().pipelines_running.Increment();
-    Advance(std::unique_lock(mu_));
+    mu_.Lock();
+    Advance();
   }
 
  private:
@@ -91,26 +97,26 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
   // --- budget (ByteBudget: each chunk holds chunk_bytes_ from when it is taken until it leaves)
 
-  // Under mu_: takes one chunk's reservation if the budget has room for it.
-  bool TryReserve() {
+  // Takes one chunk's reservation if the budget has room for it.
+  bool TryReserve() REQUIRES(mu_) {
     if (!budget_.TryReserve(chunk_bytes_)) return false;
     GlobalChunkPipelineStats().Reserved(chunk_bytes_);
     return true;
   }
 
-  // Under mu_: takes one chunk's reservation that Fitting counted.
-  void Reserve() {
+  // Takes one chunk's reservation that Fitting counted.
+  void Reserve() REQUIRES(mu_) {
     budget_.Reserve(chunk_bytes_);
     GlobalChunkPipelineStats().Reserved(chunk_bytes_);
   }
 
   // --- fetch: the store's own reads (GetMany) ---
 
-  // Under mu_: claims the reads the limits allow now, as windows to issue once unlocked.
+  // Claims the reads the limits allow now, as windows to issue once unlocked.
   // Chunks a direct read could not get come first; they are already reserved. While direct
   // reads work, only the stretch after a chunk that was not at hand goes through GetMany
   // (DirectReadPolicy::WindowEnd).
-  std::vector<Window> TakeWindows() {
+  std::vector<Window> TakeWindows() REQUIRES(mu_) {
     std::vector<Window> windows;
     const int concurrency = job_.limits.fetch_concurrency;
     for (;;) {
@@ -160,7 +166,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void OnRead(int64_t number, Result<std::optional<Bytes>> data) {
     DecodeTasks::Claim claim;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --reads_in_flight_;
       if (data.ok() && data->has_value()) bytes_read_ += static_cast<int64_t>((*data)->size());
       GlobalChunkPipelineStats().ReadAnswered(data.ok() && data->has_value() ? (*data)->size() : 0);
@@ -179,16 +185,18 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     for (int i = 0; i < claim.tasks(); ++i) {
       decode_.SubmitAlways([self = shared_from_this()] { self->DecodeLoop(); });
     }
-    std::unique_lock lock(mu_);
+    mu_.Lock();
     if (decode_tasks_.Submitted(std::move(claim)) && budget_.empty() && AllOut() && !ended_) {
-      Advance(std::move(lock));
+      Advance();
+    } else {
+      mu_.Unlock();
     }
   }
 
   // --- decode and process ---
 
-  // Under mu_: direct reads the decode threads may start now, at most `most`.
-  size_t DirectReadsAllowed(size_t most) const {
+  // Direct reads the decode threads may start now, at most `most`.
+  size_t DirectReadsAllowed(size_t most) const REQUIRES(mu_) {
     if (stopped_ || !direct_reads_.AllowsAt(next_)) return 0;
     return std::min(
         {most, todo_.size() - next_, static_cast<size_t>(budget_.Fitting(chunk_bytes_))});
@@ -209,7 +217,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       }
       bool stopped = false;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         while (!fetched_.empty() && fetched.size() < batch_size_) {
           fetched.push_back(std::move(fetched_.front()));
           fetched_.pop_front();
@@ -336,13 +344,13 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       batch->outcomes.push_back({number, error, std::move(contribution)});
       return;
     }
-    std::unique_lock lock(mu_);
+    mu_.Lock();
     Apply(number, error, contribution.get());
-    Advance(std::move(lock));
+    Advance();
   }
 
   void FlushBatch(DecodeBatch& batch) {
-    std::unique_lock lock(mu_);
+    mu_.Lock();
     for (DecodeBatch::Outcome& o : batch.outcomes) Apply(o.number, o.error, o.contribution.get());
     direct_reads_.EndBatch(batch.tries, next_);
     bytes_read_ += batch.bytes_read;
@@ -353,11 +361,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
       not_at_hand_.insert(not_at_hand_.end(), batch.not_at_hand.rbegin(), batch.not_at_hand.rend());
     }
     batch.Clear();
-    Advance(std::move(lock));
+    Advance();
   }
 
-  // Under mu_: one chunk's outcome.
-  void Apply(int64_t number, const Status& error, ChunkContribution* contribution) {
+  // One chunk's outcome.
+  void Apply(int64_t number, const Status& error, ChunkContribution* contribution) REQUIRES(mu_) {
     budget_.Release(chunk_bytes_);
     using End = ChunkPipelineStats::ChunkEnd;
     GlobalChunkPipelineStats().ChunkLeft(
@@ -373,18 +381,21 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   }
 
   void Stop(const Status& error) {
-    std::unique_lock lock(mu_);
+    mu_.Lock();
     if (!error.ok() && error_.ok()) error_ = error;
     stopped_ = true;
-    Advance(std::move(lock));
+    Advance();
   }
 
-  // Under mu_: no chunk is left to start (all started, or the session stopped).
-  bool AllOut() const { return stopped_ || (next_ == todo_.size() && not_at_hand_.empty()); }
+  // No chunk is left to start (all started, or the session stopped).
+  bool AllOut() const REQUIRES(mu_) {
+    return stopped_ || (next_ == todo_.size() && not_at_hand_.empty());
+  }
 
   // Takes the next step with the lock held, and does the slow parts after releasing it:
-  // starting reads and decode tasks, saving a checkpoint, ending the session.
-  void Advance(std::unique_lock<std::mutex> lock) {
+  // starting reads and decode tasks, saving a checkpoint, ending the session. Called with mu_
+  // taken by mu_.Lock() (not a MutexLock, which would unlock it again); returns without it.
+  void Advance() RELEASE(mu_) {
     std::vector<Window> windows = TakeWindows();
     if (stopped_) {  // what waited for a window will not be read
       for (int64_t n : not_at_hand_) Apply(n, Status::Ok(), nullptr);
@@ -412,7 +423,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     }
     const bool completed = end && error_.ok() && !stopped_;
     const Status error = error_;
-    lock.unlock();
+    mu_.Unlock();
 
     if (claim) SubmitDecodeTasks(std::move(claim));
     for (Window& w : windows) Issue(std::move(w));
@@ -431,7 +442,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // Two threads may take checkpoints one after the other and reach here in the opposite
   // order; the older one is then stale and skipped.
   void SaveCheckpoint(const ChunkCheckpoint& checkpoint, uint64_t seq) {
-    std::lock_guard lock(save_mu_);
+    MutexLock lock(save_mu_);
     if (seq <= saved_seq_) return;
     saved_seq_ = seq;
     job_.save_checkpoint(checkpoint);
@@ -445,25 +456,25 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   const size_t batch_size_;    // chunks a decode task takes at once
   const int chunks_per_turn_;  // chunks a decode task handles before it yields its thread
 
-  std::mutex save_mu_;
-  uint64_t saved_seq_ = 0;  // guarded by save_mu_
-  std::mutex mu_;
-  PendingChunks todo_;             // chunk numbers not done at the start, in order (const after)
-  size_t next_ = 0;                // guarded by mu_: next todo_ entry to start
-  int reads_in_flight_ = 0;        // guarded by mu_: GetMany keys not yet reported
-  ByteBudget budget_;              // guarded by mu_: chunk_bytes_ per chunk started, not yet left
-  std::deque<Fetched> fetched_;    // guarded by mu_: read by the store, waiting for a decode task
-  DecodeTasks decode_tasks_;       // guarded by mu_: DecodeLoops out, threads submitting them
-  DirectReadPolicy direct_reads_;  // guarded by mu_: whether decode threads read chunks themselves
-  std::vector<int64_t> not_at_hand_;    // guarded by mu_: reserved, to read with GetMany
-  bool stopped_ = false;                // guarded by mu_: canceled or failed; no new reads
-  bool ended_ = false;                  // guarded by mu_: done_ has been (or is being) called
-  Status error_;                        // guarded by mu_: the first chunk error
-  ChunkCursor cursor_;                  // guarded by mu_
-  CheckpointTimer checkpoint_timer_;    // guarded by mu_
-  uint64_t checkpoint_seq_ = 0;         // guarded by mu_
-  IntervalThrottle progress_throttle_;  // guarded by mu_ (safe without): live progress reports
-  int64_t bytes_read_ = 0;              // guarded by mu_: encoded bytes read by this run
+  Mutex save_mu_;
+  uint64_t saved_seq_ GUARDED_BY(save_mu_) = 0;
+  Mutex mu_;
+  PendingChunks todo_;               // chunk numbers not done at the start, in order (const after)
+  size_t next_ GUARDED_BY(mu_) = 0;  // next todo_ entry to start
+  int reads_in_flight_ GUARDED_BY(mu_) = 0;        // GetMany keys not yet reported
+  ByteBudget budget_ GUARDED_BY(mu_);              // chunk_bytes_ per chunk started, not yet left
+  std::deque<Fetched> fetched_ GUARDED_BY(mu_);    // read by the store, waiting for a decode task
+  DecodeTasks decode_tasks_ GUARDED_BY(mu_);       // DecodeLoops out, threads submitting them
+  DirectReadPolicy direct_reads_ GUARDED_BY(mu_);  // whether decode threads read chunks themselves
+  std::vector<int64_t> not_at_hand_ GUARDED_BY(mu_);  // reserved, to read with GetMany
+  bool stopped_ GUARDED_BY(mu_) = false;              // canceled or failed; no new reads
+  bool ended_ GUARDED_BY(mu_) = false;                // done_ has been (or is being) called
+  Status error_ GUARDED_BY(mu_);                      // the first chunk error
+  ChunkCursor cursor_ GUARDED_BY(mu_);
+  CheckpointTimer checkpoint_timer_ GUARDED_BY(mu_);
+  uint64_t checkpoint_seq_ GUARDED_BY(mu_) = 0;
+  IntervalThrottle progress_throttle_ GUARDED_BY(mu_);  // live progress reports
+  int64_t bytes_read_ GUARDED_BY(mu_) = 0;              // encoded bytes read by this run
 };
 
 }  // namespace

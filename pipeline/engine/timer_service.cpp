@@ -8,44 +8,44 @@ TimerService::~TimerService() { Stop(); }
 
 TimerService::TimerId TimerService::Schedule(Clock::duration delay,
                                              std::function<void()> callback) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const TimerId id = next_id_++;
   deadlines_.emplace(Clock::now() + delay, id);
   callbacks_.emplace(id, std::move(callback));
-  changed_.notify_one();
+  changed_.Signal();
   return id;
 }
 
 bool TimerService::Cancel(TimerId id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // The deadline entry stays; Run skips ids whose callback is gone.
   return callbacks_.erase(id) > 0;
 }
 
 void TimerService::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     callbacks_.clear();
     deadlines_.clear();
   }
-  changed_.notify_all();
+  changed_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void TimerService::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     if (deadlines_.empty()) {
-      changed_.wait(lock);
+      changed_.Wait(mu_);
       continue;
     }
     auto first = deadlines_.begin();
     if (first->first > Clock::now()) {
-      // A copy: wait_until reads its deadline again on waking, and Stop (or an earlier timer)
+      // A copy: WaitUntil reads its deadline again on waking, and Stop (or an earlier timer)
       // may have erased the map entry by then.
       const Clock::time_point deadline = first->first;
-      changed_.wait_until(lock, deadline);
+      changed_.WaitUntil(mu_, deadline);
       continue;
     }
     const TimerId id = first->second;
@@ -54,9 +54,9 @@ void TimerService::Run() {
     if (cb == callbacks_.end()) continue;  // canceled
     std::function<void()> run = std::move(cb->second);
     callbacks_.erase(cb);
-    lock.unlock();
+    lock.Unlock();
     run();
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
+
+#include "core/mutex.h"
 
 namespace batchd::pipeline {
 
@@ -34,12 +34,12 @@ class TimerService {
  private:
   void Run();
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::multimap<Clock::time_point, TimerId> deadlines_;  // guarded by mu_
-  std::map<TimerId, std::function<void()>> callbacks_;   // guarded by mu_
-  TimerId next_id_ = 1;                                  // guarded by mu_
-  bool stopping_ = false;                                // guarded by mu_
+  Mutex mu_;
+  CondVar changed_;
+  std::multimap<Clock::time_point, TimerId> deadlines_ GUARDED_BY(mu_);
+  std::map<TimerId, std::function<void()>> callbacks_ GUARDED_BY(mu_);
+  TimerId next_id_ GUARDED_BY(mu_) = 1;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

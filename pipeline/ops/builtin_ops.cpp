@@ -1,9 +1,9 @@
 // The orchestration-only ops: noop, sleep and fail. They do no data work, so the scheduler
 // can be tested and benchmarked alone.
 #include <atomic>
-#include <mutex>
 #include <vector>
 
+#include "core/mutex.h"
 #include "pipeline/ops/op_registry.h"
 
 namespace batchd::pipeline {
@@ -104,20 +104,23 @@ class SleepOp final : public Op {
   // One "chunk" per ms/chunks, in a scattered order (a stride through the chunks), the way a
   // pipeline with many reads in flight finishes them.
   struct ChunkRun {
-    std::mutex mu;
-    ChunkCursor done;      // guarded by mu
-    int64_t finished = 0;  // guarded by mu
-    TimerService::TimerId timer = 0;
-    bool over = false;  // guarded by mu: completed or canceled
-    // Guarded by mu; taken by whichever of the last tick and the cancel ends the run, so the
-    // token's cancel callback (which holds `run`) no longer reaches it: `done` may own the token.
-    OpDone on_done;
+    Mutex mu;
+    ChunkCursor done GUARDED_BY(mu);
+    int64_t finished GUARDED_BY(mu) = 0;
+    TimerService::TimerId timer GUARDED_BY(mu) = 0;
+    bool over GUARDED_BY(mu) = false;  // completed or canceled
+    // Taken by whichever of the last tick and the cancel ends the run, so the token's cancel
+    // callback (which holds `run`) no longer reaches it: `done` may own the token.
+    OpDone on_done GUARDED_BY(mu);
   };
 
   void RunChunks(const OpContext& ctx, int64_t ms, int64_t chunks, OpDone done) const {
     auto run = std::make_shared<ChunkRun>();
-    run->done = ChunkCursor(chunks);
-    run->on_done = std::move(done);
+    {
+      MutexLock lock(run->mu);  // not shared yet: for the analysis
+      run->done = ChunkCursor(chunks);
+      run->on_done = std::move(done);
+    }
     const auto step = std::chrono::microseconds(ms * 1000 / chunks);
     const int64_t stride = chunks > 7 && chunks % 7 != 0 ? 7 : 1;
     LiveProgressReporter report = ctx.live_progress;
@@ -126,7 +129,7 @@ class SleepOp final : public Op {
       LiveProgress p;
       OpDone on_done;
       {
-        std::lock_guard lock(run->mu);
+        MutexLock lock(run->mu);
         if (run->over) return;
         run->done.MarkDone(run->finished * stride % chunks);
         p.chunks_done = ++run->finished;
@@ -146,7 +149,7 @@ class SleepOp final : public Op {
       on_done(OpOutcome::Completed(nlohmann::json{{"chunks", chunks}}));
     };
     {
-      std::lock_guard lock(run->mu);
+      MutexLock lock(run->mu);
       run->timer = timers_.Schedule(step, [tick] { (*tick)(); });
     }
     // Holds neither `done` nor `tick` (whose closure the timer holds until it runs or is
@@ -154,7 +157,7 @@ class SleepOp final : public Op {
     ctx.cancel->OnCancel([this, run] {
       OpDone on_done;
       {
-        std::lock_guard lock(run->mu);
+        MutexLock lock(run->mu);
         if (run->over) return;
         run->over = true;
         timers_.Cancel(run->timer);

@@ -152,7 +152,7 @@ Result<std::shared_ptr<HttpAllowlist>> HttpAllowlist::Create(
 void HttpAllowlist::SetOwnEndpoint(std::string_view listen_host, uint16_t port) {
   Own own{.host = Normalize(listen_host), .port = port};
   own.wildcard = own.host.ip && IsUnspecified(*own.host.ip);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   own_ = std::move(own);
 }
 
@@ -182,7 +182,7 @@ Status HttpAllowlist::RefusedAsOwn(const Own& own, std::string_view host, uint16
 Status HttpAllowlist::CheckHost(std::string_view host, uint16_t port) const {
   const Host normal = Normalize(host);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (own_ && Reaches(*own_, normal, port)) return RefusedAsOwn(*own_, host, port);
   }
   for (const Entry& e : entries_) {
@@ -205,7 +205,7 @@ Status HttpAllowlist::CheckHost(std::string_view host, uint16_t port) const {
 
 Status HttpAllowlist::CheckAddress(std::string_view address, uint16_t port) const {
   const Host normal = Normalize(address);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!own_ || !Reaches(*own_, normal, port)) return Status::Ok();
   Status refused = RefusedAsOwn(*own_, address, port);
   if (refused.code() == StatusCode::kUnavailable) return refused;

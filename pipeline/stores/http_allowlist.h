@@ -22,12 +22,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace batchd::pipeline {
@@ -84,8 +84,8 @@ class HttpAllowlist {
 
   std::vector<std::string> given_;  // constant after Create
   std::vector<Entry> entries_;      // constant after Create
-  mutable std::mutex mu_;
-  std::optional<Own> own_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::optional<Own> own_ GUARDED_BY(mu_);
 };
 
 }  // namespace batchd::pipeline

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -32,6 +31,8 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/vector_body.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include "core/mutex.h"
 
 namespace batchd::pipeline {
 namespace {
@@ -121,10 +122,10 @@ class HostPool {
  private:
   net::io_context& ioc_;
   const int max_connections_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;   // guarded by mu_; last = most recently used
-  int open_ = 0;                                    // guarded by mu_: idle + in use
-  std::deque<std::shared_ptr<RequestOp>> waiting_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);  // last = most recently used
+  int open_ GUARDED_BY(mu_) = 0;                                   // idle + in use
+  std::deque<std::shared_ptr<RequestOp>> waiting_ GUARDED_BY(mu_);
 };
 
 // One request, from Send to its callback, through any retries.
@@ -405,7 +406,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 void HostPool::Acquire(std::shared_ptr<RequestOp> op) {
   std::unique_ptr<Connection> conn;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
       idle_.pop_back();
@@ -424,7 +425,7 @@ void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable) {
   std::unique_ptr<Connection> closing;
   std::shared_ptr<RequestOp> next;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!reusable) {
       closing = std::move(conn);
       --open_;
@@ -445,7 +446,7 @@ void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable) {
 
 void HostPool::DropIdle() {
   std::vector<std::unique_ptr<Connection>> closing;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   closing.swap(idle_);
   open_ -= static_cast<int>(closing.size());
 }
@@ -456,13 +457,13 @@ struct HttpClient::Impl {
   net::io_context ioc;
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   std::vector<std::thread> threads;
-  std::mutex mu;
+  Mutex mu;
   // Declared after `ioc`, so destroyed first: idle sockets close while their io_context lives.
-  std::map<std::string, std::shared_ptr<HostPool>> pools;  // by "host:port", guarded by mu
+  std::map<std::string, std::shared_ptr<HostPool>> pools GUARDED_BY(mu);  // by "host:port"
 
   std::shared_ptr<HostPool> PoolFor(const std::string& host, uint16_t port, int max_connections) {
     std::string key = host + ":" + std::to_string(port);
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::shared_ptr<HostPool>& pool = pools[key];
     if (!pool) pool = std::make_shared<HostPool>(ioc, max_connections);
     return pool;

@@ -1,8 +1,7 @@
 // StoreRegistry, the blocking helpers, and the wiring of the built-in stores.
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "core/mutex.h"
 #include "pipeline/stores/chunk_store.h"
 #include "pipeline/stores/file_store.h"
 #include "pipeline/stores/http_allowlist.h"
@@ -23,21 +22,21 @@ class OneShot {
  public:
   void Set(T value) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       value_.emplace(std::move(value));
     }
-    ready_.notify_one();
+    ready_.Signal();
   }
   T Wait() {
-    std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return value_.has_value(); });
+    MutexLock lock(mu_);
+    while (!value_.has_value()) ready_.Wait(mu_);
     return std::move(*value_);
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::optional<T> value_;  // guarded by mu_
+  Mutex mu_;
+  CondVar ready_;
+  std::optional<T> value_ GUARDED_BY(mu_);
 };
 
 }  // namespace

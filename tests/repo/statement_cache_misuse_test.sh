@@ -7,26 +7,5 @@
 set -uo pipefail
 root="$1"
 cxx="$2"
-dir="$root/tests/repo/statement_cache_misuse"
-compile() { "$cxx" -std=c++20 -fsyntax-only -I"$root" "$1" 2>&1; }
-status=0
-if ! out="$(compile "$dir/good.cpp")"; then
-  echo "FAIL: good.cpp does not compile, so the misuse checks prove nothing:"
-  echo "$out"
-  exit 1
-fi
-echo "ok: good.cpp compiles"
-for f in "$dir"/*.cpp; do
-  [ "$(basename "$f")" = good.cpp ] && continue
-  if out="$(compile "$f")"; then
-    echo "FAIL: $(basename "$f") compiles"
-    status=1
-  elif ! grep -q "Use" <<<"$out"; then
-    echo "FAIL: $(basename "$f") fails for another reason:"
-    echo "$out"
-    status=1
-  else
-    echo "ok: $(basename "$f") does not compile"
-  fi
-done
-exit $status
+exec bash "$root/tests/repo/expect_compile_failures.sh" "$root/tests/repo/statement_cache_misuse" \
+  "Use" "$cxx" -std=c++20 -fsyntax-only -I"$root"

@@ -104,7 +104,7 @@ void ScriptedHttpServer::AcceptLoop() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (open_fds_.size() >= kMaxOpenConnections) {
       ::close(fd);
       continue;
@@ -163,7 +163,7 @@ void ScriptedHttpServer::Serve(int fd) {
                       (reply.close_connection ? "Connection: close\r\n" : "") + "\r\n" + reply.body;
     if (!SendAll(fd, out) || reply.close_connection) open = false;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   open_fds_.erase(fd);
   ::close(fd);
 }
@@ -189,7 +189,7 @@ ScriptedHttpServer::~ScriptedHttpServer() {
   ::close(listen_fd_);
   std::vector<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes recv()
     threads.swap(connections_);
   }

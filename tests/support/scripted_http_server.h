@@ -13,13 +13,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace batchd::testing {
@@ -75,9 +75,9 @@ class ScriptedHttpServer {
   std::atomic<int> trickles_started_{0};
   std::atomic<int> trickles_abandoned_{0};
   std::thread acceptor_;
-  std::mutex mu_;
-  std::set<int> open_fds_;                // guarded by mu_: to shut down on destruction
-  std::vector<std::thread> connections_;  // guarded by mu_
+  Mutex mu_;
+  std::set<int> open_fds_ GUARDED_BY(mu_);  // to shut down on destruction
+  std::vector<std::thread> connections_ GUARDED_BY(mu_);
 };
 
 }  // namespace batchd::testing

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <future>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "core/mutex.h"
 #include "core/worker_pool.h"
 #include "pipeline/codecs/codec.h"
 #include "pipeline/engine/chunk_pipeline.h"
@@ -75,7 +75,7 @@ class FakeStore final : public ChunkStore {
     IoThreadPool::Task task = [this, shared_keys, on_read] {
       for (size_t i = 0; i < shared_keys->size(); ++i) {
         const std::string& key = (*shared_keys)[i];
-        Hold(key, got_many_);
+        Hold(key, /*now=*/false);
         on_read(i, Lookup(key));
       }
     };
@@ -86,7 +86,7 @@ class FakeStore final : public ChunkStore {
     ++read_now_calls_;
     Result<Outcome> answer = policy_(key);
     if (!answer.ok() || *answer != Outcome::kRead) return answer;
-    Hold(key, got_now_);
+    Hold(key, /*now=*/true);
     auto it = values_.find(key);
     if (it == values_.end()) return Outcome::kMissing;
     into.assign(it->second.begin(), it->second.end());
@@ -99,8 +99,14 @@ class FakeStore final : public ChunkStore {
   // Called by the consumer when a chunk is folded.
   void Released() { held_.fetch_sub(1); }
 
-  std::map<std::string, int> got_now() const { return Snapshot(got_now_); }
-  std::map<std::string, int> got_many() const { return Snapshot(got_many_); }
+  std::map<std::string, int> got_now() const {
+    MutexLock lock(mu_);
+    return got_now_;
+  }
+  std::map<std::string, int> got_many() const {
+    MutexLock lock(mu_);
+    return got_many_;
+  }
   int read_now_calls() const { return read_now_calls_.load(); }
   int64_t max_held() const { return max_held_.load(); }
 
@@ -112,22 +118,18 @@ class FakeStore final : public ChunkStore {
   }
 
   // A chunk was handed out (counted per key unless it is missing); it is held until folded.
-  void Hold(const std::string& key, std::map<std::string, int>& counts) {
-    std::lock_guard lock(mu_);
-    if (values_.count(key)) ++counts[key];
+  void Hold(const std::string& key, bool now) {
+    MutexLock lock(mu_);
+    if (values_.count(key)) ++(now ? got_now_ : got_many_)[key];
     const int64_t held = held_.fetch_add(1) + 1;
     if (held > max_held_.load()) max_held_.store(held);
   }
 
-  std::map<std::string, int> Snapshot(const std::map<std::string, int>& m) const {
-    std::lock_guard lock(mu_);
-    return m;
-  }
-
   const Policy policy_;
   std::map<std::string, Bytes> values_;  // constant after construction
-  mutable std::mutex mu_;
-  std::map<std::string, int> got_now_, got_many_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, int> got_now_ GUARDED_BY(mu_);
+  std::map<std::string, int> got_many_ GUARDED_BY(mu_);
   std::atomic<int64_t> held_{0}, max_held_{0};
   std::atomic<int> read_now_calls_{0};
   const std::string url_ = "fake://";

@@ -13,10 +13,10 @@
 
 #include <future>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "pipeline/engine/chunk_pipeline.h"
 
 namespace batchd::pipeline {
@@ -29,7 +29,7 @@ class ThreadPerReadStore final : public ChunkStore {
 
   void GetMany(std::vector<std::string> keys, int, std::shared_ptr<CancelToken>,
                ReadCallback on_read) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (size_t i = 0; i < keys.size(); ++i) {
       threads_.emplace_back([i, on_read] { on_read(i, std::optional<Bytes>(Bytes(16, 7))); });
     }
@@ -40,7 +40,7 @@ class ThreadPerReadStore final : public ChunkStore {
   void Join() {
     std::vector<std::thread> threads;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       threads.swap(threads_);
     }
     for (std::thread& t : threads) t.join();
@@ -48,8 +48,8 @@ class ThreadPerReadStore final : public ChunkStore {
 
  private:
   const std::string url_ = "memory://threads";
-  std::mutex mu_;
-  std::vector<std::thread> threads_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
 };
 
 class CountingConsumer final : public ChunkConsumer {

@@ -5,12 +5,12 @@
 namespace batchd::pipeline::testing {
 
 void MemoryChunkStore::Set(const std::string& key, Bytes data) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   objects_[key] = std::move(data);
 }
 
 void MemoryChunkStore::Clear() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   objects_.clear();
 }
 
@@ -23,7 +23,7 @@ void MemoryChunkStore::GetMany(std::vector<std::string> keys, int, std::shared_p
     }
     std::optional<Bytes> found;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (auto it = objects_.find(keys[i]); it != objects_.end()) found = it->second;
     }
     // Called without the lock, as a real store would: the callback may call back in.

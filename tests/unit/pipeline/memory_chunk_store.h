@@ -10,10 +10,10 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "pipeline/stores/chunk_store.h"
 
 namespace batchd::pipeline::testing {
@@ -35,8 +35,8 @@ class MemoryChunkStore final : public ChunkStore {
 
  private:
   const std::string url_;
-  std::mutex mu_;
-  std::map<std::string, Bytes> objects_;  // guarded by mu_
+  Mutex mu_;
+  std::map<std::string, Bytes> objects_ GUARDED_BY(mu_);
 };
 
 }  // namespace batchd::pipeline::testing
