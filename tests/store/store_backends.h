@@ -1,8 +1,8 @@
 // The stores under test, each behind the same small interface so that one conformance suite
 // runs against all of them: a registry that opens it, the URL of a fresh array, and the
 // directory where that array's keys live (both built-in stores are directory-backed: file://
-// directly, http:// through nginx's document root), so tests can place and inspect bytes
-// without going through the store.
+// directly, http:// and https:// through nginx's document root), so tests can place and inspect
+// bytes without going through the store.
 #pragma once
 
 #include <filesystem>
@@ -30,12 +30,12 @@ class StoreBackend {
 };
 
 struct BackendKind {
-  std::string name;  // for test names: "file", "file_userspace", "http"
+  std::string name;  // for test names: "file", "file_userspace", "http", "https"
   std::function<std::unique_ptr<StoreBackend>(const pipeline::StoreOptions&)> make;
 };
 
-// file:// with the kernel's openat2 enforcement, file:// with the user-space fallback, and
-// http:// against nginx.
+// file:// with the kernel's openat2 enforcement, file:// with the user-space fallback,
+// http:// against nginx, and https:// against nginx with a test CA's certificate.
 std::vector<BackendKind> AllBackendKinds();
 
 // An outbound allowlist (--http-allow) of 127.0.0.1 at `port`, or at any port for 0: the
