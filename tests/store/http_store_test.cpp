@@ -315,27 +315,13 @@ TEST_F(HttpStoreTest, ServerDownIsAnErrorNotAHang) {
 TEST_F(HttpStoreTest, KeepAliveConnectionsSurviveAServerRestart) {
   auto nginx = NginxServer::Start();
   ASSERT_TRUE(nginx.ok()) << nginx.status().ToString();
-  std::vector<std::string> keys;
-  for (int i = 0; i < 32; ++i) {
-    keys.push_back(std::to_string(i));
-    WriteFileForTest((*nginx)->document_root() / "arr" / keys.back(), TestBytes(50, i));
-  }
+  std::vector<std::string> keys = SeedNumberedKeys((*nginx)->document_root() / "arr", 32, 50);
   // No retries: a stale pooled connection must be replaced without using one.
   auto store = Open((*nginx)->Url("/arr"), FastRetries(0));
   ASSERT_TRUE(store);
-  for (int round = 0; round < 2; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    ReadCollector reads(keys.size());
-    store->GetMany(keys, 8, nullptr, reads.Callback());
-    ASSERT_TRUE(reads.WaitAll());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const auto& r = reads.result(i);
-      ASSERT_TRUE(r.ok()) << r.status().ToString();
-      ASSERT_TRUE(r->has_value());
-      EXPECT_EQ(**r, TestBytes(50, i));
-    }
-    if (round == 0) ASSERT_OK((*nginx)->Restart());  // closes every pooled connection
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectNumberedKeysRead(*store, keys, 8, 50));
+  ASSERT_OK((*nginx)->Restart());  // closes every pooled connection
+  ASSERT_NO_FATAL_FAILURE(ExpectNumberedKeysRead(*store, keys, 8, 50));
 }
 
 TEST_F(HttpStoreTest, TimeoutIsRetriedThenUnavailable) {

@@ -6,6 +6,7 @@
 
 #include "pipeline/stores/atomic_file_write.h"
 #include "pipeline/stores/file_store.h"
+#include "tests/store/read_collector.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
@@ -145,6 +146,29 @@ pipeline::Bytes TestBytes(size_t size, uint32_t seed) {
     out[i] = static_cast<uint8_t>(x);
   }
   return out;
+}
+
+std::vector<std::string> SeedNumberedKeys(const fs::path& dir, int count, size_t size) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < count; ++i) {
+    keys.push_back(std::to_string(i));
+    WriteFileForTest(dir / keys.back(), TestBytes(size, i));
+  }
+  return keys;
+}
+
+void ExpectNumberedKeysRead(pipeline::ChunkStore& store, const std::vector<std::string>& keys,
+                            int in_flight, size_t size) {
+  ReadCollector reads(keys.size());
+  store.GetMany(keys, in_flight, nullptr, reads.Callback());
+  ASSERT_TRUE(reads.WaitAll());
+  EXPECT_EQ(reads.ExactlyOnceViolations(), "");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& r = reads.result(i);
+    ASSERT_TRUE(r.ok()) << "key " << keys[i] << ": " << r.status().ToString();
+    ASSERT_TRUE(r->has_value()) << "key " << keys[i];
+    EXPECT_EQ(**r, TestBytes(size, i)) << "key " << keys[i];
+  }
 }
 
 std::vector<fs::path> TempFilesUnder(const fs::path& dir) {

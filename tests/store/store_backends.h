@@ -48,6 +48,14 @@ void WriteFileForTest(const std::filesystem::path& path, pipeline::ByteView data
 // Deterministic bytes for a key: `size` bytes derived from `seed`.
 pipeline::Bytes TestBytes(size_t size, uint32_t seed);
 
+// Keys "0" .. "count-1", each written under `dir` as TestBytes(size, i).
+std::vector<std::string> SeedNumberedKeys(const std::filesystem::path& dir, int count, size_t size);
+
+// Reads what SeedNumberedKeys wrote through `store` with one GetMany of `in_flight` and expects
+// every key's bytes (failures are the test's).
+void ExpectNumberedKeysRead(pipeline::ChunkStore& store, const std::vector<std::string>& keys,
+                            int in_flight, size_t size);
+
 // Every file under `dir` (recursively) whose name is a store temp file.
 std::vector<std::filesystem::path> TempFilesUnder(const std::filesystem::path& dir);
 
