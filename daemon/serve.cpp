@@ -130,6 +130,8 @@ int RunServe(const ServeConfig& config) {
   (*http_allow)->SetOwnEndpoint(config.host, config.port);
   pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
                                            .http_max_in_flight = config.http_max_in_flight,
+                                           .http_default_in_flight = config.http_default_in_flight,
+                                           .http_ca_file = config.ca_file,
                                            .http_allowlist = *http_allow});
   pipeline::FormatRegistry formats;
   pipeline::RegisterBuiltinFormats(formats, codecs);
@@ -151,7 +153,7 @@ int RunServe(const ServeConfig& config) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");
   }
   if (config.http_allow.empty()) {
-    spdlog::info("no --http-allow given: http:// sources and sinks are refused");
+    spdlog::info("no --http-allow given: http:// and https:// sources and sinks are refused");
   }
   Scheduler scheduler(**store, ops,
                       {.slots = config.slots > 0 ? config.slots : cores,

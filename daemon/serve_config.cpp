@@ -12,6 +12,7 @@
 #include "api/cors_policy.h"
 #include "core/host_port.h"
 #include "pipeline/stores/http_allowlist.h"
+#include "pipeline/stores/http_client.h"
 
 namespace batchd::daemon {
 namespace {
@@ -234,15 +235,25 @@ const std::vector<Option>& Options() {
          return Status::Ok();
        }},
       {"--http-allow", "BATCHD_HTTP_ALLOW", "HOST[:PORT]",
-       "a host http:// sources and sinks may reach: a name, *.domain (its subdomains), an IPv4 "
-       "address or [IPv6]; without a port any port (repeatable; the variable takes a "
-       "','-separated list); default none, so http:// is refused; the daemon's own address "
-       "always is",
+       "a host http:// and https:// sources and sinks may reach: a name, *.domain (its "
+       "subdomains), an IPv4 address or [IPv6]; without a port any port (repeatable; the "
+       "variable takes a ','-separated list); default none, so http(s):// is refused; the "
+       "daemon's own address always is",
        [](ServeConfig& c, const std::string& v) {
          for (const std::string& entry : CommaList(v)) {
            RETURN_IF_ERROR(pipeline::HttpAllowlist::Create({entry}).status());
            c.http_allow.push_back(entry);
          }
+         return Status::Ok();
+       }},
+      {"--ca-file", "BATCHD_CA_FILE", "FILE",
+       "a PEM file of the CA certificates https:// servers must be signed by, instead of the "
+       "system's CA store (a private CA); certificates and host names are verified either way",
+       [](ServeConfig& c, const std::string& v) {
+         if (Status loadable = pipeline::CheckCaFile(v); !loadable.ok()) {
+           return Status::InvalidArgument("--ca-file: " + loadable.message(), "--ca-file");
+         }
+         c.ca_file = v;
          return Status::Ok();
        }},
       {"--decode-threads", "BATCHD_DECODE_THREADS", "N",
@@ -304,10 +315,20 @@ const std::vector<Option>& Options() {
          return Status::Ok();
        }},
       {"--http-max-in-flight", "BATCHD_HTTP_MAX_IN_FLIGHT", "N",
-       "requests in flight (and pooled connections) per http:// store (default 64)",
+       "requests in flight (and pooled connections) per http(s):// store and host at most, "
+       "whatever a job's limits.fetch_concurrency (default 64)",
        [](ServeConfig& c, const std::string& v) {
          ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-max-in-flight", 1, 1024));
          c.http_max_in_flight = static_cast<int>(n);
+         return Status::Ok();
+       }},
+      {"--http-default-in-flight", "BATCHD_HTTP_DEFAULT_IN_FLIGHT", "N",
+       "chunk reads in flight per session on an http(s):// source when a job sets no "
+       "limits.fetch_concurrency, if fewer than --fetch-concurrency (default 8: a small server "
+       "is not flooded)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-default-in-flight", 1, 1024));
+         c.http_default_in_flight = static_cast<int>(n);
          return Status::Ok();
        }},
       {"--checkpoint-interval-ms", "BATCHD_CHECKPOINT_INTERVAL_MS", "MS",

@@ -42,6 +42,7 @@ struct ServeConfig {
   // Hosts http:// sources and sinks may reach (HOST, HOST:PORT, *.domain, [IPv6]:PORT); with
   // none, every http:// URL is refused. The daemon's own address always is.
   std::vector<std::string> http_allow;
+  std::string ca_file;  // https://: the CAs to trust instead of the system's; empty: the system's
   int decode_threads = 0;                  // 0: the number of cores
   int fetch_concurrency = 64;              // a job's default reads in flight
   int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget
@@ -50,7 +51,8 @@ struct ServeConfig {
   int64_t quarantine_after_crashes = 3;
   bool skip_integrity_check = false;  // no PRAGMA quick_check at start (huge databases)    // fatal
                                       // crashes in progress before a session errs
-  int http_max_in_flight = 64;        // requests in flight per http:// store
+  int http_max_in_flight = 64;        // requests in flight per http(s):// store and host
+  int http_default_in_flight = 8;     // a job's default reads in flight on an http(s):// source
   int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
   // The event stream (docs/api.md, "Events").
   int64_t event_retention_events = 1'000'000;

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libsqlite3-dev libsqlitecpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev
+  libssl-dev openssl  # https:// chunk stores; the TLS tests make their certificates with openssl
   liblz4-dev libzstd-dev libblosc-dev libxxhash-dev zlib1g-dev libbz2-dev libgtest-dev googletest
   python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   time curl

@@ -1,5 +1,7 @@
 #include "pipeline/ops/chunk_op.h"
 
+#include <algorithm>
+
 namespace batchd::pipeline {
 namespace {
 
@@ -32,8 +34,14 @@ Result<int64_t> Limit(const nlohmann::json& limits, const char* name, int64_t fa
   return it->get<int64_t>();
 }
 
-Result<PipelineLimits> ParseLimits(const nlohmann::json& job, const ChunkServices& services) {
+// The job's limits over the daemon's defaults; a source store that wants fewer reads in flight
+// than the default (ChunkStore::DefaultFetchConcurrency: http) gets them unless the job asks.
+Result<PipelineLimits> ParseLimits(const nlohmann::json& job, const ChunkServices& services,
+                                   const ChunkStore& source) {
   PipelineLimits limits = services.defaults;
+  if (int wish = source.DefaultFetchConcurrency(); wish > 0) {
+    limits.fetch_concurrency = std::min(limits.fetch_concurrency, wish);
+  }
   auto it = job.find("limits");
   if (it == job.end() || it->is_null()) return limits;
   if (!it->is_object()) {
@@ -77,7 +85,7 @@ Result<nlohmann::json> ChunkOp::Prepare(const nlohmann::json& job) const {
   ASSIGN_OR_RETURN(ArrayMetadata array, services_.formats.Open(**store, job["source"]));
   ASSIGN_OR_RETURN(ChunkRegion region,
                    ChunkRegion::Parse(job.value("region", nlohmann::json()), array, "/region"));
-  ASSIGN_OR_RETURN(PipelineLimits limits, ParseLimits(job, services_));
+  ASSIGN_OR_RETURN(PipelineLimits limits, ParseLimits(job, services_, **store));
   RETURN_IF_ERROR(CheckSessionBounds(array, region));
   ASSIGN_OR_RETURN(nlohmann::json op, PrepareOp(job, array));
   return nlohmann::json{{"array", array.ToJson()},

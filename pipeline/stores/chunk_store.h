@@ -6,7 +6,7 @@
 // stores refuse such keys with kInvalidArgument.
 //
 // Threading: every method may be called from any thread. Callbacks run on the store's own
-// threads (an I/O pool for file://, the HTTP client's threads for http://), possibly several at
+// threads (an I/O pool for file://, the HTTP client's threads for http(s)://), possibly several at
 // once; they must be quick and must not block. A store object lives as long as its last
 // shared_ptr; callbacks already scheduled still run after the caller dropped it.
 //
@@ -92,6 +92,14 @@ class ChunkStore {
   // read any size (up to their own limits).
   virtual void LimitValueBytes(uint64_t max_bytes) {}
 
+  // The reads in flight a session keeps on this store when its job sets no
+  // limits.fetch_concurrency, if the store wants fewer than the daemon's default
+  // (--fetch-concurrency); 0 (the default): no wish. http(s):// says 8 (--http-default-in-flight):
+  // one server behind all of a session's reads, which a small one (python3 -m http.server, with
+  // its listen backlog of 5) cannot take 64 at a time. A job's limits.fetch_concurrency still
+  // raises it.
+  virtual int DefaultFetchConcurrency() const { return 0; }
+
   // The URL the store was opened on, for messages.
   virtual const std::string& url() const = 0;
 };
@@ -107,13 +115,19 @@ struct StoreOptions {
   // directories; with none, every file:// URL is refused (`--file-root DIR`, repeatable).
   std::vector<std::filesystem::path> file_roots;
   int file_io_threads = 4;
-  // http://: requests in flight per store (connections in its keep-alive pool), retries of a
-  // failed request (5xx, timeout, connection reset) with exponential backoff from
-  // http_retry_base_ms, and the timeout of one request.
+  // http(s)://: requests in flight per store and host at most (connections in the host's
+  // keep-alive pool), the reads in flight of a job that sets no limits.fetch_concurrency
+  // (DefaultFetchConcurrency), retries of a failed request (5xx, 408, 429, timeout, connection
+  // refused or reset) with exponential backoff from http_retry_base_ms or the server's
+  // Retry-After up to http_max_retry_after_ms, and the timeout of one request.
   int http_max_in_flight = 64;
+  int http_default_in_flight = 8;
   int http_retries = 3;
   int http_retry_base_ms = 50;
+  int http_max_retry_after_ms = 30'000;
   int http_timeout_ms = 30'000;
+  // https://: a PEM file of the CAs to trust instead of the system's (`--ca-file`).
+  std::string http_ca_file;
   // Where http:// stores may send requests (http_allowlist.h: `--http-allow`, never the
   // daemon's own endpoint); null refuses every http:// URL.
   std::shared_ptr<const HttpAllowlist> http_allowlist;
@@ -124,7 +138,7 @@ class StoreRegistry {
   // Opens a store on `url`. Called concurrently from many threads.
   using Factory = std::function<Result<std::shared_ptr<ChunkStore>>(const std::string& url)>;
 
-  // Replaces any factory registered for `scheme` ("file", "http").
+  // Replaces any factory registered for `scheme` ("file", "http", "https").
   void Register(std::string scheme, Factory factory);
 
   // kInvalidArgument naming the URL when its scheme is unknown, it is malformed, or (file://)
@@ -135,8 +149,8 @@ class StoreRegistry {
   Registry<Factory> factories_;
 };
 
-// Registers file:// and http:// with the I/O resources they share (an I/O thread pool, an
-// HTTP client context). Those resources live until the last store and the registry's
+// Registers file://, http:// and https:// with the I/O resources they share (an I/O thread
+// pool, an HTTP client context). Those resources live until the last store and the registry's
 // factories are gone.
 void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options);
 

@@ -1,5 +1,6 @@
-// Beast lives here and nowhere else in pipeline/: the connection pools and the request state
-// machine (connect -> write -> read -> release or retry).
+// Beast, Asio's SSL streams and OpenSSL live here and nowhere else in pipeline/: the connection
+// pools and the request state machine (connect -> TLS handshake -> write -> read -> release or
+// retry).
 #include "pipeline/stores/http_client.h"
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
@@ -14,10 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -31,6 +39,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/vector_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "core/mutex.h"
 
@@ -40,6 +49,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 // Bodies land in Bytes directly: no zeroing, no copy out of the parser.
@@ -58,11 +68,40 @@ constexpr auto kCancelPollInterval = std::chrono::milliseconds(100);
 
 bool IsRetryableStatus(int status) { return status >= 500 || status == 408 || status == 429; }
 
-// How a server's close of an idle keep-alive connection shows up on the next request.
+// How a server's close of an idle keep-alive connection shows up on the next request (a TLS
+// server that closes without close_notify: stream_truncated).
 bool IsClosedConnectionError(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == net::error::connection_aborted;
+         ec == net::error::connection_aborted || ec == ssl::error::stream_truncated;
+}
+
+// A Retry-After header's delay in milliseconds, if it has the delta-seconds form ("120"); an
+// HTTP-date or anything else is ignored (the backoff alone applies).
+std::optional<int64_t> RetryAfterMs(beast::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty() || value.size() > 9) return std::nullopt;  // 9 digits: over 31 years
+  int64_t seconds = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return seconds * 1000;
+}
+
+// Verification failures a trusted CA would fix: the hint names where trust comes from.
+bool IsUntrustedIssuer(long verify_result) {
+  switch (verify_result) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The status code with its standard reason phrase, never the server's own: that is text the
@@ -85,14 +124,37 @@ int64_t BackoffMs(int base_ms, int retry) {
 // copies the executor, and the type-erased copy showed up in profiles.
 using Strand = net::strand<net::io_context::executor_type>;
 using Stream = beast::basic_stream<tcp, Strand>;
+using TlsStream = beast::ssl_stream<Stream>;
 
+// A plain or a TLS connection; the TCP stream (its timeout, its socket) is the same in both.
 struct Connection {
-  explicit Connection(net::io_context& ioc) : stream(net::make_strand(ioc.get_executor())) {
+  // `tls`: the client's TLS context for an https connection, null for http.
+  Connection(net::io_context& ioc, ssl::context* tls) {
+    if (tls != nullptr) {
+      secure.emplace(net::make_strand(ioc.get_executor()), *tls);
+    } else {
+      plain.emplace(net::make_strand(ioc.get_executor()));
+    }
     // Beast reads at most the buffer's free capacity per read (512 bytes for a fresh buffer),
     // so without this a 1 MiB body took thousands of small reads.
     buffer.reserve(kReadBufferBytes);
   }
-  Stream stream;  // on its own strand: its timer and I/O handlers never overlap
+  Stream& tcp() { return secure ? secure->next_layer() : *plain; }
+  // Calls `f` with the stream HTTP messages go through.
+  template <typename F>
+  void WithStream(F&& f) {
+    if (secure) {
+      f(*secure);
+    } else {
+      f(*plain);
+    }
+  }
+
+  // Exactly one is set. Each on its own strand: its timer and I/O handlers never overlap. An
+  // open socket means ready for a request (for TLS: handshake done), as a failed connect or
+  // handshake closes the connection.
+  std::optional<Stream> plain;
+  std::optional<TlsStream> secure;
   beast::flat_buffer buffer;
   int answered = 0;  // responses read on this connection: > 0 means it is a reused one
 };
@@ -103,8 +165,9 @@ class RequestOp;
 // is owned by exactly one place at a time: the idle list, or the request using it.
 class HostPool {
  public:
-  HostPool(net::io_context& ioc, int max_connections)
-      : ioc_(ioc), max_connections_(std::max(max_connections, 1)) {}
+  // `tls`: the TLS context of an https pool, null for http; outlives the pool.
+  HostPool(net::io_context& ioc, ssl::context* tls, int max_connections)
+      : ioc_(ioc), tls_(tls), max_connections_(std::max(max_connections, 1)) {}
 
   net::io_context& ioc() { return ioc_; }
 
@@ -121,6 +184,7 @@ class HostPool {
 
  private:
   net::io_context& ioc_;
+  ssl::context* const tls_;
   const int max_connections_;
   Mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);  // last = most recently used
@@ -165,7 +229,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   // Called by the pool with the connection to use.
   void Run(std::unique_ptr<Connection> conn) {
     conn_ = std::move(conn);
-    net::post(conn_->stream.get_executor(),
+    net::post(conn_->tcp().get_executor(),
               beast::bind_front_handler(&RequestOp::OnConnection, shared_from_this()));
   }
 
@@ -182,22 +246,22 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 
   void OnConnection() {
     if (Canceled()) {
-      ReleaseConnection(conn_->stream.socket().is_open());
+      ReleaseConnection(conn_->tcp().socket().is_open());
       return Finish(Status::Unavailable("canceled"));
     }
     WatchForCancel();
-    if (conn_->stream.socket().is_open()) return Write();
-    conn_->stream.expires_at(deadline_);
+    if (conn_->tcp().socket().is_open()) return Write();
+    conn_->tcp().expires_at(deadline_);
     beast::error_code ec;
     net::ip::address address = net::ip::make_address(request_.host, ec);
     if (!ec) {
       if (Status allowed = CheckAddress(address); !allowed.ok()) return Refuse(allowed);
-      conn_->stream.async_connect(
+      conn_->tcp().async_connect(
           tcp::endpoint(address, request_.port),
           beast::bind_front_handler(&RequestOp::OnConnect, shared_from_this()));
       return;
     }
-    resolver_.emplace(conn_->stream.get_executor());
+    resolver_.emplace(conn_->tcp().get_executor());
     resolver_->async_resolve(request_.host, std::to_string(request_.port),
                              beast::bind_front_handler(&RequestOp::OnResolve, shared_from_this()));
   }
@@ -216,8 +280,8 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       }
     }
     if (endpoints_.empty() && !refused.ok()) return Refuse(refused);
-    conn_->stream.expires_at(deadline_);
-    conn_->stream.async_connect(
+    conn_->tcp().expires_at(deadline_);
+    conn_->tcp().async_connect(
         endpoints_, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           self->OnConnect(ec);
         });
@@ -237,13 +301,65 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 
   void OnConnect(beast::error_code ec) {
     if (ec) return Fail(ec, "cannot connect");
+    if (conn_->secure) return Handshake();
     Write();
   }
 
+  // What the certificate must name: an IP literal is matched against its IP addresses, a name
+  // against its DNS names (no partial wildcards) and sent as SNI, which carries names only.
+  void Handshake() {
+    SSL* ssl = conn_->secure->native_handle();
+    beast::error_code not_literal;
+    net::ip::make_address(request_.host, not_literal);
+    bool set = false;
+    if (!not_literal) {
+      set = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), request_.host.c_str()) == 1;
+    } else {
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      set = SSL_set1_host(ssl, request_.host.c_str()) == 1 &&
+            SSL_set_tlsext_host_name(ssl, request_.host.c_str()) == 1;
+    }
+    if (!set) {
+      return FinishTls("cannot check a certificate against host \"" + request_.host + "\"");
+    }
+    conn_->tcp().expires_at(deadline_);
+    conn_->secure->async_handshake(
+        ssl::stream_base::client,
+        beast::bind_front_handler(&RequestOp::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (!ec) return Write();
+    // TLS itself refused (OpenSSL's errors): the same server answers the same way next time.
+    // Anything else (a reset, a timeout, a close) is a connection error, retried as usual.
+    if (Canceled() || ec.category() != net::error::get_ssl_category()) {
+      return Fail(ec, "TLS handshake failed");
+    }
+    const long verify = SSL_get_verify_result(conn_->secure->native_handle());
+    if (verify == X509_V_OK) return FinishTls("TLS handshake failed: " + ec.message());
+    std::string why =
+        std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+    if (IsUntrustedIssuer(verify)) {
+      why += options().ca_file.empty()
+                 ? " (trusted: the system's CA certificates; a private CA needs --ca-file)"
+                 : " (trusted: the CA certificates in " + options().ca_file + ")";
+    }
+    FinishTls(why);
+  }
+
+  // Ends the request for good over its TLS connection to the host: not retried.
+  void FinishTls(const std::string& why) {
+    ReleaseConnection(false);
+    Finish(Status::FailedPrecondition(Describe() + ": TLS with " + request_.host +
+                                      " refused: " + why));
+  }
+
   void Write() {
-    conn_->stream.expires_at(deadline_);
-    http::async_write(conn_->stream, message_,
-                      beast::bind_front_handler(&RequestOp::OnWrite, shared_from_this()));
+    conn_->tcp().expires_at(deadline_);
+    conn_->WithStream([&](auto& stream) {
+      http::async_write(stream, message_,
+                        beast::bind_front_handler(&RequestOp::OnWrite, shared_from_this()));
+    });
   }
 
   void OnWrite(beast::error_code ec, size_t) {
@@ -253,8 +369,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     // The header first: Boost 1.74's parser does not enforce body_limit against a Content-Length
     // in C++20 (its optional comparison), so the length is checked here before any body is read.
     // Chunked and close-delimited bodies are counted by the parser as they arrive.
-    http::async_read_header(conn_->stream, conn_->buffer, *parser_,
-                            beast::bind_front_handler(&RequestOp::OnHeader, shared_from_this()));
+    conn_->WithStream([&](auto& stream) {
+      http::async_read_header(stream, conn_->buffer, *parser_,
+                              beast::bind_front_handler(&RequestOp::OnHeader, shared_from_this()));
+    });
   }
 
   uint64_t MaxBody() const { return std::min(kMaxResponseBytes, request_.max_response_bytes); }
@@ -265,8 +383,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       return Fail(http::error::body_limit, "cannot read the response");
     }
     if (parser_->is_done()) return OnRead({}, 0);
-    http::async_read(conn_->stream, conn_->buffer, *parser_,
-                     beast::bind_front_handler(&RequestOp::OnRead, shared_from_this()));
+    conn_->WithStream([&](auto& stream) {
+      http::async_read(stream, conn_->buffer, *parser_,
+                       beast::bind_front_handler(&RequestOp::OnRead, shared_from_this()));
+    });
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -275,6 +395,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     parser_.reset();
     ++conn_->answered;
     ReleaseConnection(response.keep_alive());
+    const std::optional<int64_t> retry_after_ms = RetryAfterMs(response[http::field::retry_after]);
     HttpResponse out;
     out.status = static_cast<int>(response.result_int());
     out.status_text = StatusText(out.status);
@@ -282,7 +403,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     out.attempts = attempts_;
     if (IsRetryableStatus(out.status) && attempts_ <= options().retries) {
       last_error_ = out.status_text;
-      return Backoff();
+      return Backoff(retry_after_ms);
     }
     Finish(std::move(out));
   }
@@ -340,7 +461,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   // token, which would keep a callback for each of a session's millions of requests.
   void WatchForCancel() {
     if (!request_.cancel) return;
-    watch_.emplace(conn_->stream.get_executor());
+    watch_.emplace(conn_->tcp().get_executor());
     PollCancel(attempt_serial_.load());
   }
 
@@ -350,14 +471,19 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       // A later serial: the attempt gave its connection back, and this timer is not its own.
       if (ec || self->attempt_serial_.load() != serial) return;
       if (!self->Canceled()) return self->PollCancel(serial);
-      self->conn_->stream.cancel();
+      self->conn_->tcp().cancel();
       if (self->resolver_) self->resolver_->cancel();
     });
   }
 
-  void Backoff() {
-    retry_at_ =
-        Clock::now() + std::chrono::milliseconds(BackoffMs(options().retry_base_ms, attempts_));
+  // Waits the backoff, or what the server asked for (Retry-After) if that is longer, bounded.
+  void Backoff(std::optional<int64_t> server_asked_ms = std::nullopt) {
+    int64_t delay_ms = BackoffMs(options().retry_base_ms, attempts_);
+    if (server_asked_ms) {
+      delay_ms = std::max(
+          delay_ms, std::min<int64_t>(*server_asked_ms, std::max(options().max_retry_after_ms, 0)));
+    }
+    retry_at_ = Clock::now() + std::chrono::milliseconds(delay_ms);
     timer_.emplace(pool_->ioc());
     WaitForRetry();
   }
@@ -412,7 +538,7 @@ void HostPool::Acquire(std::shared_ptr<RequestOp> op) {
       idle_.pop_back();
     } else if (open_ < max_connections_) {
       ++open_;
-      conn = std::make_unique<Connection>(ioc_);
+      conn = std::make_unique<Connection>(ioc_, tls_);
     } else {
       waiting_.push_back(std::move(op));
       return;
@@ -435,7 +561,7 @@ void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable) {
       waiting_.pop_front();
       if (!conn) {
         ++open_;
-        conn = std::make_unique<Connection>(ioc_);
+        conn = std::make_unique<Connection>(ioc_, tls_);
       }
     } else if (conn) {
       idle_.push_back(std::move(conn));
@@ -451,21 +577,53 @@ void HostPool::DropIdle() {
   open_ -= static_cast<int>(closing.size());
 }
 
+// A client TLS context: TLS 1.2 or later, the peer verified against `ca_file` or, if empty,
+// the system's CA store (Debian: /etc/ssl/certs).
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const std::string& ca_file) {
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  context->set_verify_mode(ssl::verify_peer, ec);
+  if (ca_file.empty()) {
+    if (!ec) context->set_default_verify_paths(ec);
+    if (ec) return Status::FailedPrecondition("cannot use the system's CA store: " + ec.message());
+  } else {
+    if (!ec) context->load_verify_file(ca_file, ec);
+    if (ec) {
+      return Status::InvalidArgument("CA file " + ca_file + " cannot be loaded: " + ec.message());
+    }
+  }
+  return context;
+}
+
 }  // namespace
+
+Status CheckCaFile(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("the CA file name is empty");
+  return MakeTlsContext(path).status();
+}
 
 struct HttpClient::Impl {
   net::io_context ioc;
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   std::vector<std::thread> threads;
+  // For https pools; null with tls_error set if it could not be made. Constant after the
+  // client's constructor. Declared before `pools`, whose connections use it.
+  std::unique_ptr<ssl::context> tls;
+  Status tls_error;
   Mutex mu;
   // Declared after `ioc`, so destroyed first: idle sockets close while their io_context lives.
-  std::map<std::string, std::shared_ptr<HostPool>> pools GUARDED_BY(mu);  // by "host:port"
+  // By "http://host:port" or "https://host:port".
+  std::map<std::string, std::shared_ptr<HostPool>> pools GUARDED_BY(mu);
 
-  std::shared_ptr<HostPool> PoolFor(const std::string& host, uint16_t port, int max_connections) {
-    std::string key = host + ":" + std::to_string(port);
+  std::shared_ptr<HostPool> PoolFor(const HttpRequest& request, int max_connections) {
+    std::string key = std::string(request.https ? "https://" : "http://") + request.host + ":" +
+                      std::to_string(request.port);
     MutexLock lock(mu);
     std::shared_ptr<HostPool>& pool = pools[key];
-    if (!pool) pool = std::make_shared<HostPool>(ioc, max_connections);
+    if (!pool) {
+      pool = std::make_shared<HostPool>(ioc, request.https ? tls.get() : nullptr, max_connections);
+    }
     return pool;
   }
 };
@@ -476,6 +634,12 @@ std::shared_ptr<HttpClient> HttpClient::Create(const HttpClientOptions& options)
 
 HttpClient::HttpClient(const HttpClientOptions& options)
     : options_(options), impl_(std::make_shared<Impl>()) {
+  Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(options.ca_file);
+  if (tls.ok()) {
+    impl_->tls = std::move(*tls);
+  } else {
+    impl_->tls_error = tls.status();
+  }
   for (int i = 0; i < std::clamp(options.threads, 1, 2); ++i) {
     impl_->threads.emplace_back([impl = impl_] {
       for (;;) {
@@ -505,8 +669,14 @@ HttpClient::~HttpClient() {
 }
 
 void HttpClient::Send(HttpRequest request, Callback done) {
-  std::shared_ptr<HostPool> pool =
-      impl_->PoolFor(request.host, request.port, options_.max_connections_per_host);
+  if (request.https && !impl_->tls) {
+    Status refused(StatusCode::kFailedPrecondition,
+                   (request.method == HttpRequest::Method::kGet ? "GET " : "PUT ") + Url(request) +
+                       ": " + impl_->tls_error.message());
+    Post([done = std::move(done), refused] { done(refused); });
+    return;
+  }
+  std::shared_ptr<HostPool> pool = impl_->PoolFor(request, options_.max_connections_per_host);
   auto op = std::make_shared<RequestOp>(shared_from_this(), std::move(pool), std::move(request),
                                         std::move(done));
   op->Begin();
@@ -518,8 +688,9 @@ void HttpClient::Post(std::function<void()> task) {
 
 std::string HttpClient::Url(const HttpRequest& request) {
   bool ipv6 = request.host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + request.host + "]" : request.host) + ":" +
-         std::to_string(request.port) + request.target;
+  return (request.https ? "https://" : "http://") +
+         (ipv6 ? "[" + request.host + "]" : request.host) + ":" + std::to_string(request.port) +
+         request.target;
 }
 
 }  // namespace batchd::pipeline

@@ -1,15 +1,27 @@
-// The HTTP/1.1 client behind http:// chunk stores (Boost.Beast inside http_client.cpp only).
+// The HTTP/1.1 client behind http:// and https:// chunk stores (Boost.Beast, Asio's SSL
+// streams and OpenSSL inside http_client.cpp only).
 //
-// One client per store registry: its own io_context on 1-2 threads, and per host:port a pool
-// of keep-alive connections, at most `max_connections_per_host` of them, which is also the
-// number of requests in flight to that host; further requests wait (FIFO) for a connection.
+// One client per store registry: its own io_context on 1-2 threads, and per scheme, host and
+// port a pool of keep-alive connections, at most `max_connections_per_host` of them, which is
+// also the number of requests in flight to that host; further requests wait (FIFO) for one.
 //
-// A request is retried with exponential backoff (delay retry_base_ms * 2^(n-1), with jitter in
-// its upper half) when the answer is 5xx, 408 or 429, on a timeout, and on a connection error,
-// up to `retries` times. A request that fails on a reused keep-alive connection before any byte
-// of the answer arrives (the server closed an idle connection) is sent again at once on a new
-// connection, without counting as a retry. Redirects are not followed: a 3xx is an answer like
-// any other, so no server can send a request on to a host the store was not opened on.
+// https: the server's certificate chain is verified against the system's CA store (or only
+// against `ca_file`), and its name against the URL's host (a DNS name, or an IP address
+// literal against the certificate's IP addresses); the name is sent as SNI. A certificate that
+// fails ends the request at once, without retries, with kFailedPrecondition naming the URL, the
+// host and OpenSSL's reason ("certificate verify failed: certificate has expired"): asking
+// again gets the same certificate. So does any other TLS handshake failure (a plain-http
+// server on that port, no common protocol version); a connection that breaks during the
+// handshake is a connection error like any other.
+//
+// A request is retried up to `retries` times when the answer is 5xx, 408 or 429, on a timeout,
+// and on a connection error (refused, reset, closed): after an exponential backoff (delay
+// retry_base_ms * 2^(n-1), with jitter in its upper half), or after the answer's Retry-After
+// (delta-seconds form) if that is longer, waiting at most max_retry_after_ms for it. A request
+// that fails on a reused keep-alive connection before any byte of the answer arrives (the
+// server closed an idle connection) is sent again at once on a new connection, without
+// counting as a retry. Redirects are not followed: a 3xx is an answer like any other, so no
+// server can send a request on to a host the store was not opened on.
 //
 // Lifetime: a request in flight keeps the client alive, so every callback runs exactly once
 // even if every other owner dropped the client; the client stops its threads when the last
@@ -31,6 +43,9 @@ struct HttpClientOptions {
   int max_connections_per_host = 64;
   int retries = 3;
   int retry_base_ms = 50;
+  // The longest a Retry-After header makes a request wait before its next attempt; a longer one
+  // waits this long.
+  int max_retry_after_ms = 30'000;
   int timeout_ms = 30'000;  // per attempt: connect, send and receive
   int threads = 2;
   // Asked before each new connection about every address it may use (numeric: "127.0.0.1",
@@ -38,11 +53,20 @@ struct HttpClientOptions {
   // connected to; a request left with none ends at once, without retries, with the first
   // refusal's Status (prefixed with the method and URL). Empty: every address may be used.
   std::function<Status(const std::string& address, uint16_t port)> check_address;
+  // https: a PEM file of the CAs to trust instead of the system's (a private CA). Every https
+  // request ends with kFailedPrecondition naming the file if it cannot be loaded (check it
+  // first with CheckCaFile).
+  std::string ca_file;
 };
+
+// Ok if `path` is a PEM file holding at least one CA certificate OpenSSL can load; otherwise
+// kInvalidArgument naming the file and OpenSSL's reason.
+Status CheckCaFile(const std::string& path);
 
 struct HttpRequest {
   enum class Method { kGet, kPut };
   Method method = Method::kGet;
+  bool https = false;  // TLS, verified as the header says
   std::string host;
   uint16_t port = 80;
   std::string target;  // origin-form, already percent-encoded: "/a.zarr/t2m/0.0"
@@ -79,7 +103,7 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
   // Runs `task` once on a client thread.
   void Post(std::function<void()> task);
 
-  // "http://host:port" + target, for messages.
+  // "http://host:port" (or "https://host:port") + target, for messages.
   static std::string Url(const HttpRequest& request);
 
   const HttpClientOptions& options() const { return options_; }

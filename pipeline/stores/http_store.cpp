@@ -13,10 +13,12 @@ namespace {
 struct HttpLocation {
   std::string url;
   std::shared_ptr<HttpClient> client;
+  bool https = false;
   std::string host;
   uint16_t port = 80;
   std::string prefix;  // the array's URL path with a trailing "/": "/a.zarr/t2m/"
   int max_in_flight = 64;
+  int default_fetch_concurrency = 8;
   // ChunkStore::LimitValueBytes.
   mutable std::atomic<uint64_t> max_value_bytes{UINT64_MAX};
 
@@ -25,6 +27,7 @@ struct HttpLocation {
     request.method = method;
     request.max_response_bytes = std::min<uint64_t>(
         request.max_response_bytes, max_value_bytes.load(std::memory_order_relaxed));
+    request.https = https;
     request.host = host;
     request.port = port;
     request.target.reserve(prefix.size() + key.size() + 8);
@@ -135,6 +138,8 @@ class HttpStore final : public ChunkStore {
         });
   }
 
+  int DefaultFetchConcurrency() const override { return location_->default_fetch_concurrency; }
+
   const std::string& url() const override { return location_->url; }
 
  private:
@@ -145,16 +150,17 @@ class HttpStore final : public ChunkStore {
 
 Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
                                                   std::shared_ptr<HttpClient> client,
-                                                  int max_in_flight,
+                                                  const HttpStoreLimits& limits,
                                                   const HttpAllowlist* allowlist) {
   ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
-  if (parsed.scheme != "http") {
-    return Status::InvalidArgument("store URL \"" + url + "\" is not an http:// URL");
+  if (parsed.scheme != "http" && parsed.scheme != "https") {
+    return Status::InvalidArgument("store URL \"" + url + "\" is not an http:// or https:// URL");
   }
   if (parsed.host.empty()) {
     return Status::InvalidArgument("store URL \"" + url + "\" has no host");
   }
-  const uint16_t port = parsed.port == 0 ? 80 : parsed.port;
+  const bool https = parsed.scheme == "https";
+  const uint16_t port = parsed.port != 0 ? parsed.port : https ? 443 : 80;
   const Status allowed = allowlist != nullptr
                              ? allowlist->CheckHost(parsed.host, port)
                              : Status::InvalidArgument("http:// stores are disabled here");
@@ -164,11 +170,13 @@ Result<std::shared_ptr<ChunkStore>> OpenHttpStore(const std::string& url,
   auto location = std::make_shared<HttpLocation>();
   location->url = url;
   location->client = std::move(client);
+  location->https = https;
   location->host = std::move(parsed.host);
   location->port = port;
   location->prefix = parsed.path.empty() ? "/" : parsed.path;
   if (location->prefix.back() != '/') location->prefix.push_back('/');
-  location->max_in_flight = max_in_flight;
+  location->max_in_flight = limits.max_in_flight;
+  location->default_fetch_concurrency = limits.default_fetch_concurrency;
   return std::shared_ptr<ChunkStore>(std::make_shared<HttpStore>(std::move(location)));
 }
 

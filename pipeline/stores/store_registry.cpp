@@ -88,8 +88,10 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
       .max_connections_per_host = options.http_max_in_flight,
       .retries = options.http_retries,
       .retry_base_ms = options.http_retry_base_ms,
+      .max_retry_after_ms = options.http_max_retry_after_ms,
       .timeout_ms = options.http_timeout_ms,
       .threads = 2,
+      .ca_file = options.http_ca_file,
   };
   if (allowlist) {
     // The names were checked when the store was opened; this checks what they resolve to.
@@ -98,10 +100,14 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
     };
   }
   std::shared_ptr<HttpClient> client = HttpClient::Create(http_options);
-  int max_in_flight = options.http_max_in_flight;
-  registry.Register("http", [client, max_in_flight, allowlist](const std::string& url) {
-    return OpenHttpStore(url, client, max_in_flight, allowlist.get());
-  });
+  const HttpStoreLimits limits{.max_in_flight = options.http_max_in_flight,
+                               .default_fetch_concurrency = options.http_default_in_flight};
+  // One client for both schemes: its pools are per scheme, host and port.
+  for (const char* scheme : {"http", "https"}) {
+    registry.Register(scheme, [client, limits, allowlist](const std::string& url) {
+      return OpenHttpStore(url, client, limits, allowlist.get());
+    });
+  }
 }
 
 }  // namespace batchd::pipeline

@@ -90,7 +90,7 @@ TEST(StoredValueBoundTest, AResponseLargerThanTheBoundIsRefusedOnceWithoutRetrie
                        }));
   auto client = pipeline::HttpClient::Create({});
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<ChunkStore> store,
-                       pipeline::OpenHttpStore(server->Url("/a"), client, 4,
+                       pipeline::OpenHttpStore(server->Url("/a"), client, {.max_in_flight = 4},
                                                AllowLoopbackPort(server->port()).get()));
   store->LimitValueBytes(kBound);
   Result<std::optional<Bytes>> read = ReadOne(*store, "0");

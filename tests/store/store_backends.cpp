@@ -6,8 +6,10 @@
 
 #include "pipeline/stores/atomic_file_write.h"
 #include "pipeline/stores/file_store.h"
+#include "tests/store/read_collector.h"
 #include "tests/support/nginx_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_certificates.h"
 
 namespace batchd::testing {
 namespace {
@@ -45,18 +47,36 @@ class FileBackend : public StoreBackend {
   std::string error_;
 };
 
+// Made once per test binary: every https backend's nginx serves the same certificate.
+const Result<std::unique_ptr<TestCertificates>>& SharedCertificates() {
+  static const auto* certs =
+      new Result<std::unique_ptr<TestCertificates>>(TestCertificates::Make());
+  return *certs;
+}
+
 class HttpBackend : public StoreBackend {
  public:
-  explicit HttpBackend(const pipeline::StoreOptions& options) {
+  // `https`: nginx over TLS with a certificate of a test CA the registry trusts (--ca-file).
+  HttpBackend(const pipeline::StoreOptions& options, bool https) {
     NginxOptions nginx;
     nginx.document_root = dir_.path() / "root";
+    pipeline::StoreOptions with_ca = options;
+    if (https) {
+      const auto& certs = SharedCertificates();
+      if (!certs.ok()) {
+        error_ = certs.status().ToString();
+        return;
+      }
+      nginx.tls = NginxTls{.cert = (*certs)->valid().cert, .key = (*certs)->valid().key};
+      if (with_ca.http_ca_file.empty()) with_ca.http_ca_file = (*certs)->ca_cert().string();
+    }
     auto server = NginxServer::Start(nginx);
     if (!server.ok()) {
       error_ = server.status().ToString();
       return;
     }
     server_ = std::move(*server);
-    pipeline::StoreOptions with_allowlist = options;
+    pipeline::StoreOptions with_allowlist = with_ca;
     if (!with_allowlist.http_allowlist) {
       with_allowlist.http_allowlist = AllowLoopbackPort(server_->port());
     }
@@ -88,7 +108,10 @@ std::vector<BackendKind> AllBackendKinds() {
        [](const pipeline::StoreOptions& o) {
          return std::make_unique<FileBackend>(o, FileRoots::Enforcement::kUserSpace);
        }},
-      {"http", [](const pipeline::StoreOptions& o) { return std::make_unique<HttpBackend>(o); }},
+      {"http",
+       [](const pipeline::StoreOptions& o) { return std::make_unique<HttpBackend>(o, false); }},
+      {"https",
+       [](const pipeline::StoreOptions& o) { return std::make_unique<HttpBackend>(o, true); }},
   };
 }
 
@@ -123,6 +146,29 @@ pipeline::Bytes TestBytes(size_t size, uint32_t seed) {
     out[i] = static_cast<uint8_t>(x);
   }
   return out;
+}
+
+std::vector<std::string> SeedNumberedKeys(const fs::path& dir, int count, size_t size) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < count; ++i) {
+    keys.push_back(std::to_string(i));
+    WriteFileForTest(dir / keys.back(), TestBytes(size, i));
+  }
+  return keys;
+}
+
+void ExpectNumberedKeysRead(pipeline::ChunkStore& store, const std::vector<std::string>& keys,
+                            int in_flight, size_t size) {
+  ReadCollector reads(keys.size());
+  store.GetMany(keys, in_flight, nullptr, reads.Callback());
+  ASSERT_TRUE(reads.WaitAll());
+  EXPECT_EQ(reads.ExactlyOnceViolations(), "");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& r = reads.result(i);
+    ASSERT_TRUE(r.ok()) << "key " << keys[i] << ": " << r.status().ToString();
+    ASSERT_TRUE(r->has_value()) << "key " << keys[i];
+    EXPECT_EQ(**r, TestBytes(size, i)) << "key " << keys[i];
+  }
 }
 
 std::vector<fs::path> TempFilesUnder(const fs::path& dir) {

@@ -1,7 +1,7 @@
 // The contract of chunk_store.h, checked against every store (file:// with both enforcement
-// paths, http:// against nginx): reads of present, missing, nested, empty and large keys; every
-// key reported exactly once at any concurrency; put, overwrite, refused keys; cancellation;
-// concurrent callers; a store and its registry dropped while reads are in flight.
+// paths, http:// and https:// against nginx): reads of present, missing, nested, empty and large
+// keys; every key reported exactly once at any concurrency; put, overwrite, refused keys;
+// cancellation; concurrent callers; a store and its registry dropped while reads are in flight.
 #include <gtest/gtest.h>
 
 #include <atomic>

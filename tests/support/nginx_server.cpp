@@ -35,8 +35,9 @@ std::string NginxServer::FailingPrefix(int status) {
 
 std::filesystem::path NginxServer::AccessLogPath() const { return work_dir_.path() / "access.log"; }
 
-std::string NginxServer::Url(std::string_view path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+std::string NginxServer::Url(std::string_view path, std::string_view host) const {
+  return std::string(options_.tls ? "https://" : "http://") + std::string(host) + ":" +
+         std::to_string(port_) + std::string(path);
 }
 
 Result<std::unique_ptr<NginxServer>> NginxServer::Start(NginxOptions options) {
@@ -72,12 +73,13 @@ Status NginxServer::WriteConfig() {
   conf << "daemon off;\n"
        << "master_process off;\n"  // one process, our own user: see the header
        << "pid " << work << "/nginx.pid;\n"
-       << "error_log " << work << "/error.log warn;\n"
+       << "error_log " << work << "/error.log " << options_.error_log_level << ";\n"
        << "events { worker_connections 4096; }\n"
        << "http {\n";
   if (options_.access_log) {
     // One line per request, flushed at once: tests count what batchd read.
-    conf << "  log_format requests '$request_method $uri $status';\n"
+    conf << "  log_format requests '$request_method $uri $status"
+         << (options_.log_connection ? " $connection" : "") << "';\n"
          << "  access_log " << AccessLogPath().string() << " requests;\n";
   } else {
     conf << "  access_log off;\n";
@@ -89,20 +91,39 @@ Status NginxServer::WriteConfig() {
   for (const char* kind : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
     conf << "  " << kind << "_temp_path " << work << "/tmp/" << kind << ";\n";
   }
-  conf << "  server {\n"
-       << "    listen 127.0.0.1:" << port_ << ";\n"
-       << "    root " << document_root_.string() << ";\n"
-       << "    location / {\n";
-  if (options_.allow_put) {
-    conf << "      dav_methods PUT;\n"
-         << "      create_full_put_path on;\n"
-         << "      dav_access user:rw group:r all:r;\n";
+  // One server block per certificate, the same content behind each.
+  auto server = [&](const std::filesystem::path* cert, const std::filesystem::path* key,
+                    const std::string& name) {
+    conf << "  server {\n"
+         << "    listen 127.0.0.1:" << port_ << (cert ? " ssl" : "")
+         << (name.empty() ? " default_server" : "") << ";\n";
+    if (!name.empty()) conf << "    server_name " << name << ";\n";
+    if (cert) {
+      conf << "    ssl_certificate " << cert->string() << ";\n"
+           << "    ssl_certificate_key " << key->string() << ";\n";
+    }
+    conf << "    root " << document_root_.string() << ";\n"
+         << "    location / {\n";
+    if (options_.allow_put) {
+      conf << "      dav_methods PUT;\n"
+           << "      create_full_put_path on;\n"
+           << "      dav_access user:rw group:r all:r;\n";
+    }
+    conf << "    }\n";
+    for (int status : kFailingStatuses) {
+      conf << "    location " << FailingPrefix(status) << " { return " << status << "; }\n";
+    }
+    conf << "  }\n";
+  };
+  if (!options_.tls) {
+    server(nullptr, nullptr, "");
+  } else {
+    server(&options_.tls->cert, &options_.tls->key, "");
+    if (!options_.tls->sni_name.empty()) {
+      server(&options_.tls->sni_cert, &options_.tls->sni_key, options_.tls->sni_name);
+    }
   }
-  conf << "    }\n";
-  for (int status : kFailingStatuses) {
-    conf << "    location " << FailingPrefix(status) << " { return " << status << "; }\n";
-  }
-  conf << "  }\n}\n";
+  conf << "}\n";
   std::ofstream out(work_dir_.path() / "nginx.conf", std::ios::trunc);
   out << conf.str();
   out.close();
@@ -193,6 +214,15 @@ std::string NginxServer::ErrorLogTail(size_t max_bytes) const {
   }
   if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
   return text.empty() ? "(nginx logged nothing)" : text;
+}
+
+int NginxServer::CountErrorLogLines(std::string_view text) const {
+  std::ifstream in(work_dir_.path() / "error.log");
+  int count = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(text) != std::string::npos) ++count;
+  }
+  return count;
 }
 
 NginxServer::~NginxServer() { (void)Stop(); }

@@ -10,6 +10,10 @@
 //
 // To serve an existing directory (a zarr array written by zarr-python, say), set
 // NginxOptions::document_root; the URL of <root>/a.zarr is then Url("/a.zarr").
+//
+// With NginxOptions::tls it serves https instead (same root, same locations) with that
+// certificate, and optionally a second one for clients that ask for `sni_name` by SNI
+// (test_certificates.h makes them).
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,10 +31,24 @@
 
 namespace batchd::testing {
 
+struct NginxTls {
+  std::filesystem::path cert;  // PEM chain and key of the default server
+  std::filesystem::path key;
+  // If set: a server for this name (server_name) with its own certificate, which nginx picks
+  // only when the client sent the name by SNI; every other client gets `cert`.
+  std::string sni_name;
+  std::filesystem::path sni_cert;
+  std::filesystem::path sni_key;
+};
+
 struct NginxOptions {
   std::filesystem::path document_root;  // served directory; empty: a fresh "<work dir>/root"
+  std::optional<NginxTls> tls;          // https instead of http
   bool allow_put = true;
-  bool access_log = false;  // "METHOD URI STATUS" per request in AccessLogPath()
+  bool access_log = false;      // "METHOD URI STATUS" per request in AccessLogPath()
+  bool log_connection = false;  // with access_log: " CONNECTION" (nginx's serial) appended
+  // "info" logs each TLS handshake a client gave up ("... while SSL handshaking").
+  std::string error_log_level = "warn";
   std::filesystem::path binary = "/usr/sbin/nginx";
   std::chrono::milliseconds start_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds stop_timeout = std::chrono::seconds(10);
@@ -47,8 +66,8 @@ class NginxServer {
   NginxServer& operator=(const NginxServer&) = delete;
 
   uint16_t port() const { return port_; }
-  // "http://127.0.0.1:<port>" + path (path starts with "/").
-  std::string Url(std::string_view path) const;
+  // "http://<host>:<port>" + path (path starts with "/"); https:// with NginxOptions::tls.
+  std::string Url(std::string_view path, std::string_view host = "127.0.0.1") const;
   const std::filesystem::path& document_root() const { return document_root_; }
   std::filesystem::path AccessLogPath() const;
   bool running() const { return pid_ > 0; }
@@ -64,6 +83,8 @@ class NginxServer {
   Status Restart();
 
   std::string ErrorLogTail(size_t max_bytes = 2000) const;
+  // Lines of error.log containing `text`.
+  int CountErrorLogLines(std::string_view text) const;
 
  private:
   explicit NginxServer(NginxOptions options) : options_(std::move(options)) {}

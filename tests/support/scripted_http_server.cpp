@@ -153,6 +153,11 @@ void ScriptedHttpServer::Serve(int fd) {
     ++requests_received_;
 
     Reply reply = handler_(request);
+    if (reply.reset) {
+      linger abort{.l_onoff = 1, .l_linger = 0};  // close() then sends RST, not FIN
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+      break;
+    }
     if (reply.trickle_bytes > 0) {
       Trickle(fd, reply);
       break;
@@ -160,7 +165,8 @@ void ScriptedHttpServer::Serve(int fd) {
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
                       (reply.reason.empty() ? std::string(Reason(reply.status)) : reply.reason) +
                       "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n" +
-                      (reply.close_connection ? "Connection: close\r\n" : "") + "\r\n" + reply.body;
+                      (reply.close_connection ? "Connection: close\r\n" : "") +
+                      reply.extra_headers + "\r\n" + reply.body;
     if (!SendAll(fd, out) || reply.close_connection) open = false;
   }
   MutexLock lock(mu_);

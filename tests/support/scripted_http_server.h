@@ -35,7 +35,9 @@ class ScriptedHttpServer {
     int status = 200;
     std::string body;
     bool close_connection = false;
-    std::string reason;  // the status line's reason phrase; empty: the usual one
+    std::string reason;         // the status line's reason phrase; empty: the usual one
+    std::string extra_headers;  // header lines, each ending "\r\n": "Retry-After: 1\r\n"
+    bool reset = false;         // no answer: the connection is reset (RST) instead
     // Instead of `body`: a header announcing this many bytes, then one byte every
     // trickle_interval until all are sent, the client goes away or the server stops (a server
     // too slow ever to finish a large answer). The connection is closed after it.

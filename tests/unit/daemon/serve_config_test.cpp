@@ -202,20 +202,45 @@ TEST_F(ServeConfigTest, HttpAllowRepeatsReplacesTheVariableAndRefusesBadEntries)
   EXPECT_EQ(bad_env.status().path(), "BATCHD_HTTP_ALLOW");
 }
 
+// Issue 12: --ca-file (and BATCHD_CA_FILE) must name a PEM file of CA certificates OpenSSL
+// loads; anything else is refused at start naming the flag and the file.
+TEST_F(ServeConfigTest, CaFileMustBeLoadable) {
+  EXPECT_EQ(Parse({})->ca_file, "") << "the system's CA store by default";
+  const std::string bundle = "/etc/ssl/certs/ca-certificates.crt";  // Debian's ca-certificates
+  Result<ServeConfig> c = Parse({"--ca-file", bundle});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ca_file, bundle);
+  for (const std::string bad : {"/nonexistent/ca.pem", "/etc/hostname", "/dev/null", ""}) {
+    Result<ServeConfig> refused = Parse({"--ca-file", bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().path(), "--ca-file") << bad;
+    EXPECT_NE(refused.status().message().find(bad), std::string::npos)
+        << refused.status().message();
+  }
+  FakeEnv()["BATCHD_CA_FILE"] = "/dev/null";
+  Result<ServeConfig> bad_env = Parse({});
+  ASSERT_FALSE(bad_env.ok());
+  EXPECT_EQ(bad_env.status().path(), "BATCHD_CA_FILE");
+}
+
 TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
   Result<ServeConfig> c =
       Parse({"--fetch-concurrency", "8", "--bytes-in-flight", "1048576", "--decode-threads", "3",
-             "--http-max-in-flight", "16", "--checkpoint-interval-ms", "250"});
+             "--http-max-in-flight", "16", "--checkpoint-interval-ms", "250",
+             "--http-default-in-flight", "12"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->fetch_concurrency, 8);
   EXPECT_EQ(c->bytes_in_flight, 1048576);
   EXPECT_EQ(c->decode_threads, 3);
   EXPECT_EQ(c->http_max_in_flight, 16);
+  EXPECT_EQ(c->http_default_in_flight, 12);
+  EXPECT_EQ(Parse({})->http_default_in_flight, 8) << "issue 12: a modest default";
   EXPECT_EQ(c->checkpoint_interval_ms, 250);
   for (const auto& [flag, value] :
        std::vector<std::pair<std::string, std::string>>{{"--fetch-concurrency", "0"},
                                                         {"--bytes-in-flight", "100"},
                                                         {"--decode-threads", "x"},
+                                                        {"--http-default-in-flight", "0"},
                                                         {"--checkpoint-interval-ms", "1"}}) {
     Result<ServeConfig> bad = Parse({flag, value});
     ASSERT_FALSE(bad.ok()) << flag;
