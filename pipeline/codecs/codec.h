@@ -28,6 +28,7 @@
 #include "core/registry.h"
 #include "core/status.h"
 #include "pipeline/bytes.h"
+#include "pipeline/filters/filter.h"
 
 namespace batchd::pipeline {
 
@@ -79,11 +80,20 @@ class CodecRegistry {
 
   std::vector<std::string> Ids() const { return factories_.Names(); }
 
+  // The array -> array filters a chunk's chain may run before the codec (zarr v2 "filters",
+  // zarr v3 array -> array codecs). They live here because everything that builds a chain (the
+  // formats checking metadata, the ops running sessions) needs both kinds, and zarr v3 calls
+  // both codecs.
+  FilterRegistry& filters() { return filters_; }
+  const FilterRegistry& filters() const { return filters_; }
+
  private:
   Registry<Factory> factories_;
+  FilterRegistry filters_;
 };
 
-// Registers raw, lz4, zstd, blosc, zlib, gzip and bz2.
+// Registers raw, lz4, zstd, blosc, zlib, gzip and bz2, and the built-in filters
+// (RegisterBuiltinFilters: delta, fixedscaleoffset, transpose).
 void RegisterBuiltinCodecs(CodecRegistry& registry);
 
 }  // namespace batchd::pipeline

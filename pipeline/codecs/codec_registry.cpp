@@ -49,6 +49,7 @@ void RegisterBuiltinCodecs(CodecRegistry& registry) {
   registry.Register("zlib", CreateZlibCodec);
   registry.Register("gzip", CreateGzipCodec);
   registry.Register("bz2", CreateBz2Codec);
+  RegisterBuiltinFilters(registry.filters());
 }
 
 }  // namespace batchd::pipeline

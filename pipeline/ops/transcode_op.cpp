@@ -143,6 +143,7 @@ class TranscodeOp final : public ChunkOp {
     ArrayMetadata out = array;
     out.format = "zarr2";
     out.codec = (*codec)->ToJson();
+    out.filters = nlohmann::json::array();  // the sink holds the decoded elements, in C order
     out.keys = {.prefix = "", .separator = separator[0]};
     out.fill_value = FillValueForZarrV2(array);
     RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));

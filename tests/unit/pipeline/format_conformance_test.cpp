@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/status_assertions.h"
+
 namespace batchd::pipeline {
 namespace {
 
@@ -115,10 +117,23 @@ TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
     std::vector<std::string> words;
   };
   const std::vector<Case> cases = {
-      {"order", "F", {".zarray", "\"order\"", "F"}},
+      {"order", "K", {".zarray", "\"order\"", "K", "\"C\" or \"F\""}},
       {"filters",
-       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f4"}])"),
-       {"filters", "delta"}},
+       nlohmann::json::parse(R"([{"id": "quantize", "digits": 3, "dtype": "<f4"}])"),
+       {".zarray", "\"filters\"", "unknown filter \"quantize\"", "delta"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta"}])"),
+       {".zarray", "\"filters\"", "delta: \"dtype\" is missing"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f4", "astype": "<i4"}])"),
+       {".zarray", "\"filters\"", "delta: \"astype\"", "mixes integers and floats"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "fixedscaleoffset", "scale": 10, "dtype": "<f4"}])"),
+       {".zarray", "\"filters\"", "fixedscaleoffset: \"offset\" is missing"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f8"}])"),
+       {".zarray", "delta: \"dtype\" <f8 has 8-byte elements", "4-byte elements (<f4)"}},
+      {"filters", {{"id", "delta"}}, {".zarray", "\"filters\" must be null or a list"}},
       {"dtype", "<c8", {"dtype", "<c8"}},
       {"dtype", nlohmann::json::parse(R"([["a", "<f4"]])"), {"structured"}},
       {"compressor", {{"id", "lzma"}, {"preset", 1}}, {"compressor", "lzma"}},
@@ -140,6 +155,34 @@ TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
   std::filesystem::create_directories(root_ / "notjson");
   std::ofstream(root_ / "notjson" / ".zarray") << "{not json";
   ExpectRefused(Open("notjson", nlohmann::json::object()), {".zarray", "not valid JSON"});
+}
+
+TEST_F(FormatTest, ZarrV2FiltersAndFOrderBecomeTheChainsFilters) {
+  nlohmann::json doc = V2();
+  doc["order"] = "F";
+  doc["filters"] = nlohmann::json::parse(
+      R"([{"id": "fixedscaleoffset", "offset": 280, "scale": 100, "dtype": "<f4",
+           "astype": "<i2"}, {"id": "delta", "dtype": "<i2"}])");
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata m, OpenWith("v2f", ".zarray", doc));
+  // F order first (it is how the array's elements are laid out before any filter sees them),
+  // then the filters in the document's order.
+  EXPECT_EQ(m.filters, nlohmann::json::parse(
+                           R"([{"id": "transpose", "order": [1, 0]}, {"id": "fixedscaleoffset",
+                               "offset": 280, "scale": 100, "dtype": "<f4", "astype": "<i2"},
+                               {"id": "delta", "dtype": "<i2"}])"));
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata back, ArrayMetadata::FromJson(m.ToJson()));
+  EXPECT_EQ(back.filters, m.filters) << "the execution state round trip";
+  // C order and no filters: nothing in the chain, and nothing new in the execution state.
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata plain, OpenWith("v2c", ".zarray", V2()));
+  EXPECT_TRUE(plain.filters.empty());
+  EXPECT_FALSE(plain.ToJson().contains("filters"));
+  // A 1-d F-order array is laid out as a C-order one.
+  doc = V2();
+  doc["order"] = "F";
+  doc["shape"] = {100};
+  doc["chunks"] = {16};
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata one_d, OpenWith("v2f1", ".zarray", doc));
+  EXPECT_TRUE(one_d.filters.empty());
 }
 
 TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
