@@ -39,8 +39,23 @@ Result<std::shared_ptr<const ChunkCodecChain>> ChunkCodecChain::Create(const Cod
   const int stored_size = filters.empty() ? array.dtype.size : filters.back()->EncodedType().size;
   ASSIGN_OR_RETURN(std::unique_ptr<const Codec> codec,
                    codecs.Create(array.codec, {.element_size = static_cast<size_t>(stored_size)}));
-  return std::shared_ptr<const ChunkCodecChain>(
-      new ChunkCodecChain(std::move(codec), std::move(filters), array.dtype.size));
+  std::vector<std::unique_ptr<const Codec>> outer;
+  if (!array.outer_codecs.is_array()) {
+    return Status::InvalidArgument("outer codecs must be a list, got " + array.outer_codecs.dump());
+  }
+  for (const nlohmann::json& config : array.outer_codecs) {
+    ASSIGN_OR_RETURN(std::unique_ptr<const Codec> c, codecs.Create(config, {}));
+    // Probe: a codec whose encoding says its decoded size answers for its own encoding.
+    Bytes probe;
+    RETURN_IF_ERROR(c->Encode(Bytes(1, 0), probe));
+    if (!c->DecodedSize(probe).has_value()) {
+      return Status::InvalidArgument("codec \"" + config.value("id", std::string()) +
+                                     "\" cannot follow the compressor: only checksums can");
+    }
+    outer.push_back(std::move(c));
+  }
+  return std::shared_ptr<const ChunkCodecChain>(new ChunkCodecChain(
+      std::move(codec), std::move(filters), std::move(outer), array.dtype.size));
 }
 
 size_t ChunkCodecChain::StoredBytes(size_t chunk_bytes) const {
@@ -50,7 +65,32 @@ size_t ChunkCodecChain::StoredBytes(size_t chunk_bytes) const {
 }
 
 Status ChunkCodecChain::DecodeInto(ByteView in, MutableByteView out) const {
-  if (filters_.empty()) return codec_->DecodeInto(in, out);
+  if (outer_.empty()) {
+    if (filters_.empty()) return codec_->DecodeInto(in, out);
+    return DecodeFilters(in, out);
+  }
+  // Outer codecs first (last applied on encode), each into its own buffer.
+  thread_local Bytes outer_stages[2];
+  ByteView current = in;
+  size_t stage = 0;
+  for (size_t k = outer_.size(); k-- > 0;) {
+    const std::optional<size_t> size = outer_[k]->DecodedSize(current);
+    if (!size) {
+      // The codec's own decode says what is wrong with its input.
+      Bytes none;
+      RETURN_IF_ERROR(outer_[k]->DecodeInto(current, none));
+      return Status::Corrupt("codec chain: the stored value is too short");
+    }
+    Bytes& next = Sized(outer_stages[stage], *size);
+    RETURN_IF_ERROR(outer_[k]->DecodeInto(current, next));
+    current = next;
+    stage ^= 1;
+  }
+  if (filters_.empty()) return codec_->DecodeInto(current, out);
+  return DecodeFilters(current, out);
+}
+
+Status ChunkCodecChain::DecodeFilters(ByteView in, MutableByteView out) const {
   const size_t elements = out.size() / static_cast<size_t>(array_element_size_);
   thread_local Bytes stages[2];
   Bytes* current = &Sized(stages[0], StoredBytes(out.size()));
@@ -67,13 +107,20 @@ Status ChunkCodecChain::DecodeInto(ByteView in, MutableByteView out) const {
 }
 
 Status ChunkCodecChain::Encode(ByteView in, Bytes& out) const {
-  if (filters_.empty()) return codec_->Encode(in, out);
+  if (filters_.empty() && outer_.empty()) return codec_->Encode(in, out);
   Bytes current(in.begin(), in.end()), next;
   for (const auto& filter : filters_) {
     RETURN_IF_ERROR(filter->Encode(current, next));
     current.swap(next);
   }
-  return codec_->Encode(current, out);
+  RETURN_IF_ERROR(codec_->Encode(current, next));
+  current.swap(next);
+  for (const auto& codec : outer_) {
+    RETURN_IF_ERROR(codec->Encode(current, next));
+    current.swap(next);
+  }
+  out.swap(current);
+  return Status::Ok();
 }
 
 }  // namespace batchd::pipeline

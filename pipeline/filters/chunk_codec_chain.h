@@ -1,8 +1,9 @@
 // A chunk's whole codec chain, as the pipeline runs it: the array -> array filters (filter.h),
-// in encode order, then one bytes -> bytes codec (codec.h). Decoding runs the codec, then the
-// filters in reverse, and ends with the array's elements in its dtype and in C order (a zarr v2
-// F-order array has a transpose filter first). Arrays without filters decode straight into the
-// caller's buffer, as before filters existed.
+// in encode order, then one bytes -> bytes codec (codec.h), then any outer bytes -> bytes codecs
+// whose decoded size their input gives (a zarr v3 crc32c). Decoding runs the outer codecs and
+// the codec, then the filters in reverse, and ends with the array's elements in its dtype and in C
+// order (a zarr v2 F-order array has a transpose filter first). Arrays without filters decode
+// straight into the caller's buffer, as before filters existed.
 #pragma once
 
 #include <memory>
@@ -24,8 +25,9 @@ class ChunkCodecChain {
   explicit ChunkCodecChain(std::shared_ptr<const Codec> codec) : codec_(std::move(codec)) {}
 
   // The chain `array` describes: array.filters, each built for the elements the one before it
-  // gives (the array's dtype for the first), then array.codec. kInvalidArgument with the
-  // filter's or codec's own message (naming it and the member) when one is unknown or refused.
+  // gives (the array's dtype for the first), then array.codec, then array.outer_codecs.
+  // kInvalidArgument with the filter's or codec's own message (naming it and the member) when
+  // one is unknown or refused, or an outer codec does not know its decoded size.
   static Result<std::shared_ptr<const ChunkCodecChain>> Create(const CodecRegistry& codecs,
                                                                const ArrayMetadata& array);
 
@@ -43,16 +45,23 @@ class ChunkCodecChain {
 
   const Codec& codec() const { return *codec_; }
   bool has_filters() const { return !filters_.empty(); }
+  bool has_outer_codecs() const { return !outer_.empty(); }
 
  private:
   ChunkCodecChain(std::shared_ptr<const Codec> codec,
-                  std::vector<std::unique_ptr<const Filter>> filters, int array_element_size)
+                  std::vector<std::unique_ptr<const Filter>> filters,
+                  std::vector<std::unique_ptr<const Codec>> outer, int array_element_size)
       : codec_(std::move(codec)),
         filters_(std::move(filters)),
+        outer_(std::move(outer)),
         array_element_size_(array_element_size) {}
+
+  // The filters' part of DecodeInto: `stored` is what the codec decoded.
+  Status DecodeFilters(ByteView in, MutableByteView out) const;
 
   std::shared_ptr<const Codec> codec_;
   std::vector<std::unique_ptr<const Filter>> filters_;  // encode order
+  std::vector<std::unique_ptr<const Codec>> outer_;     // encode order, after codec_
   int array_element_size_ = 1;
 };
 

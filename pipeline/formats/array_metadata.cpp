@@ -196,6 +196,7 @@ nlohmann::json ArrayMetadata::ToJson() const {
   // Only when there are any: the execution state of an array without filters stays what it was
   // before filters existed.
   if (filters.is_array() && !filters.empty()) json["filters"] = filters;
+  if (outer_codecs.is_array() && !outer_codecs.empty()) json["outer_codecs"] = outer_codecs;
   return json;
 }
 
@@ -211,6 +212,10 @@ Result<ArrayMetadata> ArrayMetadata::FromJson(const nlohmann::json& json) {
     m.codec = json.at("codec");
     m.filters = json.value("filters", nlohmann::json::array());
     if (!m.filters.is_array()) return Status::InvalidArgument("\"filters\" must be a list");
+    m.outer_codecs = json.value("outer_codecs", nlohmann::json::array());
+    if (!m.outer_codecs.is_array()) {
+      return Status::InvalidArgument("\"outer_codecs\" must be a list");
+    }
     m.keys.prefix = json.at("key_prefix").get<std::string>();
     const std::string separator = json.at("separator").get<std::string>();
     if (separator.size() != 1) return Status::InvalidArgument("separator must be one character");

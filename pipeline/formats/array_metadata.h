@@ -45,6 +45,9 @@ struct ArrayMetadata {
   // (FilterRegistry configs; chunk_codec_chain.h): zarr v2 "filters", and a "transpose" first
   // for a zarr v2 F-order array or a zarr v3 transpose codec. Empty for most arrays.
   nlohmann::json filters = nlohmann::json::array();
+  // Bytes -> bytes codecs after `codec`, in encode order (CodecRegistry configs whose decoded
+  // size follows from their input): a zarr v3 crc32c. Empty for most arrays.
+  nlohmann::json outer_codecs = nlohmann::json::array();
   ChunkKeyEncoding keys;
 
   int rank() const { return static_cast<int>(shape.size()); }

@@ -59,6 +59,11 @@ class ZarrV2Format final : public ArrayFormat {
 
     const nlohmann::json compressor = MemberOrNull(doc, "compressor");
     m.codec = compressor.is_null() ? nlohmann::json{{"id", "raw"}} : compressor;
+    if (MemberOrNull(m.codec, "id") == "crc32c") {
+      // Ours is zarr v3's (the checksum after the bytes); numcodecs spells its own differently.
+      return err.Invalid(
+          "\"compressor\" crc32c is unsupported: it is read in zarr v3 codec chains");
+    }
     RETURN_IF_ERROR(err.CheckCodec(codecs_, m.codec, m.dtype, "compressor"));
     RETURN_IF_ERROR(err.Check(m.Validate()));
     RETURN_IF_ERROR(err.CheckFilters(codecs_, m, "filters"));

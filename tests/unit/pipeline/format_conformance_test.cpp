@@ -134,6 +134,7 @@ TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
        nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f8"}])"),
        {".zarray", "delta: \"dtype\" <f8 has 8-byte elements", "4-byte elements (<f4)"}},
       {"filters", {{"id", "delta"}}, {".zarray", "\"filters\" must be null or a list"}},
+      {"compressor", {{"id", "crc32c"}}, {".zarray", "crc32c", "zarr v3"}},
       {"dtype", "<c8", {"dtype", "<c8"}},
       {"dtype", nlohmann::json::parse(R"([["a", "<f4"]])"), {"structured"}},
       {"compressor", {{"id", "lzma"}, {"preset", 1}}, {"compressor", "lzma"}},
@@ -185,6 +186,26 @@ TEST_F(FormatTest, ZarrV2FiltersAndFOrderBecomeTheChainsFilters) {
   EXPECT_TRUE(one_d.filters.empty());
 }
 
+TEST_F(FormatTest, ZarrV3TransposeAndCrc32cJoinTheChain) {
+  nlohmann::json doc = V3();
+  doc["codecs"].insert(
+      doc["codecs"].begin(),
+      nlohmann::json{{"name", "transpose"}, {"configuration", {{"order", {1, 0}}}}});
+  doc["codecs"].push_back({{"name", "crc32c"}});
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata m, OpenWith("v3t", "zarr.json", doc));
+  EXPECT_EQ(m.filters, nlohmann::json::parse(R"([{"id": "transpose", "order": [1, 0]}])"));
+  EXPECT_EQ(m.outer_codecs, nlohmann::json::parse(R"([{"id": "crc32c"}])"));
+  EXPECT_EQ(m.codec["id"], "zstd");
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata back, ArrayMetadata::FromJson(m.ToJson()));
+  EXPECT_EQ(back.outer_codecs, m.outer_codecs);
+  // bytes then crc32c, no compressor.
+  doc = V3();
+  doc["codecs"][1] = {{"name", "crc32c"}};
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata plain, OpenWith("v3c", "zarr.json", doc));
+  EXPECT_EQ(plain.codec["id"], "raw");
+  EXPECT_EQ(plain.outer_codecs.size(), 1u);
+}
+
 TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
   auto edit = [](const std::function<void(nlohmann::json&)>& f) {
     nlohmann::json doc = V3();
@@ -204,15 +225,26 @@ TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
       {edit([](auto& d) {
          d["codecs"].insert(d["codecs"].begin(), nlohmann::json{{"name", "transpose"}});
        }),
-       {"transpose"}},
+       {"\"codecs\"", "transpose: \"order\""}},
+      {edit([](auto& d) {
+         d["codecs"].insert(
+             d["codecs"].begin(),
+             nlohmann::json{{"name", "transpose"}, {"configuration", {{"order", {0, 1, 2}}}}});
+       }),
+       {"transpose: \"order\"", "the chunk has 2 dimensions"}},
+      {edit([](auto& d) {
+         d["codecs"].push_back({{"name", "crc32c"}});
+         d["codecs"].push_back({{"name", "zstd"}});
+       }),
+       {"\"zstd\" is unsupported here"}},
+      {edit([](auto& d) {
+         d["codecs"].push_back({{"name", "crc32c"}, {"configuration", {{"x", 1}}}});
+       }),
+       {"crc32c", "has members"}},
       {edit([](auto& d) {
          d["codecs"][1] = {{"name", "lzma"}};
        }),
        {"lzma"}},
-      {edit([](auto& d) {
-         d["codecs"].push_back({{"name", "crc32c"}});
-       }),
-       {"crc32c"}},
       {edit([](auto& d) { d["chunk_grid"]["name"] = "rectilinear"; }), {"chunk_grid"}},
       {edit([](auto& d) { d["chunk_key_encoding"]["name"] = "other"; }), {"chunk_key_encoding"}},
       {edit([](auto& d) { d["data_type"] = "complex64"; }), {"complex64"}},
