@@ -27,5 +27,7 @@ Result<std::unique_ptr<const Codec>> CreateGzipCodec(const nlohmann::json& confi
                                                      const CodecContext& context);
 Result<std::unique_ptr<const Codec>> CreateBz2Codec(const nlohmann::json& config,
                                                     const CodecContext& context);
+Result<std::unique_ptr<const Codec>> CreateCrc32cCodec(const nlohmann::json& config,
+                                                       const CodecContext& context);
 
 }  // namespace batchd::pipeline

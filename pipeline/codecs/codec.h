@@ -8,6 +8,7 @@
 //   {"id": "zlib", "level": 1}                      one zlib stream (RFC 1950)
 //   {"id": "gzip", "level": 1}                      gzip member(s) (RFC 1952)
 //   {"id": "bz2", "level": 1}                       bzip2 stream(s)
+//   {"id": "crc32c"}                                zarr v3: the bytes + their CRC-32C (LE)
 // (the values shown are the defaults, numcodecs' own). The array formats (zarr v2 "compressor",
 // zarr v3 "codecs", the raw format's "codec") turn their own spelling into one of these.
 // docs/pipeline.md ("Codecs") describes each wire format exactly.
@@ -19,6 +20,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +30,7 @@
 #include "core/registry.h"
 #include "core/status.h"
 #include "pipeline/bytes.h"
+#include "pipeline/filters/filter.h"
 
 namespace batchd::pipeline {
 
@@ -58,6 +61,11 @@ class Codec {
   // larger than the format holds (lz4 and blosc: about 2 GiB), otherwise only on a library
   // error (kInternal).
   virtual Status Encode(ByteView in, Bytes& out) const = 0;
+
+  // What `in` decodes to, when the encoding itself says (crc32c: 4 bytes fewer); nullopt when
+  // only the caller knows (compressors) or `in` cannot be an encoding. A codec that answers can
+  // follow a compressor in a chain (ChunkCodecChain), whose output size nobody else knows.
+  virtual std::optional<size_t> DecodedSize(ByteView in) const { return std::nullopt; }
 };
 
 // Filled once at start-up (RegisterBuiltinCodecs) and read-only afterwards, so Create may then
@@ -79,11 +87,20 @@ class CodecRegistry {
 
   std::vector<std::string> Ids() const { return factories_.Names(); }
 
+  // The array -> array filters a chunk's chain may run before the codec (zarr v2 "filters",
+  // zarr v3 array -> array codecs). They live here because everything that builds a chain (the
+  // formats checking metadata, the ops running sessions) needs both kinds, and zarr v3 calls
+  // both codecs.
+  FilterRegistry& filters() { return filters_; }
+  const FilterRegistry& filters() const { return filters_; }
+
  private:
   Registry<Factory> factories_;
+  FilterRegistry filters_;
 };
 
-// Registers raw, lz4, zstd, blosc, zlib, gzip and bz2.
+// Registers raw, lz4, zstd, blosc, zlib, gzip, bz2 and crc32c, and the built-in filters
+// (RegisterBuiltinFilters: delta, fixedscaleoffset, transpose).
 void RegisterBuiltinCodecs(CodecRegistry& registry);
 
 }  // namespace batchd::pipeline

@@ -1,5 +1,7 @@
 #include "pipeline/codecs/codec_config.h"
 
+#include <cmath>
+
 namespace batchd::pipeline {
 
 CodecConfigReader::CodecConfigReader(std::string_view codec_id, const nlohmann::json& config)
@@ -58,6 +60,25 @@ Result<bool> CodecConfigReader::Boolean(std::string_view member, bool default_va
     return Invalid(member, std::string("must be true or false, got ") + value->type_name());
   }
   return value->get<bool>();
+}
+
+Result<double> CodecConfigReader::Number(std::string_view member,
+                                         std::optional<double> default_value) {
+  const nlohmann::json* value = Find(member);
+  if (value == nullptr) {
+    if (default_value) return *default_value;
+    return Invalid(member, "is missing: it must be a number");
+  }
+  if (!value->is_number()) {
+    return Invalid(member, std::string("must be a number, got ") + value->type_name());
+  }
+  const double number = value->get<double>();
+  if (!std::isfinite(number)) return Invalid(member, "must be finite, got " + value->dump());
+  return number;
+}
+
+bool CodecConfigReader::Has(std::string_view member) const {
+  return config_.is_object() && config_.find(member) != config_.end();
 }
 
 Status CodecConfigReader::RejectUnknownMembers() const {

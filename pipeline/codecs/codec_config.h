@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,6 +32,16 @@ class CodecConfigReader {
   Result<int64_t> Integer(std::string_view member, int64_t default_value, int64_t min, int64_t max);
   Result<std::string> String(std::string_view member, std::string default_value);
   Result<bool> Boolean(std::string_view member, bool default_value);
+  // A finite JSON number (integer or not); kInvalidArgument when it is absent and
+  // `default_value` is nullopt (the member is required), or not a finite number.
+  Result<double> Number(std::string_view member, std::optional<double> default_value);
+
+  // The member as it is, nullptr when absent, for a member no getter reads (a list); it counts
+  // as read.
+  const nlohmann::json* Raw(std::string_view member) { return Find(member); }
+
+  // Whether the config has the member (it is not marked as read).
+  bool Has(std::string_view member) const;
 
   // kInvalidArgument naming the first member (in key order) that no getter read.
   Status RejectUnknownMembers() const;

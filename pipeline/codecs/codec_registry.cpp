@@ -49,6 +49,8 @@ void RegisterBuiltinCodecs(CodecRegistry& registry) {
   registry.Register("zlib", CreateZlibCodec);
   registry.Register("gzip", CreateGzipCodec);
   registry.Register("bz2", CreateBz2Codec);
+  registry.Register("crc32c", CreateCrc32cCodec);
+  RegisterBuiltinFilters(registry.filters());
 }
 
 }  // namespace batchd::pipeline

@@ -5,7 +5,7 @@
 //                                      read to the end of its processing (at its decoded size);
 //                                      reads are not started while the budget is spent, except
 //                                      that one chunk larger than the whole budget passes alone
-//     -> decode pool (shared, cores)   codec.DecodeInto, byte order, fill value for missing
+//     -> decode pool (shared, cores)   codec chain (codec, filters), byte order, fill value
 //     -> consumer.Process / Fold       the op's work, folded under the pipeline's lock
 //     -> cursor + checkpoint           done chunks and the op's state, saved every interval
 //     -> consumer.Finish               the result
@@ -40,11 +40,11 @@
 
 #include "core/millis_clock.h"
 #include "core/worker_pool.h"
-#include "pipeline/codecs/codec.h"
 #include "pipeline/engine/cancel_token.h"
 #include "pipeline/engine/chunk_consumer.h"
 #include "pipeline/engine/chunk_cursor.h"
 #include "pipeline/engine/chunk_region.h"
+#include "pipeline/filters/chunk_codec_chain.h"
 #include "pipeline/formats/array_metadata.h"
 #include "pipeline/ops/op.h"
 #include "pipeline/stores/chunk_store.h"
@@ -72,7 +72,7 @@ struct ChunkJob {
   std::shared_ptr<ChunkStore> store;
   ArrayMetadata array;
   ChunkRegion region;
-  std::shared_ptr<const Codec> codec;
+  std::shared_ptr<const ChunkCodecChain> codec;  // the bytes codec and any filters
   PipelineLimits limits;
   std::unique_ptr<ChunkConsumer> consumer;
   std::shared_ptr<CancelToken> cancel;

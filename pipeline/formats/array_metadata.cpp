@@ -188,10 +188,16 @@ Status ArrayMetadata::Validate() const {
 }
 
 nlohmann::json ArrayMetadata::ToJson() const {
-  return {{"format", format},          {"shape", shape},
-          {"chunks", chunk_shape},     {"dtype", dtype.ToNumpy()},
-          {"fill_value", fill_value},  {"codec", codec},
-          {"key_prefix", keys.prefix}, {"separator", std::string(1, keys.separator)}};
+  nlohmann::json json = {
+      {"format", format},          {"shape", shape},
+      {"chunks", chunk_shape},     {"dtype", dtype.ToNumpy()},
+      {"fill_value", fill_value},  {"codec", codec},
+      {"key_prefix", keys.prefix}, {"separator", std::string(1, keys.separator)}};
+  // Only when there are any: the execution state of an array without filters stays what it was
+  // before filters existed.
+  if (filters.is_array() && !filters.empty()) json["filters"] = filters;
+  if (outer_codecs.is_array() && !outer_codecs.empty()) json["outer_codecs"] = outer_codecs;
+  return json;
 }
 
 Result<ArrayMetadata> ArrayMetadata::FromJson(const nlohmann::json& json) {
@@ -204,6 +210,12 @@ Result<ArrayMetadata> ArrayMetadata::FromJson(const nlohmann::json& json) {
     ASSIGN_OR_RETURN(m.dtype, DataType::FromNumpy(json.at("dtype").get<std::string>()));
     m.fill_value = json.at("fill_value");
     m.codec = json.at("codec");
+    m.filters = json.value("filters", nlohmann::json::array());
+    if (!m.filters.is_array()) return Status::InvalidArgument("\"filters\" must be a list");
+    m.outer_codecs = json.value("outer_codecs", nlohmann::json::array());
+    if (!m.outer_codecs.is_array()) {
+      return Status::InvalidArgument("\"outer_codecs\" must be a list");
+    }
     m.keys.prefix = json.at("key_prefix").get<std::string>();
     const std::string separator = json.at("separator").get<std::string>();
     if (separator.size() != 1) return Status::InvalidArgument("separator must be one character");

@@ -1,5 +1,5 @@
 // What the pipeline needs to know about an array, whatever format described it: its shape, the
-// regular chunk grid, the element type, the fill value, the codec of the chunk bytes and how
+// regular chunk grid, the element type, the fill value, the codec chain of the chunks and how
 // chunk keys are spelled. Formats (array_format.h) produce it from .zarray, zarr.json or a raw
 // source spec; it is stored in a session's execution state at dequeue (ToJson/FromJson), so a
 // resumed session never re-reads metadata that could have changed underneath it.
@@ -41,6 +41,13 @@ struct ArrayMetadata {
   // The bytes -> bytes codec of every chunk (CodecRegistry config, {"id": "raw"} when the
   // chunks are stored uncompressed).
   nlohmann::json codec = {{"id", "raw"}};
+  // The array -> array filters between the array and the codec, in encode order
+  // (FilterRegistry configs; chunk_codec_chain.h): zarr v2 "filters", and a "transpose" first
+  // for a zarr v2 F-order array or a zarr v3 transpose codec. Empty for most arrays.
+  nlohmann::json filters = nlohmann::json::array();
+  // Bytes -> bytes codecs after `codec`, in encode order (CodecRegistry configs whose decoded
+  // size follows from their input): a zarr v3 crc32c. Empty for most arrays.
+  nlohmann::json outer_codecs = nlohmann::json::array();
   ChunkKeyEncoding keys;
 
   int rank() const { return static_cast<int>(shape.size()); }

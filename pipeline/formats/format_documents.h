@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/filters/chunk_codec_chain.h"
 #include "pipeline/formats/array_format.h"
 
 namespace batchd::pipeline {
@@ -42,6 +43,11 @@ class MetadataErrors {
   // document configured it.
   Status CheckCodec(const CodecRegistry& codecs, const nlohmann::json& codec, const DataType& dtype,
                     const std::string& member) const;
+
+  // The filters of `array` build for its dtype and chunk shape (a known id, every member
+  // valid, a supported dtype/astype pair); `member` names where the document configured them.
+  Status CheckFilters(const CodecRegistry& codecs, const ArrayMetadata& array,
+                      const std::string& member) const;
 
  private:
   std::string prefix_;

@@ -66,6 +66,13 @@ Status MetadataErrors::CheckCodec(const CodecRegistry& codecs, const nlohmann::j
   return Invalid("\"" + member + "\" " + codec.dump() + ": " + made.status().message());
 }
 
+Status MetadataErrors::CheckFilters(const CodecRegistry& codecs, const ArrayMetadata& array,
+                                    const std::string& member) const {
+  Result<std::vector<std::unique_ptr<const Filter>>> made = CreateFilters(codecs.filters(), array);
+  if (made.ok()) return Status::Ok();
+  return Invalid("\"" + member + "\": " + made.status().message());
+}
+
 void FormatRegistry::Register(std::string name, std::unique_ptr<ArrayFormat> format) {
   formats_.Register(std::move(name), std::move(format));
 }

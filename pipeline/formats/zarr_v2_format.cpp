@@ -32,16 +32,23 @@ class ZarrV2Format final : public ArrayFormat {
     m.dtype = *parsed;
 
     ASSIGN_OR_RETURN(const std::string order, err.String(doc, "order", "C"));
-    if (order != "C") {
-      return err.Invalid("\"order\" is \"" + order +
-                         "\"; batchd reads C-order (row-major) chunks only");
+    if (order != "C" && order != "F") {
+      return err.Invalid("\"order\" is \"" + order + "\"; expected \"C\" or \"F\"");
     }
-    if (auto filters = doc.find("filters");
-        filters != doc.end() && !filters->is_null() && !(filters->is_array() && filters->empty())) {
-      const nlohmann::json first = filters->is_array() ? (*filters)[0] : *filters;
-      const nlohmann::json id = MemberOrNull(first, "id");
-      return err.Invalid("\"filters\" " + (id.is_string() ? id.get<std::string>() : first.dump()) +
-                         " is unsupported: batchd reads arrays without filters");
+    // An F-order chunk is the C-order chunk of the transposed array: a transpose (reversing the
+    // dimensions) comes first in the chain, so the ops always see C order.
+    const size_t rank = m.chunk_shape.size();
+    if (order == "F" && rank > 1) {
+      std::vector<int64_t> reversed(rank);
+      for (size_t d = 0; d < rank; ++d) reversed[d] = static_cast<int64_t>(rank - 1 - d);
+      m.filters.push_back({{"id", "transpose"}, {"order", reversed}});
+    }
+    if (const nlohmann::json filters = MemberOrNull(doc, "filters"); !filters.is_null()) {
+      if (!filters.is_array()) {
+        return err.Invalid("\"filters\" must be null or a list of filter configs, got " +
+                           filters.dump());
+      }
+      for (const nlohmann::json& filter : filters) m.filters.push_back(filter);
     }
     ASSIGN_OR_RETURN(const std::string separator, err.String(doc, "dimension_separator", "."));
     if (separator != "." && separator != "/") {
@@ -52,8 +59,14 @@ class ZarrV2Format final : public ArrayFormat {
 
     const nlohmann::json compressor = MemberOrNull(doc, "compressor");
     m.codec = compressor.is_null() ? nlohmann::json{{"id", "raw"}} : compressor;
+    if (MemberOrNull(m.codec, "id") == "crc32c") {
+      // Ours is zarr v3's (the checksum after the bytes); numcodecs spells its own differently.
+      return err.Invalid(
+          "\"compressor\" crc32c is unsupported: it is read in zarr v3 codec chains");
+    }
     RETURN_IF_ERROR(err.CheckCodec(codecs_, m.codec, m.dtype, "compressor"));
     RETURN_IF_ERROR(err.Check(m.Validate()));
+    RETURN_IF_ERROR(err.CheckFilters(codecs_, m, "filters"));
     return m;
   }
 

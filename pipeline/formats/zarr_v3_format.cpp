@@ -1,8 +1,9 @@
 // zarr v3: the array is described by a `zarr.json` document at its root.
 // https://zarr-specs.readthedocs.io/en/latest/v3/core/v3.0.html. batchd reads regular chunk
-// grids, the "default" and "v2" chunk key encodings, and a codec chain of "bytes" (with its
-// endian) optionally followed by one compressor ("zstd", "gzip", "blosc"). Anything else —
-// transpose, sharding, storage transformers, other codecs — is refused by name (docs/pipeline.md).
+// grids, the "default" and "v2" chunk key encodings, and a codec chain of optional "transpose"
+// codecs (filters), "bytes" (with its endian), at most one compressor ("zstd", "gzip",
+// "blosc") and optional "crc32c" checksums. Anything else — sharding, storage transformers,
+// other codecs — is refused by name (docs/pipeline.md).
 #include "pipeline/formats/format_documents.h"
 
 namespace batchd::pipeline {
@@ -77,6 +78,7 @@ class ZarrV3Format final : public ArrayFormat {
     m.fill_value = MemberOrNull(doc, "fill_value");
     RETURN_IF_ERROR(ReadCodecs(doc, err, m));
     RETURN_IF_ERROR(err.Check(m.Validate()));
+    RETURN_IF_ERROR(err.CheckFilters(codecs_, m, "codecs"));
     return m;
   }
 
@@ -105,15 +107,18 @@ class ZarrV3Format final : public ArrayFormat {
       return err.Invalid("\"codecs\" must be a non-empty list");
     }
     size_t i = 0;
-    // array -> array codecs would come first; none is supported.
-    const nlohmann::json& first = codecs[0];
-    const std::string first_name = NameOf(first);
+    // array -> array codecs come first: transpose, as a filter.
+    for (; i < codecs.size() && NameOf(codecs[i]) == "transpose"; ++i) {
+      ASSIGN_OR_RETURN(const nlohmann::json config, Configuration(codecs[i], err, "transpose"));
+      m.filters.push_back({{"id", "transpose"}, {"order", MemberOrNull(config, "order")}});
+    }
+    const std::string first_name = i < codecs.size() ? NameOf(codecs[i]) : std::string();
     if (first_name != "bytes") {
       return err.Invalid("codec \"" + first_name +
-                         "\" is unsupported: the chain must start with \"bytes\"" +
+                         "\" is unsupported: the chain must be [transpose,] \"bytes\", ..." +
                          (first_name == "sharding_indexed" ? " (sharding is not supported)" : ""));
     }
-    ASSIGN_OR_RETURN(const nlohmann::json bytes_config, Configuration(first, err, "bytes"));
+    ASSIGN_OR_RETURN(const nlohmann::json bytes_config, Configuration(codecs[i], err, "bytes"));
     ASSIGN_OR_RETURN(const std::string endian, err.String(bytes_config, "endian", "little"));
     if (endian != "little" && endian != "big") {
       return err.Invalid("\"bytes\" endian \"" + endian + "\" must be little or big");
@@ -122,14 +127,24 @@ class ZarrV3Format final : public ArrayFormat {
     ++i;
 
     m.codec = {{"id", "raw"}};
-    if (i < codecs.size()) {
+    if (i < codecs.size() && NameOf(codecs[i]) != "crc32c") {
       ASSIGN_OR_RETURN(m.codec, CompressorConfig(codecs[i], err, m.dtype));
       ++i;
+    }
+    // crc32c last: a checksum of the stored bytes, verified on read.
+    for (; i < codecs.size() && NameOf(codecs[i]) == "crc32c"; ++i) {
+      ASSIGN_OR_RETURN(const nlohmann::json config, Configuration(codecs[i], err, "crc32c"));
+      if (!config.empty()) {
+        return err.Invalid("codec \"crc32c\" configuration " + config.dump() +
+                           " has members; it has none");
+      }
+      m.outer_codecs.push_back({{"id", "crc32c"}});
     }
     if (i < codecs.size()) {
       const std::string name = NameOf(codecs[i]);
       return err.Invalid("codec \"" + (name.empty() ? codecs[i].dump() : name) +
-                         "\" is unsupported: batchd reads \"bytes\" plus at most one compressor");
+                         "\" is unsupported here: batchd reads [transpose,] \"bytes\", at most one "
+                         "compressor, then [crc32c]");
     }
     return err.CheckCodec(codecs_, m.codec, m.dtype, "codecs");
   }

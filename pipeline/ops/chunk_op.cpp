@@ -170,10 +170,11 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   if (!url.ok()) return fail(url.status());
   Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(*url);
   if (!store.ok()) return fail(store.status());
-  (*store)->LimitValueBytes(MaxStoredChunkBytes(*array));
-  Result<std::unique_ptr<const Codec>> codec = services_.codecs.Create(
-      array->codec, {.element_size = static_cast<size_t>(array->dtype.size)});
+  Result<std::shared_ptr<const ChunkCodecChain>> codec =
+      ChunkCodecChain::Create(services_.codecs, *array);
   if (!codec.ok()) return fail(codec.status());
+  (*store)->LimitValueBytes(MaxStoredChunkBytes(
+      std::max(array->ChunkBytes(), (*codec)->StoredBytes(array->ChunkBytes()))));
   Result<std::unique_ptr<ChunkConsumer>> consumer =
       MakeConsumer(resolved.value("op", nlohmann::json::object()), *array,
                    ctx.attempt > 1 || (ctx.checkpoint && !ctx.checkpoint->is_null()));
@@ -189,7 +190,7 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   ChunkJob job{.store = std::move(*store),
                .array = std::move(*array),
                .region = std::move(*region),
-               .codec = std::shared_ptr<const Codec>(std::move(*codec)),
+               .codec = std::move(*codec),
                .limits = *limits,
                .consumer = std::move(*consumer),
                .cancel = ctx.cancel,
@@ -202,8 +203,7 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   RunChunkPipeline(std::move(job), services_.decode, services_.decode_threads, std::move(done));
 }
 
-uint64_t MaxStoredChunkBytes(const ArrayMetadata& array) {
-  const uint64_t decoded = array.ChunkBytes();
+uint64_t MaxStoredChunkBytes(uint64_t decoded) {
   return decoded + decoded / 16 + (uint64_t{64} << 10);
 }
 

@@ -90,12 +90,13 @@ class ChunkOp : public Op {
   Status CheckSessionBounds(const ArrayMetadata& array, const ChunkRegion& region) const;
 };
 
-// The most bytes one stored (encoded) chunk of `array` may take: its decoded size, plus what
+// The most bytes one stored (encoded) chunk may take, given what its bytes codec decodes it to
+// (the array's chunk size, or what the last filter stores when that is larger), plus what
 // any supported codec may add when data does not compress (lz4 n/255 + 16, zstd about n/128,
 // blosc 16 + its header), rounded up: decoded + decoded/16 + 64 KiB. A stored value over it is
 // refused before it is read (ChunkStore::LimitValueBytes), so what a store holds or sends
 // cannot make a session read more than about its chunk size.
-uint64_t MaxStoredChunkBytes(const ArrayMetadata& array);
+uint64_t MaxStoredChunkBytes(uint64_t decoded);
 
 // Registers stats, checksum and transcode. `services` must outlive the registry.
 void RegisterChunkOps(OpRegistry& registry, const ChunkServices& services);

@@ -143,6 +143,13 @@ class TranscodeOp final : public ChunkOp {
     ArrayMetadata out = array;
     out.format = "zarr2";
     out.codec = (*codec)->ToJson();
+    out.filters = nlohmann::json::array();  // the sink holds the decoded elements, in C order
+    out.outer_codecs = nlohmann::json::array();
+    if (out.codec.value("id", std::string()) == "crc32c") {
+      return Status::InvalidArgument(
+          "crc32c is a zarr v3 checksum codec; a zarr v2 sink's compressor cannot be it",
+          "/sink/codec");
+    }
     out.keys = {.prefix = "", .separator = separator[0]};
     out.fill_value = FillValueForZarrV2(array);
     RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));

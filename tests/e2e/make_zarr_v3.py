@@ -6,6 +6,9 @@ JSON line with numpy's statistics of the array as the oracle (same keys as make_
 usage: make_zarr_v3.py PATH --shape 37,53 --chunks 8,16 [--dtype float32] [--level 3]
                        [--endian little|big] [--separator /|.] [--encoding default|v2]
                        [--drop-chunks N] [--fill-value 0]
+                       [--transpose 1,0]   (a transpose codec first, with that order)
+                       [--crc32c]          (a crc32c codec last: the CRC-32C of each stored
+                                            chunk appended, little-endian, as the spec says)
 """
 import argparse, itertools, json, os, shutil
 import numpy as np
@@ -23,7 +26,22 @@ p.add_argument("--encoding", default="default")
 p.add_argument("--drop-chunks", type=int, default=0)
 p.add_argument("--fill-value", default="0")
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--transpose", default=None)
+p.add_argument("--crc32c", action="store_true")
 a = p.parse_args()
+
+# CRC-32C (Castagnoli, reflected 0x82F63B78), bit by bit: slow, small, and independent of the
+# C++ code it checks. Debian 12 packages no Python crc32c module.
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+assert crc32c(b"123456789") == 0xE3069283
+order = [int(x) for x in a.transpose.split(",")] if a.transpose else None
 
 shape = tuple(int(x) for x in a.shape.split(","))
 chunks = tuple(int(x) for x in a.chunks.split(","))
@@ -51,6 +69,10 @@ meta = {
                {"name": "zstd", "configuration": {"level": a.level, "checksum": False}}],
     "attributes": {},
 }
+if order is not None:
+    meta["codecs"].insert(0, {"name": "transpose", "configuration": {"order": order}})
+if a.crc32c:
+    meta["codecs"].append({"name": "crc32c"})
 with open(os.path.join(a.path, "zarr.json"), "w") as f:
     json.dump(meta, f)
 
@@ -66,8 +88,12 @@ for idx in itertools.product(*(range(g) for g in grid_shape)):
     keys.append(key)
     path = os.path.join(a.path, *key.split("/"))
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    stored = block.transpose(order) if order is not None else block
+    encoded = bytes(codec.encode(np.ascontiguousarray(stored).tobytes()))
+    if a.crc32c:
+        encoded += crc32c(encoded).to_bytes(4, "little")
     with open(path, "wb") as f:
-        f.write(codec.encode(block.tobytes()))
+        f.write(encoded)
 
 dropped = sorted(keys)[: a.drop_chunks]
 for key in dropped:

@@ -186,8 +186,8 @@ class ChunkPipelineTest : public ::testing::Test {
     job.store = std::move(store);
     job.array = dir_.array();
     job.region = ChunkRegion::All(dir_.array());
-    job.codec =
-        std::shared_ptr<const Codec>(std::move(codecs_.Create({{"id", "raw"}}, {}).value()));
+    job.codec = std::make_shared<const ChunkCodecChain>(
+        std::shared_ptr<const Codec>(std::move(codecs_.Create({{"id", "raw"}}, {}).value())));
     job.limits = limits;
     job.consumer = std::move(consumer);
     job.cancel = cancel ? cancel : std::make_shared<CancelToken>();

@@ -20,8 +20,8 @@ class CodecRegistryTest : public ::testing::Test {
 };
 
 TEST_F(CodecRegistryTest, KnowsExactlyTheBuiltins) {
-  EXPECT_EQ(registry_.Ids(),
-            (std::vector<std::string>{"blosc", "bz2", "gzip", "lz4", "raw", "zlib", "zstd"}));
+  EXPECT_EQ(registry_.Ids(), (std::vector<std::string>{"blosc", "bz2", "crc32c", "gzip", "lz4",
+                                                       "raw", "zlib", "zstd"}));
 }
 
 TEST_F(CodecRegistryTest, FillsInNumcodecsDefaults) {
@@ -45,7 +45,7 @@ TEST_F(CodecRegistryTest, UnknownIdIsRefusedListingTheKnownOnes) {
   Status status = CreateStatus({{"id", "snappy"}});
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            "unknown codec \"snappy\" (known: blosc, bz2, gzip, lz4, raw, zlib, zstd)");
+            "unknown codec \"snappy\" (known: blosc, bz2, crc32c, gzip, lz4, raw, zlib, zstd)");
   EXPECT_EQ(status.path(), "/id");
 }
 
@@ -154,7 +154,7 @@ TEST_F(CodecRegistryTest, RegisterAddsOrReplacesAFactory) {
                      });
   EXPECT_EQ(CreateStatus({{"id", "raw"}}).message(), "from the test factory");
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(registry_.Ids().size(), 7u);
+  EXPECT_EQ(registry_.Ids().size(), 8u);
 }
 
 TEST_F(CodecRegistryTest, AFactoryThatThrowsGivesInternalNotAnException) {

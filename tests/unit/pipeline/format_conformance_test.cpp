@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/status_assertions.h"
+
 namespace batchd::pipeline {
 namespace {
 
@@ -115,10 +117,24 @@ TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
     std::vector<std::string> words;
   };
   const std::vector<Case> cases = {
-      {"order", "F", {".zarray", "\"order\"", "F"}},
+      {"order", "K", {".zarray", "\"order\"", "K", "\"C\" or \"F\""}},
       {"filters",
-       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f4"}])"),
-       {"filters", "delta"}},
+       nlohmann::json::parse(R"([{"id": "quantize", "digits": 3, "dtype": "<f4"}])"),
+       {".zarray", "\"filters\"", "unknown filter \"quantize\"", "delta"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta"}])"),
+       {".zarray", "\"filters\"", "delta: \"dtype\" is missing"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f4", "astype": "<i4"}])"),
+       {".zarray", "\"filters\"", "delta: \"astype\"", "mixes integers and floats"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "fixedscaleoffset", "scale": 10, "dtype": "<f4"}])"),
+       {".zarray", "\"filters\"", "fixedscaleoffset: \"offset\" is missing"}},
+      {"filters",
+       nlohmann::json::parse(R"([{"id": "delta", "dtype": "<f8"}])"),
+       {".zarray", "delta: \"dtype\" <f8 has 8-byte elements", "4-byte elements (<f4)"}},
+      {"filters", {{"id", "delta"}}, {".zarray", "\"filters\" must be null or a list"}},
+      {"compressor", {{"id", "crc32c"}}, {".zarray", "crc32c", "zarr v3"}},
       {"dtype", "<c8", {"dtype", "<c8"}},
       {"dtype", nlohmann::json::parse(R"([["a", "<f4"]])"), {"structured"}},
       {"compressor", {{"id", "lzma"}, {"preset", 1}}, {"compressor", "lzma"}},
@@ -142,6 +158,54 @@ TEST_F(FormatTest, ZarrV2RefusesWhatItCannotReadByName) {
   ExpectRefused(Open("notjson", nlohmann::json::object()), {".zarray", "not valid JSON"});
 }
 
+TEST_F(FormatTest, ZarrV2FiltersAndFOrderBecomeTheChainsFilters) {
+  nlohmann::json doc = V2();
+  doc["order"] = "F";
+  doc["filters"] = nlohmann::json::parse(
+      R"([{"id": "fixedscaleoffset", "offset": 280, "scale": 100, "dtype": "<f4",
+           "astype": "<i2"}, {"id": "delta", "dtype": "<i2"}])");
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata m, OpenWith("v2f", ".zarray", doc));
+  // F order first (it is how the array's elements are laid out before any filter sees them),
+  // then the filters in the document's order.
+  EXPECT_EQ(m.filters, nlohmann::json::parse(
+                           R"([{"id": "transpose", "order": [1, 0]}, {"id": "fixedscaleoffset",
+                               "offset": 280, "scale": 100, "dtype": "<f4", "astype": "<i2"},
+                               {"id": "delta", "dtype": "<i2"}])"));
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata back, ArrayMetadata::FromJson(m.ToJson()));
+  EXPECT_EQ(back.filters, m.filters) << "the execution state round trip";
+  // C order and no filters: nothing in the chain, and nothing new in the execution state.
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata plain, OpenWith("v2c", ".zarray", V2()));
+  EXPECT_TRUE(plain.filters.empty());
+  EXPECT_FALSE(plain.ToJson().contains("filters"));
+  // A 1-d F-order array is laid out as a C-order one.
+  doc = V2();
+  doc["order"] = "F";
+  doc["shape"] = {100};
+  doc["chunks"] = {16};
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata one_d, OpenWith("v2f1", ".zarray", doc));
+  EXPECT_TRUE(one_d.filters.empty());
+}
+
+TEST_F(FormatTest, ZarrV3TransposeAndCrc32cJoinTheChain) {
+  nlohmann::json doc = V3();
+  doc["codecs"].insert(
+      doc["codecs"].begin(),
+      nlohmann::json{{"name", "transpose"}, {"configuration", {{"order", {1, 0}}}}});
+  doc["codecs"].push_back({{"name", "crc32c"}});
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata m, OpenWith("v3t", "zarr.json", doc));
+  EXPECT_EQ(m.filters, nlohmann::json::parse(R"([{"id": "transpose", "order": [1, 0]}])"));
+  EXPECT_EQ(m.outer_codecs, nlohmann::json::parse(R"([{"id": "crc32c"}])"));
+  EXPECT_EQ(m.codec["id"], "zstd");
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata back, ArrayMetadata::FromJson(m.ToJson()));
+  EXPECT_EQ(back.outer_codecs, m.outer_codecs);
+  // bytes then crc32c, no compressor.
+  doc = V3();
+  doc["codecs"][1] = {{"name", "crc32c"}};
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata plain, OpenWith("v3c", "zarr.json", doc));
+  EXPECT_EQ(plain.codec["id"], "raw");
+  EXPECT_EQ(plain.outer_codecs.size(), 1u);
+}
+
 TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
   auto edit = [](const std::function<void(nlohmann::json&)>& f) {
     nlohmann::json doc = V3();
@@ -161,15 +225,26 @@ TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
       {edit([](auto& d) {
          d["codecs"].insert(d["codecs"].begin(), nlohmann::json{{"name", "transpose"}});
        }),
-       {"transpose"}},
+       {"\"codecs\"", "transpose: \"order\""}},
+      {edit([](auto& d) {
+         d["codecs"].insert(
+             d["codecs"].begin(),
+             nlohmann::json{{"name", "transpose"}, {"configuration", {{"order", {0, 1, 2}}}}});
+       }),
+       {"transpose: \"order\"", "the chunk has 2 dimensions"}},
+      {edit([](auto& d) {
+         d["codecs"].push_back({{"name", "crc32c"}});
+         d["codecs"].push_back({{"name", "zstd"}});
+       }),
+       {"\"zstd\" is unsupported here"}},
+      {edit([](auto& d) {
+         d["codecs"].push_back({{"name", "crc32c"}, {"configuration", {{"x", 1}}}});
+       }),
+       {"crc32c", "has members"}},
       {edit([](auto& d) {
          d["codecs"][1] = {{"name", "lzma"}};
        }),
        {"lzma"}},
-      {edit([](auto& d) {
-         d["codecs"].push_back({{"name", "crc32c"}});
-       }),
-       {"crc32c"}},
       {edit([](auto& d) { d["chunk_grid"]["name"] = "rectilinear"; }), {"chunk_grid"}},
       {edit([](auto& d) { d["chunk_key_encoding"]["name"] = "other"; }), {"chunk_key_encoding"}},
       {edit([](auto& d) { d["data_type"] = "complex64"; }), {"complex64"}},

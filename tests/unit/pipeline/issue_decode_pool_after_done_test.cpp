@@ -75,7 +75,8 @@ TEST(IssueDecodePoolAfterDoneTest, PoolMayBeDestroyedAsSoonAsDoneIsCalled) {
   array.chunk_shape = {1, 16};
   array.dtype = *DataType::FromNumpy("|u1");
   array.fill_value = 0;
-  std::shared_ptr<const Codec> codec = codecs.Create({{"id", "raw"}}, {}).value();
+  auto codec = std::make_shared<const ChunkCodecChain>(
+      std::shared_ptr<const Codec>(codecs.Create({{"id", "raw"}}, {}).value()));
 
   for (int session = 0; session < 200; ++session) {
     auto store = std::make_shared<ThreadPerReadStore>();
