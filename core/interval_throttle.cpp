@@ -5,7 +5,7 @@
 
 namespace batchd {
 
-IntervalThrottle::IntervalThrottle(int64_t interval_ms, MillisClock clock)
+IntervalThrottle::IntervalThrottle(int64_t interval_ms, SteadyClock clock)
     : interval_ms_(interval_ms), clock_(std::move(clock)) {
   assert(interval_ms >= 0);
 }

@@ -2,7 +2,7 @@
 // the chunk engine's live progress reports and checkpoints (pipeline/engine/), the daemon's
 // live progress hook (daemon/live_progress_reporter.h) and the event log's coalescing rounds
 // (storage/live_progress_coalescer.h). It knows nothing of what it throttles, and its time comes
-// from an injected MillisClock (core/millis_clock.h), so tests step time by hand.
+// from an injected SteadyClock (core/clock.h), so tests step time by hand.
 //
 // Rules: the first TryPass passes; after that one passes once `interval_ms` have gone by since the
 // last pass (exactly `interval_ms` is enough; 0 lets every call through). A forced pass (the last
@@ -19,14 +19,14 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/millis_clock.h"
+#include "core/clock.h"
 
 namespace batchd {
 
 class IntervalThrottle {
  public:
   // `interval_ms` >= 0.
-  explicit IntervalThrottle(int64_t interval_ms, MillisClock clock = SteadyMillis);
+  explicit IntervalThrottle(int64_t interval_ms, SteadyClock clock = SteadyMillis);
   IntervalThrottle(const IntervalThrottle&) = delete;
   IntervalThrottle& operator=(const IntervalThrottle&) = delete;
 
@@ -45,7 +45,7 @@ class IntervalThrottle {
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 
   const int64_t interval_ms_;
-  const MillisClock clock_;
+  const SteadyClock clock_;
   std::atomic<int64_t> last_pass_{kNever};  // clock time of the last pass
 };
 

@@ -15,7 +15,7 @@ std::optional<std::vector<storage::ChunkRange>> DoneRanges(const pipeline::Chunk
 
 pipeline::LiveProgressReporter MakeLiveProgressReporter(LiveProgressSink sink, int64_t session_id,
                                                         std::string batch_public_id,
-                                                        MillisClock clock) {
+                                                        SteadyClock clock) {
   // Shared: a LiveProgressReporter is copied, and every copy throttles as one.
   auto throttle = std::make_shared<IntervalThrottle>(kLiveProgressIntervalMs, std::move(clock));
   return [sink = std::move(sink), session_id, batch = std::move(batch_public_id),
@@ -34,7 +34,7 @@ pipeline::LiveProgressReporter MakeLiveProgressReporter(LiveProgressSink sink, i
 
 pipeline::LiveProgressReporter MakeLiveProgressReporter(storage::Store& store, int64_t session_id,
                                                         std::string batch_public_id,
-                                                        MillisClock clock) {
+                                                        SteadyClock clock) {
   return MakeLiveProgressReporter(
       [&store](storage::SessionLiveProgress report) {
         store.ReportLiveProgress(std::move(report));

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/millis_clock.h"
+#include "core/clock.h"
 #include "pipeline/ops/op.h"
 #include "storage/store.h"
 
@@ -24,11 +24,11 @@ using LiveProgressSink = std::function<void(storage::SessionLiveProgress)>;
 // since the event log keeps only the latest per interval anyway. Time comes from `clock`.
 pipeline::LiveProgressReporter MakeLiveProgressReporter(LiveProgressSink sink, int64_t session_id,
                                                         std::string batch_public_id,
-                                                        MillisClock clock = SteadyMillis);
+                                                        SteadyClock clock = SteadyMillis);
 // The same, forwarding to store.ReportLiveProgress. `store` must outlive the reporter.
 pipeline::LiveProgressReporter MakeLiveProgressReporter(storage::Store& store, int64_t session_id,
                                                         std::string batch_public_id,
-                                                        MillisClock clock = SteadyMillis);
+                                                        SteadyClock clock = SteadyMillis);
 
 // The done chunks as [first, end) ranges; nullopt when there are more than `max_ranges` (a map
 // that scattered is sent as counts only).

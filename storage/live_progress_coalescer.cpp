@@ -4,7 +4,7 @@
 
 namespace batchd::storage {
 
-LiveProgressCoalescer::LiveProgressCoalescer(LiveProgressCoalescerOptions options, MillisClock now)
+LiveProgressCoalescer::LiveProgressCoalescer(LiveProgressCoalescerOptions options, SteadyClock now)
     : options_(options), round_throttle_(options.interval.count(), std::move(now)) {}
 
 bool LiveProgressCoalescer::Report(SessionLiveProgress report) {

@@ -10,8 +10,8 @@
 // earlier one has not been taken, so at most one progress job is ever queued.
 //
 // Thread-safe: Report from any thread, BatchesChanged and TakeRound from the writer thread,
-// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (a MillisClock,
-// core/millis_clock.h), so tests move it by hand; the interval is an IntervalThrottle.
+// DueIn, StartRoundIfDue and CancelRound from the ticker. Time comes from `now` (a SteadyClock,
+// core/clock.h), so tests move it by hand; the interval is an IntervalThrottle.
 #pragma once
 
 #include <chrono>
@@ -23,9 +23,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/interval_throttle.h"
 #include "core/live_progress_interval.h"
-#include "core/millis_clock.h"
 #include "core/mutex.h"
 #include "storage/event_record.h"
 
@@ -44,7 +44,7 @@ struct LiveProgressCoalescerOptions {
 class LiveProgressCoalescer {
  public:
   explicit LiveProgressCoalescer(LiveProgressCoalescerOptions options,
-                                 MillisClock now = SteadyMillis);
+                                 SteadyClock now = SteadyMillis);
   LiveProgressCoalescer(const LiveProgressCoalescer&) = delete;
   LiveProgressCoalescer& operator=(const LiveProgressCoalescer&) = delete;
 

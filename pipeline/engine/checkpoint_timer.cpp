@@ -4,7 +4,7 @@
 
 namespace batchd::pipeline {
 
-CheckpointTimer::CheckpointTimer(int64_t interval_ms, MillisClock clock)
+CheckpointTimer::CheckpointTimer(int64_t interval_ms, SteadyClock clock)
     : throttle_(interval_ms, std::move(clock)) {
   throttle_.TryPass(/*force=*/true);  // the first interval runs from the start
 }

@@ -12,15 +12,15 @@
 
 #include <cstdint>
 
+#include "core/clock.h"
 #include "core/interval_throttle.h"
-#include "core/millis_clock.h"
 
 namespace batchd::pipeline {
 
 class CheckpointTimer {
  public:
   // `interval_ms` >= 0; the interval starts now.
-  explicit CheckpointTimer(int64_t interval_ms, MillisClock clock = SteadyMillis);
+  explicit CheckpointTimer(int64_t interval_ms, SteadyClock clock = SteadyMillis);
 
   // Whether to take a checkpoint now, with `done` chunks done (a count that never goes down).
   // True when `final`, or when more chunks are done than at the last checkpoint this timer let

@@ -38,7 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/millis_clock.h"
+#include "core/clock.h"
 #include "core/worker_pool.h"
 #include "pipeline/engine/cancel_token.h"
 #include "pipeline/engine/chunk_consumer.h"
@@ -87,7 +87,7 @@ struct ChunkJob {
   LiveProgressReporter report_live_progress;
   // The time the checkpoint and progress intervals are measured in (tests step it by hand).
   // Called from pipeline threads, possibly concurrently.
-  MillisClock clock = SteadyMillis;
+  SteadyClock clock = SteadyMillis;
 };
 
 // Starts the pipeline and returns at once. `done` is called exactly once: Completed with the

@@ -17,7 +17,7 @@ namespace {
 // A clock the test sets; safe to read from several threads.
 struct ManualClock {
   std::atomic<int64_t> now{0};
-  MillisClock AsClock() {
+  SteadyClock AsClock() {
     return [this] { return now.load(); };
   }
 };

@@ -13,7 +13,7 @@ namespace {
 struct ManualClock {
   std::atomic<int64_t> now{0};
   std::atomic<int> reads{0};
-  MillisClock AsClock() {
+  SteadyClock AsClock() {
     return [this] {
       ++reads;
       return now.load();

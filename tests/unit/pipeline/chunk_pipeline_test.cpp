@@ -177,7 +177,7 @@ class ChunkPipelineTest : public ::testing::Test {
   // runs on it and its live progress is recorded.
   Run RunPipeline(std::shared_ptr<ChunkStore> store, std::unique_ptr<ChunkConsumer> consumer,
                   PipelineLimits limits, std::optional<ChunkCheckpoint> resume = std::nullopt,
-                  std::shared_ptr<CancelToken> cancel = nullptr, MillisClock clock = nullptr,
+                  std::shared_ptr<CancelToken> cancel = nullptr, SteadyClock clock = nullptr,
                   int decode_threads = 2) {
     auto checkpoints = std::make_shared<std::vector<ChunkCheckpoint>>();
     auto reports = std::make_shared<Reports>();
