@@ -4,6 +4,21 @@
 
 namespace batchd::pipeline {
 
+Result<std::string> ConfigId(const nlohmann::json& config, std::string_view kind) {
+  const std::string what(kind);
+  if (!config.is_object()) {
+    return Status::InvalidArgument(what + " config must be a JSON object, got " +
+                                   config.type_name());
+  }
+  auto id = config.find("id");
+  if (id == config.end()) return Status::InvalidArgument(what + " config has no \"id\"", "/id");
+  if (!id->is_string()) {
+    return Status::InvalidArgument(what + " \"id\" must be a string, got " + id->type_name(),
+                                   "/id");
+  }
+  return id->get<std::string>();
+}
+
 CodecConfigReader::CodecConfigReader(std::string_view codec_id, const nlohmann::json& config)
     : codec_id_(codec_id), config_(config), read_members_{"id"} {}
 

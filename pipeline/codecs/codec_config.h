@@ -16,9 +16,36 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/registry.h"
 #include "core/status.h"
 
 namespace batchd::pipeline {
+
+// The "id" of a codec or filter config (`kind` is "codec" or "filter", for the messages):
+// kInvalidArgument unless `config` is a JSON object with a string "id" member (path "/id").
+Result<std::string> ConfigId(const nlohmann::json& config, std::string_view kind);
+
+// The factory `config`'s "id" names in `factories`, with that id; kInvalidArgument (path "/id")
+// when ConfigId refuses the config or the id is not registered (the message lists those that
+// are). The pointer is owned by `factories`.
+template <typename Factory>
+struct ConfiguredFactory {
+  std::string id;
+  const Factory* factory;
+};
+template <typename Factory>
+Result<ConfiguredFactory<Factory>> FindConfiguredFactory(const Registry<Factory>& factories,
+                                                         const nlohmann::json& config,
+                                                         std::string_view kind) {
+  ASSIGN_OR_RETURN(std::string id, ConfigId(config, kind));
+  const Factory* factory = factories.Find(id);
+  if (factory == nullptr) {
+    return Status::InvalidArgument(
+        "unknown " + std::string(kind) + " \"" + id + "\" (known: " + factories.KnownNames() + ")",
+        "/id");
+  }
+  return ConfiguredFactory<Factory>{std::move(id), factory};
+}
 
 class CodecConfigReader {
  public:

@@ -2,6 +2,7 @@
 
 #include "pipeline/codecs/builtin_codecs.h"
 #include "pipeline/codecs/codec.h"
+#include "pipeline/codecs/codec_config.h"
 
 namespace batchd::pipeline {
 
@@ -11,24 +12,9 @@ void CodecRegistry::Register(std::string id, Factory factory) {
 
 Result<std::unique_ptr<const Codec>> CodecRegistry::Create(const nlohmann::json& config,
                                                            const CodecContext& context) const {
-  if (!config.is_object()) {
-    return Status::InvalidArgument(std::string("codec config must be a JSON object, got ") +
-                                   config.type_name());
-  }
-  auto id_member = config.find("id");
-  if (id_member == config.end()) {
-    return Status::InvalidArgument("codec config has no \"id\"", "/id");
-  }
-  if (!id_member->is_string()) {
-    return Status::InvalidArgument(
-        std::string("codec \"id\" must be a string, got ") + id_member->type_name(), "/id");
-  }
-  const std::string& id = id_member->get_ref<const std::string&>();
-  const Factory* factory = factories_.Find(id);
-  if (factory == nullptr) {
-    return Status::InvalidArgument(
-        "unknown codec \"" + id + "\" (known: " + factories_.KnownNames() + ")", "/id");
-  }
+  ASSIGN_OR_RETURN(auto found, FindConfiguredFactory(factories_, config, "codec"));
+  const std::string& id = found.id;
+  const Factory* factory = found.factory;
   if (context.element_size == 0) {
     return Status::InvalidArgument(id + ": element size must be at least 1 byte");
   }

@@ -1,5 +1,6 @@
 #include <exception>
 
+#include "pipeline/codecs/codec_config.h"
 #include "pipeline/filters/builtin_filters.h"
 #include "pipeline/filters/filter.h"
 
@@ -11,24 +12,9 @@ void FilterRegistry::Register(std::string id, Factory factory) {
 
 Result<std::unique_ptr<const Filter>> FilterRegistry::Create(const nlohmann::json& config,
                                                              const FilterContext& context) const {
-  if (!config.is_object()) {
-    return Status::InvalidArgument(std::string("filter config must be a JSON object, got ") +
-                                   config.type_name());
-  }
-  auto id_member = config.find("id");
-  if (id_member == config.end()) {
-    return Status::InvalidArgument("filter config has no \"id\"", "/id");
-  }
-  if (!id_member->is_string()) {
-    return Status::InvalidArgument(
-        std::string("filter \"id\" must be a string, got ") + id_member->type_name(), "/id");
-  }
-  const std::string& id = id_member->get_ref<const std::string&>();
-  const Factory* factory = factories_.Find(id);
-  if (factory == nullptr) {
-    return Status::InvalidArgument(
-        "unknown filter \"" + id + "\" (known: " + factories_.KnownNames() + ")", "/id");
-  }
+  ASSIGN_OR_RETURN(auto found, FindConfiguredFactory(factories_, config, "filter"));
+  const std::string& id = found.id;
+  const Factory* factory = found.factory;
   // Factories report through Result; this only keeps a stray library exception inside
   // pipeline/.
   try {
