@@ -130,6 +130,7 @@ int RunServe(const ServeConfig& config) {
   (*http_allow)->SetOwnEndpoint(config.host, config.port);
   pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
                                            .http_max_in_flight = config.http_max_in_flight,
+                                           .http_initial_in_flight = config.http_initial_in_flight,
                                            .http_default_in_flight = config.http_default_in_flight,
                                            .http_ca_file = config.ca_file,
                                            .http_allowlist = *http_allow});

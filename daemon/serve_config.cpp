@@ -322,6 +322,16 @@ const std::vector<Option>& Options() {
          c.http_max_in_flight = static_cast<int>(n);
          return Status::Ok();
        }},
+      {"--http-initial-in-flight", "BATCHD_HTTP_INITIAL_IN_FLIGHT", "N",
+       "connections (so requests in flight) a host starts with; one more for each answer "
+       "after which it keeps its connection open, up to --http-max-in-flight (default 4: a "
+       "server that closes every connection, such as python3 -m http.server, keeps 4, which "
+       "its listen backlog takes)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--http-initial-in-flight", 1, 1024));
+         c.http_initial_in_flight = static_cast<int>(n);
+         return Status::Ok();
+       }},
       {"--http-default-in-flight", "BATCHD_HTTP_DEFAULT_IN_FLIGHT", "N",
        "chunk reads in flight per session on an http(s):// source when a job sets no "
        "limits.fetch_concurrency, if fewer than --fetch-concurrency (default 8: a small server "

@@ -52,6 +52,7 @@ struct ServeConfig {
   bool skip_integrity_check = false;  // no PRAGMA quick_check at start (huge databases)    // fatal
                                       // crashes in progress before a session errs
   int http_max_in_flight = 64;        // requests in flight per http(s):// store and host
+  int http_initial_in_flight = 4;     // connections a host starts with (grows on keep-alive)
   int http_default_in_flight = 8;     // a job's default reads in flight on an http(s):// source
   int64_t checkpoint_interval_ms = 1000;  // how often a running chunk session saves its cursor
   // The event stream (docs/api.md, "Events").

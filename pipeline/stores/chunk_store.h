@@ -121,6 +121,9 @@ struct StoreOptions {
   // refused or reset) with exponential backoff from http_retry_base_ms or the server's
   // Retry-After up to http_max_retry_after_ms, and the timeout of one request.
   int http_max_in_flight = 64;
+  // Connections a host starts with; one more per answer after which it keeps its connection
+  // open, up to http_max_in_flight (HttpClientOptions::initial_connections_per_host).
+  int http_initial_in_flight = 4;
   int http_default_in_flight = 8;
   int http_retries = 3;
   int http_retry_base_ms = 50;

@@ -163,11 +163,21 @@ class RequestOp;
 
 // The keep-alive connections to one host:port, and the requests waiting for one. A connection
 // is owned by exactly one place at a time: the idle list, or the request using it.
+//
+// The pool opens at most `limit_` connections, which starts at the options' initial count and
+// grows by one, up to the maximum, with each answer after which the server keeps its
+// connection open. A server that closes every connection (HTTP/1.0 `python3 -m http.server`,
+// `Connection: close`) pays an accept per request and its listen backlog bounds how many
+// connections may arrive at once (5 there): more would have their SYNs dropped and wait the
+// kernel's 1 s retransmit. One that keeps connections alive can be given more of them.
 class HostPool {
  public:
   // `tls`: the TLS context of an https pool, null for http; outlives the pool.
-  HostPool(net::io_context& ioc, ssl::context* tls, int max_connections)
-      : ioc_(ioc), tls_(tls), max_connections_(std::max(max_connections, 1)) {}
+  HostPool(net::io_context& ioc, ssl::context* tls, int initial_connections, int max_connections)
+      : ioc_(ioc),
+        tls_(tls),
+        max_connections_(std::max(max_connections, 1)),
+        limit_(std::clamp(initial_connections, 1, max_connections_)) {}
 
   net::io_context& ioc() { return ioc_; }
 
@@ -175,8 +185,10 @@ class HostPool {
   void Acquire(std::shared_ptr<RequestOp> op);
 
   // Takes back a connection: kept for reuse if `reusable`, closed otherwise; a waiting request
-  // gets it (or, if it was closed, a new one).
-  void Release(std::unique_ptr<Connection> conn, bool reusable);
+  // gets it (or, if it was closed, a new one). `kept_alive`: it has just carried an answer
+  // after which the server keeps it open, so the limit grows by one (and a waiting request may
+  // get a new connection under it).
+  void Release(std::unique_ptr<Connection> conn, bool reusable, bool kept_alive = false);
 
   // Closes every idle connection: after one turned out closed by the server, the others (as
   // old, to the same server) likely are too.
@@ -187,6 +199,7 @@ class HostPool {
   ssl::context* const tls_;
   const int max_connections_;
   Mutex mu_;
+  int limit_ GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);  // last = most recently used
   int open_ GUARDED_BY(mu_) = 0;                                   // idle + in use
   std::deque<std::shared_ptr<RequestOp>> waiting_ GUARDED_BY(mu_);
@@ -394,7 +407,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     http::response<BytesBody> response = parser_->release();
     parser_.reset();
     ++conn_->answered;
-    ReleaseConnection(response.keep_alive());
+    ReleaseConnection(response.keep_alive(), response.keep_alive());
     const std::optional<int64_t> retry_after_ms = RetryAfterMs(response[http::field::retry_after]);
     HttpResponse out;
     out.status = static_cast<int>(response.result_int());
@@ -449,10 +462,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 
   // Ends the attempt's use of its connection (on the connection's strand): the cancel watch
   // stops, and the pool takes the connection back.
-  void ReleaseConnection(bool reusable) {
+  void ReleaseConnection(bool reusable, bool kept_alive = false) {
     ++attempt_serial_;
     if (watch_) watch_->cancel();
-    pool_->Release(std::move(conn_), reusable);
+    pool_->Release(std::move(conn_), reusable, kept_alive);
   }
 
   // Polls the token while the attempt holds `conn_`, on the connection's strand (so it never
@@ -536,7 +549,7 @@ void HostPool::Acquire(std::shared_ptr<RequestOp> op) {
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
       idle_.pop_back();
-    } else if (open_ < max_connections_) {
+    } else if (open_ < limit_) {
       ++open_;
       conn = std::make_unique<Connection>(ioc_, tls_);
     } else {
@@ -547,11 +560,14 @@ void HostPool::Acquire(std::shared_ptr<RequestOp> op) {
   op->Run(std::move(conn));
 }
 
-void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable) {
+void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable, bool kept_alive) {
   std::unique_ptr<Connection> closing;
   std::shared_ptr<RequestOp> next;
+  std::shared_ptr<RequestOp> another;  // a waiting request the grown limit lets in
+  std::unique_ptr<Connection> another_conn;
   {
     MutexLock lock(mu_);
+    if (kept_alive && limit_ < max_connections_) ++limit_;
     if (!reusable) {
       closing = std::move(conn);
       --open_;
@@ -566,8 +582,15 @@ void HostPool::Release(std::unique_ptr<Connection> conn, bool reusable) {
     } else if (conn) {
       idle_.push_back(std::move(conn));
     }
+    if (!waiting_.empty() && open_ < limit_) {
+      another = std::move(waiting_.front());
+      waiting_.pop_front();
+      ++open_;
+      another_conn = std::make_unique<Connection>(ioc_, tls_);
+    }
   }
   if (next) next->Run(std::move(conn));
+  if (another) another->Run(std::move(another_conn));
 }
 
 void HostPool::DropIdle() {
@@ -616,13 +639,15 @@ struct HttpClient::Impl {
   // By "http://host:port" or "https://host:port".
   std::map<std::string, std::shared_ptr<HostPool>> pools GUARDED_BY(mu);
 
-  std::shared_ptr<HostPool> PoolFor(const HttpRequest& request, int max_connections) {
+  std::shared_ptr<HostPool> PoolFor(const HttpRequest& request, const HttpClientOptions& options) {
     std::string key = std::string(request.https ? "https://" : "http://") + request.host + ":" +
                       std::to_string(request.port);
     MutexLock lock(mu);
     std::shared_ptr<HostPool>& pool = pools[key];
     if (!pool) {
-      pool = std::make_shared<HostPool>(ioc, request.https ? tls.get() : nullptr, max_connections);
+      pool = std::make_shared<HostPool>(ioc, request.https ? tls.get() : nullptr,
+                                        options.initial_connections_per_host,
+                                        options.max_connections_per_host);
     }
     return pool;
   }
@@ -676,7 +701,7 @@ void HttpClient::Send(HttpRequest request, Callback done) {
     Post([done = std::move(done), refused] { done(refused); });
     return;
   }
-  std::shared_ptr<HostPool> pool = impl_->PoolFor(request, options_.max_connections_per_host);
+  std::shared_ptr<HostPool> pool = impl_->PoolFor(request, options_);
   auto op = std::make_shared<RequestOp>(shared_from_this(), std::move(pool), std::move(request),
                                         std::move(done));
   op->Begin();

@@ -2,8 +2,13 @@
 // streams and OpenSSL inside http_client.cpp only).
 //
 // One client per store registry: its own io_context on 1-2 threads, and per scheme, host and
-// port a pool of keep-alive connections, at most `max_connections_per_host` of them, which is
-// also the number of requests in flight to that host; further requests wait (FIFO) for one.
+// port a pool of keep-alive connections, which bounds the requests in flight to that host;
+// further requests wait (FIFO) for a connection. A pool starts with at most
+// `initial_connections_per_host` connections and may open one more, up to
+// `max_connections_per_host`, for each answer after which the server keeps its connection
+// open: a server that closes every connection (HTTP/1.0, `python3 -m http.server`) keeps the
+// initial few, which its listen backlog takes without dropping a connection attempt (a
+// dropped SYN waits the kernel's 1 s retransmit).
 //
 // https: the server's certificate chain is verified against the system's CA store (or only
 // against `ca_file`), and its name against the URL's host (a DNS name, or an IP address
@@ -41,6 +46,7 @@ namespace batchd::pipeline {
 
 struct HttpClientOptions {
   int max_connections_per_host = 64;
+  int initial_connections_per_host = 4;  // clamped to [1, max_connections_per_host]
   int retries = 3;
   int retry_base_ms = 50;
   // The longest a Retry-After header makes a request wait before its next attempt; a longer one

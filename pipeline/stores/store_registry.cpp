@@ -86,6 +86,7 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
   std::shared_ptr<const HttpAllowlist> allowlist = options.http_allowlist;
   HttpClientOptions http_options{
       .max_connections_per_host = options.http_max_in_flight,
+      .initial_connections_per_host = options.http_initial_in_flight,
       .retries = options.http_retries,
       .retry_base_ms = options.http_retry_base_ms,
       .max_retry_after_ms = options.http_max_retry_after_ms,

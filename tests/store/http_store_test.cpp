@@ -373,30 +373,42 @@ TEST_F(HttpStoreTest, CancelEndsARequestWaitingToRetry) {
   EXPECT_EQ(requests.load(), 1);
 }
 
-// Holds every request until `target` are inside the handler at once (or 20 s pass), and
-// records the most seen at once: 64 requests "in flight" must really be concurrent.
+// Holds every request until `target` are inside the handler at once (or `patience` passes),
+// and records the most seen at once: 64 requests "in flight" must really be concurrent.
 struct Rendezvous {
-  explicit Rendezvous(int target) : target(target) {}
+  explicit Rendezvous(int target, std::chrono::milliseconds patience = std::chrono::seconds(20),
+                      bool close_connection = false)
+      : target(target), patience(patience), close_connection(close_connection) {}
   Reply Enter() {
     std::unique_lock lock(mu);
     max_active = std::max(max_active, ++active);
     changed.notify_all();
-    changed.wait_for(lock, std::chrono::seconds(20), [&] { return max_active >= target; });
+    changed.wait_for(lock, patience, [&] { return max_active >= target; });
     --active;
-    return Reply{200, "v"};
+    return Reply{200, "v", close_connection};
   }
   const int target;
+  const std::chrono::milliseconds patience;
+  const bool close_connection;
   std::mutex mu;
   std::condition_variable changed;
   int active = 0;
   int max_active = 0;
 };
 
+// Pools that start at full width (--http-initial-in-flight as high as --http-max-in-flight),
+// so the rendezvous tests see every request the limits allow at once.
+pipeline::StoreOptions FullWidthFromTheStart() {
+  pipeline::StoreOptions options = FastRetries();
+  options.http_initial_in_flight = options.http_max_in_flight;
+  return options;
+}
+
 TEST_F(HttpStoreTest, SixtyFourReadsAreReallyInFlightAtOnce) {
   Rendezvous rendezvous(64);
   auto server = StartScripted([&](const Request&) { return rendezvous.Enter(); });
   ASSERT_TRUE(server);
-  auto store = Open(server->Url("/arr"));
+  auto store = Open(server->Url("/arr"), FullWidthFromTheStart());
   ASSERT_TRUE(store);
   std::vector<std::string> keys;
   for (int i = 0; i < 128; ++i) keys.push_back(std::to_string(i));
@@ -415,8 +427,9 @@ TEST_F(HttpStoreTest, InFlightNeverExceedsTheSmallerLimit) {
     Rendezvous rendezvous(expected);
     auto server = StartScripted([&](const Request&) { return rendezvous.Enter(); });
     ASSERT_TRUE(server);
-    pipeline::StoreOptions options = FastRetries();
+    pipeline::StoreOptions options = FullWidthFromTheStart();
     options.http_max_in_flight = option;
+    options.http_initial_in_flight = option;
     auto store = Open(server->Url("/arr"), options);
     ASSERT_TRUE(store);
     std::vector<std::string> keys;
@@ -428,6 +441,51 @@ TEST_F(HttpStoreTest, InFlightNeverExceedsTheSmallerLimit) {
     EXPECT_EQ(rendezvous.max_active, expected);
     EXPECT_LE(server->connections_accepted(), expected);
   }
+}
+
+// Issue 12: python3 -m http.server answers HTTP/1.0 and closes every connection, and its
+// listen backlog is 5: with 8 connection attempts at once some SYNs were dropped and each
+// waited the kernel's 1 s retransmit. A host that closes every connection keeps the initial 4.
+TEST_F(HttpStoreTest, AServerThatClosesEveryConnectionKeepsTheInitialFourConnections) {
+  // Each request waits (briefly) for a fifth to join it, which only a fifth connection could
+  // bring.
+  Rendezvous rendezvous(5, std::chrono::milliseconds(200), /*close_connection=*/true);
+  auto server = StartScripted([&](const Request&) { return rendezvous.Enter(); });
+  ASSERT_TRUE(server);
+  pipeline::StoreOptions options = FastRetries();
+  ASSERT_EQ(options.http_initial_in_flight, 4);
+  auto store = Open(server->Url("/arr"), options);
+  ASSERT_TRUE(store);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 24; ++i) keys.push_back(std::to_string(i));
+  ReadCollector reads(keys.size());
+  store->GetMany(keys, 64, nullptr, reads.Callback());
+  ASSERT_TRUE(reads.WaitAll());
+  EXPECT_EQ(reads.ExactlyOnceViolations(), "");
+  EXPECT_EQ(server->connections_accepted(), 24);  // one per request: the server closed each
+  std::lock_guard lock(rendezvous.mu);
+  EXPECT_GE(rendezvous.max_active, 1);
+  EXPECT_LE(rendezvous.max_active, 4);
+}
+
+// A host that keeps its connections open gets one more per answer, up to the maximum.
+TEST_F(HttpStoreTest, AServerThatKeepsConnectionsAliveGetsMoreOfThem) {
+  auto server = StartScripted([](const Request&) { return Reply{200, "v"}; });
+  ASSERT_TRUE(server);
+  pipeline::StoreOptions options = FastRetries();
+  options.http_max_in_flight = 16;
+  auto store = Open(server->Url("/arr"), options);
+  ASSERT_TRUE(store);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 400; ++i) keys.push_back(std::to_string(i));
+  ReadCollector reads(keys.size());
+  // 16 requests queue at once behind the first 4 connections; each answer (keep-alive) lets
+  // one more connection open while requests are waiting.
+  store->GetMany(keys, 16, nullptr, reads.Callback());
+  ASSERT_TRUE(reads.WaitAll());
+  EXPECT_EQ(reads.ExactlyOnceViolations(), "");
+  EXPECT_GT(server->connections_accepted(), 4);
+  EXPECT_LE(server->connections_accepted(), 16);
 }
 
 TEST_F(HttpStoreTest, AJobWithoutLimitsGetsEightReadsInFlightByDefault) {

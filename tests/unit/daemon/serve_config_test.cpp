@@ -227,13 +227,15 @@ TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
   Result<ServeConfig> c =
       Parse({"--fetch-concurrency", "8", "--bytes-in-flight", "1048576", "--decode-threads", "3",
              "--http-max-in-flight", "16", "--checkpoint-interval-ms", "250",
-             "--http-default-in-flight", "12"});
+             "--http-default-in-flight", "12", "--http-initial-in-flight", "6"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->fetch_concurrency, 8);
   EXPECT_EQ(c->bytes_in_flight, 1048576);
   EXPECT_EQ(c->decode_threads, 3);
   EXPECT_EQ(c->http_max_in_flight, 16);
   EXPECT_EQ(c->http_default_in_flight, 12);
+  EXPECT_EQ(c->http_initial_in_flight, 6);
+  EXPECT_EQ(Parse({})->http_initial_in_flight, 4);
   EXPECT_EQ(Parse({})->http_default_in_flight, 8) << "issue 12: a modest default";
   EXPECT_EQ(c->checkpoint_interval_ms, 250);
   for (const auto& [flag, value] :
@@ -241,6 +243,7 @@ TEST_F(ServeConfigTest, PipelineLimitsAreCheckedAndNamed) {
                                                         {"--bytes-in-flight", "100"},
                                                         {"--decode-threads", "x"},
                                                         {"--http-default-in-flight", "0"},
+                                                        {"--http-initial-in-flight", "0"},
                                                         {"--checkpoint-interval-ms", "1"}}) {
     Result<ServeConfig> bad = Parse({flag, value});
     ASSERT_FALSE(bad.ok()) << flag;
