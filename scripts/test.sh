@@ -27,6 +27,14 @@ run_ctest() {
   fi
 }
 
+# An npm project's dependencies from its committed lock file, installed when the lock changed.
+npm_ci_if_changed() {
+  if [ ! -f "$1/node_modules/.package-lock.json" ] ||
+     [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund)
+  fi
+}
+
 for stage in $stages; do
   stage_start=$SECONDS
   echo "test.sh: stage $stage"
@@ -35,14 +43,14 @@ for stage in $stages; do
       bash scripts/build.sh
       # The browser tests' one npm dependency (playwright-core; it drives Debian's chromium and
       # never downloads a browser), installed from the committed lock file when it changed.
-      if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
-         [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
-        (cd tests/browser && npm ci --no-audit --no-fund)
-      fi
+      npm_ci_if_changed tests/browser
+      # zarrita, the independent zarr reader of the sharding tests (tests/zarrita).
+      npm_ci_if_changed tests/zarrita
       run_ctest build "" "$@"
       ;;
     asan | tsan)
       bash scripts/build-sanitized.sh "$stage"
+      npm_ci_if_changed tests/zarrita
       (source scripts/sanitizer-env.sh && run_ctest "build-$stage" "unit|integration" "$@")
       ;;
     fuzz)

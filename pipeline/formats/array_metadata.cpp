@@ -134,6 +134,46 @@ std::string ChunkKeyEncoding::Key(std::span<const int64_t> grid_coords) const {
   return key;
 }
 
+std::optional<std::vector<int64_t>> ParseChunkKey(const ChunkKeyEncoding& keys,
+                                                  std::string_view key, int rank) {
+  if (rank == 0) {
+    if (key == (keys.prefix.empty() ? std::string_view("0") : std::string_view(keys.prefix))) {
+      return std::vector<int64_t>();
+    }
+    return std::nullopt;
+  }
+  if (!keys.prefix.empty()) {
+    if (!key.starts_with(keys.prefix) || key.size() == keys.prefix.size() ||
+        key[keys.prefix.size()] != keys.separator) {
+      return std::nullopt;
+    }
+    key.remove_prefix(keys.prefix.size() + 1);
+  }
+  std::vector<int64_t> coords;
+  for (int d = 0; d < rank; ++d) {
+    const size_t end = d + 1 < rank ? key.find(keys.separator) : key.size();
+    if (end == std::string_view::npos || end == 0 || end > 19) return std::nullopt;
+    int64_t value = 0;
+    for (char c : key.substr(0, end)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      if (__builtin_mul_overflow(value, 10, &value) ||
+          __builtin_add_overflow(value, c - '0', &value)) {
+        return std::nullopt;
+      }
+    }
+    coords.push_back(value);
+    key.remove_prefix(d + 1 < rank ? end + 1 : end);
+  }
+  if (!key.empty()) return std::nullopt;
+  return coords;
+}
+
+int64_t ShardLayout::InnerChunks() const {
+  int64_t n = 1;
+  for (int64_t c : chunks_per_shard) n *= c;
+  return n;
+}
+
 std::vector<int64_t> ArrayMetadata::GridShape() const {
   std::vector<int64_t> grid(shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
@@ -183,6 +223,23 @@ Status ArrayMetadata::Validate() const {
       return Status::InvalidArgument("the array has more than 2^63 - 1 chunks");
     }
   }
+  if (shards) {
+    if (shards->chunks_per_shard.size() != shape.size()) {
+      return Status::InvalidArgument(
+          "the shard layout has " + std::to_string(shards->chunks_per_shard.size()) +
+          " dimensions but the array has " + std::to_string(shape.size()));
+    }
+    int64_t inner = 1;
+    for (int64_t along : shards->chunks_per_shard) {
+      if (along < 1 || along > kMaxInnerChunksPerShard || inner > kMaxInnerChunksPerShard / along) {
+        return Status::InvalidArgument(
+            "a shard must hold from 1 to " + std::to_string(kMaxInnerChunksPerShard) +
+            " inner chunks; this one holds " + nlohmann::json(shards->chunks_per_shard).dump() +
+            " along its dimensions");
+      }
+      inner *= along;
+    }
+  }
   Result<std::array<uint8_t, 8>> fill = FillElement();
   return fill.ok() ? Status::Ok() : fill.status();
 }
@@ -197,6 +254,11 @@ nlohmann::json ArrayMetadata::ToJson() const {
   // before filters existed.
   if (filters.is_array() && !filters.empty()) json["filters"] = filters;
   if (outer_codecs.is_array() && !outer_codecs.empty()) json["outer_codecs"] = outer_codecs;
+  if (shards) {
+    json["shards"] = {{"chunks_per_shard", shards->chunks_per_shard},
+                      {"index_location", shards->index_at_start ? "start" : "end"},
+                      {"index_crc32c", shards->index_crc32c}};
+  }
   return json;
 }
 
@@ -220,6 +282,18 @@ Result<ArrayMetadata> ArrayMetadata::FromJson(const nlohmann::json& json) {
     const std::string separator = json.at("separator").get<std::string>();
     if (separator.size() != 1) return Status::InvalidArgument("separator must be one character");
     m.keys.separator = separator[0];
+    if (auto it = json.find("shards"); it != json.end()) {
+      ShardLayout layout;
+      ASSIGN_OR_RETURN(layout.chunks_per_shard,
+                       IntList(it->at("chunks_per_shard"), "chunks_per_shard"));
+      const std::string location = it->at("index_location").get<std::string>();
+      if (location != "start" && location != "end") {
+        return Status::InvalidArgument("\"index_location\" must be \"start\" or \"end\"");
+      }
+      layout.index_at_start = location == "start";
+      layout.index_crc32c = it->at("index_crc32c").get<bool>();
+      m.shards = std::move(layout);
+    }
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("array metadata: ") + e.what());
   }

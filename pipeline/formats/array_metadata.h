@@ -8,8 +8,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +32,35 @@ struct ChunkKeyEncoding {
   friend bool operator==(const ChunkKeyEncoding&, const ChunkKeyEncoding&) = default;
 };
 
+// Parses a key Key() wrote for a chunk of a `rank`-dimensional grid back into its coordinates;
+// nullopt for any other string (another prefix or separator, a sign, a leading "+", too many or
+// too few numbers, a number over 2^63 - 1).
+std::optional<std::vector<int64_t>> ParseChunkKey(const ChunkKeyEncoding& keys,
+                                                  std::string_view key, int rank);
+
+// A zarr v3 "sharding_indexed" array: every stored object (a shard, keyed by its coordinates
+// in the grid of shards) holds chunks_per_shard inner chunks, whose encoded bytes it locates
+// with an index of (offset, nbytes) little-endian uint64 pairs, one per inner chunk in C order
+// ((2^64 - 1, 2^64 - 1): the inner chunk is missing, so it reads as the fill value), followed
+// by its CRC-32C when index_crc32c. The index is the shard's first or last IndexBytes() bytes.
+// ArrayMetadata::chunk_shape is then the inner chunk shape: the pipeline's chunk is the inner
+// chunk, and `codec`, `filters` and `outer_codecs` are the inner chunks' codecs.
+struct ShardLayout {
+  std::vector<int64_t> chunks_per_shard;  // along each dimension, every entry >= 1
+  bool index_at_start = false;            // index_location "start" (default "end")
+  bool index_crc32c = false;              // index_codecs [bytes, crc32c] (else [bytes])
+
+  int64_t InnerChunks() const;
+  uint64_t IndexBytes() const {
+    return static_cast<uint64_t>(InnerChunks()) * 16 + (index_crc32c ? 4 : 0);
+  }
+  friend bool operator==(const ShardLayout&, const ShardLayout&) = default;
+};
+
+// At most this many inner chunks per shard (an index of 16 MiB): a bound on what one shard's
+// metadata can make the daemon allocate.
+constexpr int64_t kMaxInnerChunksPerShard = int64_t{1} << 20;
+
 struct ArrayMetadata {
   std::string format;  // the format that described it: "zarr2", "zarr3" or "raw"
   std::vector<int64_t> shape;
@@ -49,6 +80,9 @@ struct ArrayMetadata {
   // size follows from their input): a zarr v3 crc32c. Empty for most arrays.
   nlohmann::json outer_codecs = nlohmann::json::array();
   ChunkKeyEncoding keys;
+  // Set for a sharded array (zarr v3 sharding_indexed); `keys` then names shards, by shard
+  // coordinates, and an inner chunk at grid coordinates c lies in shard c / chunks_per_shard.
+  std::optional<ShardLayout> shards;
 
   int rank() const { return static_cast<int>(shape.size()); }
   // Chunks along each dimension (the last one may be partial).
@@ -62,8 +96,9 @@ struct ArrayMetadata {
   Result<std::array<uint8_t, 8>> FillElement() const;
 
   // Shapes of equal rank, positive chunk sizes, non-negative shape, a chunk small enough to
-  // hold in memory (at most 2 GiB decoded), fewer than 2^63 chunks in the grid, and a valid
-  // fill value. Formats call it.
+  // hold in memory (at most 2 GiB decoded), fewer than 2^63 chunks in the grid, a valid fill
+  // value, and for a sharded array a layout of the array's rank with at most
+  // kMaxInnerChunksPerShard inner chunks per shard. Formats call it.
   Status Validate() const;
 
   nlohmann::json ToJson() const;

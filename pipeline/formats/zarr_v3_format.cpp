@@ -2,8 +2,9 @@
 // https://zarr-specs.readthedocs.io/en/latest/v3/core/v3.0.html. batchd reads regular chunk
 // grids, the "default" and "v2" chunk key encodings, and a codec chain of optional "transpose"
 // codecs (filters), "bytes" (with its endian), at most one compressor ("zstd", "gzip",
-// "blosc") and optional "crc32c" checksums. Anything else — sharding, storage transformers,
-// other codecs — is refused by name (docs/pipeline.md).
+// "blosc") and optional "crc32c" checksums; or a "sharding_indexed" codec alone whose inner
+// chunks have such a chain (ShardLayout, sharded_reader.h). Anything else — nested sharding,
+// storage transformers, other codecs — is refused by name (docs/pipeline.md).
 #include "pipeline/formats/format_documents.h"
 
 namespace batchd::pipeline {
@@ -106,6 +107,87 @@ class ZarrV3Format final : public ArrayFormat {
     if (!codecs.is_array() || codecs.empty()) {
       return err.Invalid("\"codecs\" must be a non-empty list");
     }
+    for (size_t i = 0; i < codecs.size(); ++i) {
+      if (NameOf(codecs[i]) != "sharding_indexed") continue;
+      if (codecs.size() != 1) {
+        return err.Invalid("codec \"sharding_indexed\" must be the only codec of the array");
+      }
+      return ReadSharding(codecs[0], err, m);
+    }
+    return ReadCodecList(codecs, err, m, "codecs");
+  }
+
+  // The "sharding_indexed" codec: the grid's chunk_shape is the shard shape, its configuration
+  // names the inner chunk shape, the inner chunks' codecs, the index's codecs and where the
+  // index lies. https://zarr-specs.readthedocs.io/en/latest/v3/codecs/sharding-indexed/
+  Status ReadSharding(const nlohmann::json& codec, const MetadataErrors& err,
+                      ArrayMetadata& m) const {
+    ASSIGN_OR_RETURN(const nlohmann::json config, Configuration(codec, err, "sharding_indexed"));
+    ASSIGN_OR_RETURN(const std::vector<int64_t> inner, err.IntList(config, "chunk_shape"));
+    const std::vector<int64_t>& shard = m.chunk_shape;
+    if (inner.size() != shard.size()) {
+      return err.Invalid("sharding_indexed \"chunk_shape\" " + nlohmann::json(inner).dump() +
+                         " must have the rank of the shard shape " + nlohmann::json(shard).dump());
+    }
+    ShardLayout layout;
+    for (size_t d = 0; d < inner.size(); ++d) {
+      if (inner[d] < 1 || shard[d] < 1 || shard[d] % inner[d] != 0) {
+        return err.Invalid("sharding_indexed \"chunk_shape\" " + nlohmann::json(inner).dump() +
+                           " must divide the shard shape " + nlohmann::json(shard).dump() +
+                           " along every dimension");
+      }
+      layout.chunks_per_shard.push_back(shard[d] / inner[d]);
+    }
+    ASSIGN_OR_RETURN(const std::string location, err.String(config, "index_location", "end"));
+    if (location != "start" && location != "end") {
+      return err.Invalid("sharding_indexed \"index_location\" \"" + location +
+                         "\" must be \"start\" or \"end\"");
+    }
+    layout.index_at_start = location == "start";
+    RETURN_IF_ERROR(ReadIndexCodecs(MemberOrNull(config, "index_codecs"), err, layout));
+    m.chunk_shape = inner;
+    m.shards = std::move(layout);
+
+    const nlohmann::json codecs = MemberOrNull(config, "codecs");
+    if (!codecs.is_array() || codecs.empty()) {
+      return err.Invalid("sharding_indexed \"codecs\" must be a non-empty list");
+    }
+    for (const nlohmann::json& inner_codec : codecs) {
+      if (NameOf(inner_codec) == "sharding_indexed") {
+        return err.Invalid(
+            "nested sharding (sharding_indexed inside sharding_indexed) is not "
+            "supported");
+      }
+    }
+    return ReadCodecList(codecs, err, m, "sharding_indexed codecs");
+  }
+
+  // index_codecs: [bytes (little endian)] or [bytes, crc32c]; anything else would need the
+  // whole index decoded differently, so it is refused by name.
+  static Status ReadIndexCodecs(const nlohmann::json& codecs, const MetadataErrors& err,
+                                ShardLayout& layout) {
+    const std::string refused = "sharding_indexed \"index_codecs\" " + codecs.dump() +
+                                " is unsupported: batchd reads [bytes (little endian)] and "
+                                "[bytes, crc32c]";
+    if (!codecs.is_array() || codecs.empty() || codecs.size() > 2 || NameOf(codecs[0]) != "bytes") {
+      return err.Invalid(refused);
+    }
+    ASSIGN_OR_RETURN(const nlohmann::json bytes, Configuration(codecs[0], err, "bytes"));
+    ASSIGN_OR_RETURN(const std::string endian, err.String(bytes, "endian", "little"));
+    if (endian != "little") return err.Invalid(refused);
+    if (codecs.size() == 2) {
+      if (NameOf(codecs[1]) != "crc32c") return err.Invalid(refused);
+      ASSIGN_OR_RETURN(const nlohmann::json crc, Configuration(codecs[1], err, "crc32c"));
+      if (!crc.empty()) return err.Invalid(refused);
+      layout.index_crc32c = true;
+    }
+    return Status::Ok();
+  }
+
+  // A chain of [transpose,] bytes, [compressor,] [crc32c]: the array's, or a shard's inner
+  // chunks'; `member` names it in messages.
+  Status ReadCodecList(const nlohmann::json& codecs, const MetadataErrors& err, ArrayMetadata& m,
+                       const std::string& member) const {
     size_t i = 0;
     // array -> array codecs come first: transpose, as a filter.
     for (; i < codecs.size() && NameOf(codecs[i]) == "transpose"; ++i) {
@@ -114,9 +196,8 @@ class ZarrV3Format final : public ArrayFormat {
     }
     const std::string first_name = i < codecs.size() ? NameOf(codecs[i]) : std::string();
     if (first_name != "bytes") {
-      return err.Invalid("codec \"" + first_name +
-                         "\" is unsupported: the chain must be [transpose,] \"bytes\", ..." +
-                         (first_name == "sharding_indexed" ? " (sharding is not supported)" : ""));
+      return err.Invalid("codec \"" + first_name + "\" in " + member +
+                         " is unsupported: the chain must be [transpose,] \"bytes\", ...");
     }
     ASSIGN_OR_RETURN(const nlohmann::json bytes_config, Configuration(codecs[i], err, "bytes"));
     ASSIGN_OR_RETURN(const std::string endian, err.String(bytes_config, "endian", "little"));
@@ -146,7 +227,7 @@ class ZarrV3Format final : public ArrayFormat {
                          "\" is unsupported here: batchd reads [transpose,] \"bytes\", at most one "
                          "compressor, then [crc32c]");
     }
-    return err.CheckCodec(codecs_, m.codec, m.dtype, "codecs");
+    return err.CheckCodec(codecs_, m.codec, m.dtype, member);
   }
 
   // A zarr v3 bytes -> bytes codec as a CodecRegistry config.

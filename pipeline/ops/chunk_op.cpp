@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "pipeline/formats/sharded_reader.h"
+
 namespace batchd::pipeline {
 namespace {
 
@@ -170,6 +172,8 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   if (!url.ok()) return fail(url.status());
   Result<std::shared_ptr<ChunkStore>> store = services_.stores.Open(*url);
   if (!store.ok()) return fail(store.status());
+  // A sharded array is read per inner chunk through a view that finds them in their shards.
+  if (array->shards) *store = OpenShardedReader(std::move(*store), *array);
   Result<std::shared_ptr<const ChunkCodecChain>> codec =
       ChunkCodecChain::Create(services_.codecs, *array);
   if (!codec.ok()) return fail(codec.status());

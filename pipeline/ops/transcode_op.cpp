@@ -145,6 +145,7 @@ class TranscodeOp final : public ChunkOp {
     out.codec = (*codec)->ToJson();
     out.filters = nlohmann::json::array();  // the sink holds the decoded elements, in C order
     out.outer_codecs = nlohmann::json::array();
+    out.shards.reset();  // a sharded source's inner chunks become the sink's chunks
     if (out.codec.value("id", std::string()) == "crc32c") {
       return Status::InvalidArgument(
           "crc32c is a zarr v3 checksum codec; a zarr v2 sink's compressor cannot be it",

@@ -28,6 +28,7 @@
 #include "core/status.h"
 #include "pipeline/bytes.h"
 #include "pipeline/engine/cancel_token.h"
+#include "pipeline/stores/byte_ranges.h"
 
 namespace batchd::pipeline {
 
@@ -73,6 +74,19 @@ class ChunkStore {
     return ReadNowOutcome::kUnsupported;
   }
 
+  // The bytes of `ranges` of the value under `key`, one Bytes per range in the order asked;
+  // nullopt if the key does not exist; kCorrupt naming the key when a range lies past the
+  // value's end; kInvalidArgument for a range of length 0 (byte_ranges.h: answered at once, on the
+  // calling thread) or a refused key; the errors of GetMany otherwise. Ranges near each other are
+  // read together (CoalesceRanges), so asking for many small neighbouring ranges costs few reads.
+  // Calls `done` once, on a store thread (as GetMany). The value bound (LimitValueBytes) does not
+  // apply to the ranges, which the caller sized, only to a whole value a store falls back to.
+  // The default reads the whole value with GetMany and cuts the ranges out of it: right, but
+  // it reads everything; file:// (pread) and http(s):// (Range requests) read only the ranges.
+  using RangesCallback = std::function<void(Result<std::optional<std::vector<Bytes>>>)>;
+  virtual void GetRanges(std::string key, std::vector<ByteRange> ranges,
+                         std::shared_ptr<CancelToken> cancel, RangesCallback done);
+
   // Stores `data` under `key`, replacing what was there atomically: readers see the old bytes
   // or the new ones, never a part, and a crash leaves no partial file under the key. Creates
   // intermediate "directories" as needed. Calls `done` once. Returns at once.
@@ -108,6 +122,8 @@ class ChunkStore {
 // must not be called from a store thread.
 Result<std::optional<Bytes>> ReadKey(ChunkStore& store, std::string key);
 Status WriteKey(ChunkStore& store, std::string key, Bytes data);
+Result<std::optional<std::vector<Bytes>>> ReadRanges(ChunkStore& store, std::string key,
+                                                     std::vector<ByteRange> ranges);
 
 // What stores may reach, set by `batchd serve` flags.
 struct StoreOptions {

@@ -205,6 +205,63 @@ struct FileLocation {
     return Status::IoError("cannot read " + Describe(key) + ": " + std::strerror(error));
   }
 
+  // ChunkStore::GetRanges on an I/O thread: one open and fstat, then one pread per merged read.
+  Result<std::optional<std::vector<Bytes>>> ReadRanges(const std::string& key,
+                                                       const std::vector<ByteRange>& ranges) const {
+    RETURN_IF_ERROR(ValidateStoreKey(key));
+    thread_local std::string path;
+    path.assign(prefix).append(key);
+    int fd = roots->OpenBeneath(root, path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+      if (fd == -ENOENT || fd == -ENOTDIR) return std::optional<std::vector<Bytes>>();
+      return OpenError(-fd, key);
+    }
+    Result<std::optional<std::vector<Bytes>>> out = ReadOpenRanges(fd, key, ranges);
+    ::close(fd);
+    return out;
+  }
+
+  Result<std::optional<std::vector<Bytes>>> ReadOpenRanges(
+      int fd, std::string_view key, const std::vector<ByteRange>& ranges) const {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Status::IoError("cannot stat " + Describe(key) + ": " + std::strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) return std::optional<std::vector<Bytes>>();  // as Read
+    if (!S_ISREG(st.st_mode)) return Status::IoError(Describe(key) + " is not a regular file");
+    const auto size = static_cast<uint64_t>(st.st_size);
+    std::vector<Bytes> parts(ranges.size());
+    Bytes span_bytes;
+    for (const RangeRead& read : CoalesceRanges(ranges)) {
+      const ByteRange& span = read.span;
+      if (span.length > size || (!span.suffix && span.offset > size - span.length)) {
+        // Name the asked range, not the merged read: the caller knows only those.
+        for (size_t part : read.parts) {
+          const ByteRange& range = ranges[part];
+          if (range.length > size || (!range.suffix && range.offset > size - range.length)) {
+            return RangePastEnd(range, size, Describe(key));
+          }
+        }
+        return RangePastEnd(span, size, Describe(key));
+      }
+      const uint64_t offset = span.suffix ? size - span.length : span.offset;
+      span_bytes.resize(static_cast<size_t>(span.length));
+      size_t got = 0;
+      while (got < span_bytes.size()) {
+        ssize_t n = ::pread(fd, span_bytes.data() + got, span_bytes.size() - got,
+                            static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          return Status::IoError("cannot read " + Describe(key) + ": " + std::strerror(errno));
+        }
+        if (n == 0) return RangePastEnd(span, offset + got, Describe(key));  // it shrank
+        got += static_cast<size_t>(n);
+      }
+      ScatterRead(read, span_bytes, ranges, parts);
+    }
+    return std::optional<std::vector<Bytes>>(std::move(parts));
+  }
+
   Status Write(const std::string& key, ByteView data) const {
     RETURN_IF_ERROR(ValidateStoreKey(key));
     size_t slash = key.rfind('/');
@@ -289,6 +346,21 @@ class FileStore final : public ChunkStore {
 
   Result<ReadNowOutcome> ReadNow(const std::string& key, Bytes& into) override {
     return location_->ReadNow(key, into);
+  }
+
+  void GetRanges(std::string key, std::vector<ByteRange> ranges,
+                 std::shared_ptr<CancelToken> cancel, RangesCallback done) override {
+    if (Status valid = ValidateRanges(ranges); !valid.ok()) return done(valid);
+    auto shared_done = std::make_shared<RangesCallback>(std::move(done));
+    IoThreadPool::Task task = [location = location_, key = std::move(key),
+                               ranges = std::move(ranges), cancel = std::move(cancel),
+                               shared_done] {
+      if (cancel && cancel->canceled()) return (*shared_done)(Status::Unavailable("canceled"));
+      (*shared_done)(location->ReadRanges(key, ranges));
+    };
+    if (!location_->io->TrySubmit(task)) {
+      (*shared_done)(Status::Unavailable("file store I/O queue is full; try again"));
+    }
   }
 
   void LimitValueBytes(uint64_t max_bytes) override {

@@ -222,6 +222,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     message_.set(http::field::host, (ipv6 ? "[" + request_.host + "]" : request_.host) + ":" +
                                         std::to_string(request_.port));
     message_.set(http::field::user_agent, "batchd");
+    if (!request_.range.empty()) message_.set(http::field::range, request_.range);
     if (request_.method == HttpRequest::Method::kPut) {
       message_.body() = std::move(request_.body);
       message_.prepare_payload();
@@ -413,6 +414,9 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     out.status = static_cast<int>(response.result_int());
     out.status_text = StatusText(out.status);
     out.body = std::move(response.body());
+    if (auto range = response.find(http::field::content_range); range != response.end()) {
+      out.content_range.assign(range->value().data(), range->value().size());
+    }
     out.attempts = attempts_;
     if (IsRetryableStatus(out.status) && attempts_ <= options().retries) {
       last_error_ = out.status_text;

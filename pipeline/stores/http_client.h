@@ -77,6 +77,8 @@ struct HttpRequest {
   uint16_t port = 80;
   std::string target;  // origin-form, already percent-encoded: "/a.zarr/t2m/0.0"
   Bytes body;          // PUT only
+  // GET only: a Range header's value ("bytes=0-99", "bytes=-16"); empty: the whole value.
+  std::string range;
   // A response body larger than this (by its Content-Length, or counted while it arrives) ends
   // the request with kCorrupt at once, without retries and without reading the rest.
   uint64_t max_response_bytes = uint64_t{1} << 31;
@@ -88,7 +90,8 @@ struct HttpResponse {
   int status = 0;
   std::string status_text;  // "404 Not Found"
   Bytes body;
-  int attempts = 1;  // how many times the request was sent (retries + 1)
+  std::string content_range;  // the Content-Range header of a 206 (or 416), "" if none
+  int attempts = 1;           // how many times the request was sent (retries + 1)
 };
 
 class HttpClient : public std::enable_shared_from_this<HttpClient> {

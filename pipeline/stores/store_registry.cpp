@@ -71,6 +71,31 @@ Status WriteKey(ChunkStore& store, std::string key, Bytes data) {
   return result->Wait();
 }
 
+Result<std::optional<std::vector<Bytes>>> ReadRanges(ChunkStore& store, std::string key,
+                                                     std::vector<ByteRange> ranges) {
+  auto result = std::make_shared<OneShot<Result<std::optional<std::vector<Bytes>>>>>();
+  store.GetRanges(
+      std::move(key), std::move(ranges), nullptr,
+      [result](Result<std::optional<std::vector<Bytes>>> data) { result->Set(std::move(data)); });
+  return result->Wait();
+}
+
+void ChunkStore::GetRanges(std::string key, std::vector<ByteRange> ranges,
+                           std::shared_ptr<CancelToken> cancel, RangesCallback done) {
+  if (Status valid = ValidateRanges(ranges); !valid.ok()) return done(valid);
+  std::vector<std::string> keys;
+  keys.push_back(key);
+  GetMany(std::move(keys), 1, std::move(cancel),
+          [what = "key \"" + key + "\" of " + url(), ranges = std::move(ranges),
+           done = std::move(done)](size_t, Result<std::optional<Bytes>> data) {
+            if (!data.ok()) return done(data.status());
+            if (!data->has_value()) return done(std::optional<std::vector<Bytes>>());
+            Result<std::vector<Bytes>> parts = SliceRanges(**data, ranges, what);
+            if (!parts.ok()) return done(parts.status());
+            done(std::optional<std::vector<Bytes>>(std::move(*parts)));
+          });
+}
+
 void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options) {
   Result<std::shared_ptr<const FileRoots>> roots = FileRoots::Open(options.file_roots);
   auto io = std::make_shared<IoThreadPool>(options.file_io_threads, kFileIoQueueLimit);

@@ -30,6 +30,7 @@ class ScriptedHttpServer {
     std::string method;
     std::string target;
     std::string body;
+    std::string headers;  // the header lines after the request line, each ending "\r\n"
   };
   struct Reply {
     int status = 200;

@@ -261,6 +261,122 @@ TEST_F(FormatTest, ZarrV3RefusesWhatItCannotReadByName) {
   }
 }
 
+// A sharded v3 array: shards of 32x32, inner chunks of 8x16 with their own codecs.
+nlohmann::json ShardedV3() {
+  return nlohmann::json::parse(R"({"zarr_format": 3, "node_type": "array", "shape": [100, 50],
+    "data_type": "uint16", "chunk_grid": {"name": "regular", "configuration":
+    {"chunk_shape": [32, 32]}}, "chunk_key_encoding": {"name": "default"}, "fill_value": 7,
+    "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": [8, 16],
+      "codecs": [{"name": "bytes", "configuration": {"endian": "big"}}, {"name": "zstd",
+      "configuration": {"level": 1}}, {"name": "crc32c"}],
+      "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+      {"name": "crc32c"}], "index_location": "start"}}]})");
+}
+
+TEST_F(FormatTest, ZarrV3ShardingMakesTheInnerChunkThePipelinesChunk) {
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata m, OpenWith("v3s", "zarr.json", ShardedV3()));
+  EXPECT_EQ(m.chunk_shape, (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(m.GridShape(), (std::vector<int64_t>{13, 4})) << "the grid of inner chunks";
+  ASSERT_TRUE(m.shards.has_value());
+  EXPECT_EQ(m.shards->chunks_per_shard, (std::vector<int64_t>{4, 2}));
+  EXPECT_TRUE(m.shards->index_at_start);
+  EXPECT_TRUE(m.shards->index_crc32c);
+  EXPECT_EQ(m.shards->IndexBytes(), 8u * 16 + 4);
+  EXPECT_EQ(m.codec["id"], "zstd");
+  EXPECT_TRUE(m.dtype.big_endian) << "the inner chunks' bytes codec";
+  EXPECT_EQ(m.outer_codecs.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata back, ArrayMetadata::FromJson(m.ToJson()));
+  EXPECT_EQ(back.shards, m.shards) << "the execution state round trip";
+  // Defaults: the index at the end, and an unsharded array has no layout.
+  nlohmann::json doc = ShardedV3();
+  doc["codecs"][0]["configuration"].erase("index_location");
+  doc["codecs"][0]["configuration"]["index_codecs"].erase(1);
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata end, OpenWith("v3se", "zarr.json", doc));
+  EXPECT_FALSE(end.shards->index_at_start);
+  EXPECT_FALSE(end.shards->index_crc32c);
+  ASSERT_OK_AND_ASSIGN(ArrayMetadata plain, OpenWith("v3p", "zarr.json", V3()));
+  EXPECT_FALSE(plain.shards.has_value());
+  EXPECT_FALSE(plain.ToJson().contains("shards"));
+}
+
+TEST_F(FormatTest, ZarrV3RefusesHostileShardingByName) {
+  auto edit = [](const std::function<void(nlohmann::json&)>& f) {
+    nlohmann::json doc = ShardedV3();
+    f(doc["codecs"][0]["configuration"]);
+    return doc;
+  };
+  struct Case {
+    nlohmann::json doc;
+    std::vector<std::string> words;
+  };
+  nlohmann::json after = ShardedV3();
+  after["codecs"].push_back({{"name", "crc32c"}});
+  const std::vector<Case> cases = {
+      {edit([](auto& c) {
+         c["chunk_shape"] = {7, 16};
+       }),
+       {"must divide the shard shape"}},
+      {edit([](auto& c) { c["chunk_shape"] = {8}; }), {"rank"}},
+      {edit([](auto& c) {
+         c["chunk_shape"] = {0, 16};
+       }),
+       {"must divide"}},
+      {edit([](auto& c) { c["chunk_shape"] = "8,16"; }), {"chunk_shape"}},
+      {edit([](auto& c) { c["index_location"] = "middle"; }), {"index_location", "middle"}},
+      {edit([](auto& c) {
+         c["index_codecs"] = {{{"name", "crc32c"}}};
+       }),
+       {"index_codecs"}},
+      {edit([](auto& c) { c["index_codecs"][0]["configuration"]["endian"] = "big"; }),
+       {"index_codecs"}},
+      {edit([](auto& c) {
+         c["index_codecs"][1] = {{"name", "zstd"}};
+       }),
+       {"index_codecs"}},
+      {edit([](auto& c) { c.erase("index_codecs"); }), {"index_codecs"}},
+      {edit([](auto& c) { c["codecs"] = nlohmann::json::array(); }), {"codecs"}},
+      {edit([](auto& c) {
+         c["codecs"][1] = {{"name", "lzma"}};
+       }),
+       {"lzma"}},
+      {edit([](auto& c) {
+         c["codecs"] = {{{"name", "sharding_indexed"}, {"configuration", c}}};
+       }),
+       {"nested sharding"}},
+      {after, {"must be the only codec"}},
+      {[] {
+         nlohmann::json d = ShardedV3();
+         d["chunk_grid"]["configuration"]["chunk_shape"] = {1 << 20, 1 << 20};
+         d["codecs"][0]["configuration"]["chunk_shape"] = {1, 1};
+         return d;
+       }(),
+       {"inner chunks"}},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.doc.dump());
+    ExpectRefused(OpenWith("v3sbad" + std::to_string(n++), "zarr.json", c.doc), c.words);
+  }
+}
+
+TEST(ChunkKeyTest, ParseChunkKeyTakesBackWhatKeyWrote) {
+  const pipeline::ChunkKeyEncoding v3{.prefix = "c", .separator = '/'};
+  const pipeline::ChunkKeyEncoding v2{.prefix = "", .separator = '.'};
+  for (const auto& keys : {v3, v2}) {
+    for (const std::vector<int64_t>& coords :
+         std::vector<std::vector<int64_t>>{{}, {0}, {12, 0, 7}, {INT64_MAX, 3}}) {
+      EXPECT_EQ(pipeline::ParseChunkKey(keys, keys.Key(coords), static_cast<int>(coords.size())),
+                coords);
+    }
+  }
+  for (std::string_view bad : {"c", "c/", "c/1/", "c/1/2/3", "c.1.2", "d/1/2", "c/-1/2", "c/1/x",
+                               "c/99999999999999999999/1", "1/2"}) {
+    EXPECT_FALSE(pipeline::ParseChunkKey(v3, bad, 2).has_value()) << bad;
+  }
+  EXPECT_FALSE(pipeline::ParseChunkKey(v2, "1.2", 1).has_value());
+  EXPECT_FALSE(pipeline::ParseChunkKey(v2, "", 1).has_value());
+}
+
 TEST_F(FormatTest, ZarrV3BigEndianAndBloscAndTheV2KeyEncoding) {
   nlohmann::json doc = V3();
   doc["codecs"][0]["configuration"]["endian"] = "big";
