@@ -9,9 +9,13 @@ Status CheckOpValue(const nlohmann::json& value, const pipeline::OpRegistry& ops
     return Status::InvalidArgument(
         "op must be a string naming an op (" + ops.KnownNames() + "), got " + value.dump(), path);
   }
-  if (ops.Find(value.get<std::string>()) == nullptr) {
+  const pipeline::Op* op = ops.Find(value.get<std::string>());
+  if (op == nullptr) {
     return Status::InvalidArgument(
         "unknown op \"" + value.get<std::string>() + "\"; known ops: " + ops.KnownNames(), path);
+  }
+  if (Status enabled = op->Enabled(); !enabled.ok()) {
+    return Status::InvalidArgument(enabled.message(), path);
   }
   return Status::Ok();
 }

@@ -10,7 +10,8 @@
 namespace batchd::api {
 
 // kInvalidArgument with the path of the offending value: "/template/op" when the template's
-// op is missing, not a string or unknown; "/data/g/d/items/k" when a datum sets "/op" to one.
+// op is missing, not a string, unknown or not enabled on this daemon (Op::Enabled);
+// "/data/g/d/items/k" when a datum sets "/op" to one.
 Status ValidateOps(const BatchSpec& spec, const pipeline::OpRegistry& ops);
 
 }  // namespace batchd::api

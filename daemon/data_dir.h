@@ -23,6 +23,8 @@ class DataDir {
   std::filesystem::path PortFilePath() const { return path_ / "batchd.port"; }
   // Written by the fatal-signal handlers (crash_marker.h).
   std::filesystem::path CrashMarkerPath() const { return path_ / "batchd.crash"; }
+  // The command op's logs, result files and process notes (pipeline/ops/command_op.h).
+  std::filesystem::path CommandDir() const { return path_ / "command"; }
 
   // Writes the port atomically (temp file + rename), so a reader never sees a partial number.
   Status WritePortFile(uint16_t port) const;

@@ -198,6 +198,9 @@ void Scheduler::Execute(const Assigned& session) {
   pipeline::OpContext ctx{
       claimed.id, claimed.attempts, std::shared_ptr<const nlohmann::json>(*state, &job),
       std::shared_ptr<const nlohmann::json>(*state, &(*state)->resolved), cancel};
+  ctx.batch_id = claimed.batch_public_id;
+  ctx.run = (*state)->index.run;
+  ctx.index = std::shared_ptr<const std::vector<uint64_t>>(*state, &(*state)->index.index);
   if (claimed.execution && claimed.execution->checkpoint_json) {
     // A resumed chunk session: where its last checkpoint says it stood.
     auto checkpoint = std::make_shared<nlohmann::json>(
@@ -230,12 +233,22 @@ Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedSt
     }
     state->job = std::move(stored["job"]);
     state->resolved = std::move(stored["resolved"]);
+    // Written by StateJson; a state without them (none is) leaves the index empty.
+    if (const auto run = stored.find("run"); run != stored.end() && run->is_number_unsigned()) {
+      state->index.run = run->get<uint64_t>();
+    }
+    if (const auto index = stored.find("index"); index != stored.end() && index->is_array()) {
+      for (const nlohmann::json& i : *index) {
+        if (i.is_number_unsigned()) state->index.index.push_back(i.get<uint64_t>());
+      }
+    }
     return std::shared_ptr<const Materialized>(std::move(state));
   }
   // Lazy materialization: this is the first time this session's state exists anywhere.
   ASSIGN_OR_RETURN(std::shared_ptr<const BatchSpec> spec,
                    specs_.Get(claimed.batch_id, claimed.batch_public_id));
-  const SessionIndex index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
+  state->index = IndexOfOrdinal(BatchShape::Of(*spec), claimed.ordinal);
+  const SessionIndex& index = state->index;
   state->job = SubstitutedTemplate(*spec, index);
   const auto op_name = state->job.find("op");
   if (op_name == state->job.end() || !op_name->is_string()) {
@@ -244,6 +257,10 @@ Result<std::shared_ptr<const Scheduler::Materialized>> Scheduler::MaterializedSt
   const std::string& name = op_name->get_ref<const std::string&>();
   const pipeline::Op* op = ops_.Find(name);
   if (op == nullptr) return Status::InvalidArgument("unknown op \"" + name + "\"", "/op");
+  // A batch submitted to a daemon that ran the op, resumed by one that does not.
+  if (Status enabled = op->Enabled(); !enabled.ok()) {
+    return Status::InvalidArgument(enabled.message(), "/op");
+  }
   ASSIGN_OR_RETURN(state->resolved, op->Prepare(state->job));
   store_.SaveExecutionState(claimed.id, StateJson(*state, index), options_.clock());
   return std::shared_ptr<const Materialized>(std::move(state));
@@ -299,8 +316,12 @@ void Scheduler::Finish(const Ticket& ticket, const CancelToken& cancel, OpOutcom
       }
       break;
     case OpOutcome::Kind::kFailed: {
-      const bool transient = pipeline::IsTransient(outcome.error);
-      o.error_kind = transient ? "transient" : "permanent";
+      const bool transient = outcome.error_kind.empty() && pipeline::IsTransient(outcome.error);
+      if (!outcome.error_kind.empty()) {
+        o.error_kind = std::move(outcome.error_kind);
+      } else {
+        o.error_kind = transient ? "transient" : "permanent";
+      }
       // Room is left for the note on retries below.
       o.error_message = BoundedText(Describe(outcome.error), kMaxErrorMessageBytes - 64);
       if (transient && ticket.attempts < ticket.max_attempts) {

@@ -106,6 +106,7 @@ class Scheduler final : public api::SchedulerControl {
   struct Materialized {
     nlohmann::json job;
     nlohmann::json resolved;
+    SessionIndex index;  // the session's run and item indexes (OpContext::index)
   };
   Result<std::shared_ptr<const Materialized>> MaterializedState(
       const storage::ClaimedSession& claimed);

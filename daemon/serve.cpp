@@ -19,7 +19,9 @@
 #include "pipeline/codecs/codec.h"
 #include "pipeline/formats/array_format.h"
 #include "pipeline/ops/chunk_op.h"
+#include "pipeline/ops/command_op.h"
 #include "pipeline/ops/op_registry.h"
+#include "pipeline/process/process_records.h"
 #include "pipeline/stores/chunk_store.h"
 #include "pipeline/stores/http_allowlist.h"
 #include "storage/store.h"
@@ -99,6 +101,18 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   if (*crashed) spdlog::warn("the previous run died of a fatal signal (see its log)");
+  // Programs a dead daemon left running are killed before their sessions go back to the queue
+  // (which opening the store does), so none runs twice at once and none is orphaned.
+  Result<int> leftovers =
+      pipeline::ProcessRecords(pipeline::CommandProcessRecordsDir(dir->CommandDir()))
+          .KillLeftovers();
+  if (!leftovers.ok()) {
+    spdlog::critical("{}", leftovers.status().message());
+    return 1;
+  }
+  if (*leftovers > 0) {
+    spdlog::warn("killed {} command process group(s) left running by the previous run", *leftovers);
+  }
   store_options.check_integrity = !config.skip_integrity_check;
   store_options.crash_policy = {.previous_run_crashed = *crashed,
                                 .quarantine_after = config.quarantine_after_crashes};
@@ -150,6 +164,22 @@ int RunServe(const ServeConfig& config) {
       .max_chunk_bytes = config.max_chunk_bytes,
       .max_session_chunks = config.max_session_chunks};
   pipeline::RegisterChunkOps(ops, chunk_services);
+  Result<pipeline::CommandAllowlist> allow_commands =
+      pipeline::CommandAllowlist::Create(config.allow_commands);
+  if (!allow_commands.ok()) {  // ParseServeArgs checked every entry; one may have gone since
+    spdlog::critical("{}", allow_commands.status().message());
+    return 2;
+  }
+  if (allow_commands->empty()) {
+    spdlog::info("no --allow-command given: the command op is refused");
+  }
+  pipeline::RegisterCommandOp(ops, {.allow = std::move(*allow_commands),
+                                    .work_dir = dir->CommandDir(),
+                                    .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
+                                    .limits = {.address_space_bytes = config.command_rlimit_as,
+                                               .cpu_seconds = config.command_rlimit_cpu,
+                                               .open_files = config.command_rlimit_nofile},
+                                    .log_bytes_per_session = config.log_bytes_per_session});
   if (config.file_roots.empty()) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");
   }

@@ -11,6 +11,7 @@
 
 #include "api/cors_policy.h"
 #include "core/host_port.h"
+#include "pipeline/process/command_allowlist.h"
 #include "pipeline/stores/http_allowlist.h"
 #include "pipeline/stores/http_client.h"
 
@@ -396,6 +397,64 @@ const std::vector<Option>& Options() {
          ASSIGN_OR_RETURN(c.event_session_rate, ParseCount(v, "--event-session-rate", 1, 1 << 30));
          return Status::Ok();
        }},
+      {"--allow-command", "BATCHD_ALLOW_COMMANDS", "PATH",
+       "an absolute executable, or a directory of them, that command jobs may run (repeatable; "
+       "the variable takes a ':'-separated list); argv[0] must resolve (realpath, no PATH "
+       "search) inside one; without any, the command op is refused at submit",
+       [](ServeConfig& c, const std::string& v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           const size_t colon = std::min(v.find(':', start), v.size());
+           const std::string entry = v.substr(start, colon - start);
+           start = colon + 1;
+           if (entry.empty()) continue;
+           RETURN_IF_ERROR(pipeline::CommandAllowlist::Create({entry}).status());
+           c.allow_commands.push_back(entry);
+         }
+         return Status::Ok();
+       }},
+      {"--kill-grace-ms", "BATCHD_KILL_GRACE_MS", "MS",
+       "a canceled or timed-out command's process group gets SIGTERM, then SIGKILL after this "
+       "long (default 5000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--kill-grace-ms", 0, 3'600'000));
+         c.kill_grace_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--command-rlimit-as", "BATCHD_COMMAND_RLIMIT_AS", "BYTES",
+       "address space each command process may map (RLIMIT_AS); default 0: the daemon's",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.command_rlimit_as, ParseCount(v, "--command-rlimit-as", 0, 1ull << 60));
+         return Status::Ok();
+       }},
+      {"--command-rlimit-cpu", "BATCHD_COMMAND_RLIMIT_CPU", "SECONDS",
+       "CPU time each command process may use (RLIMIT_CPU); default 0: the daemon's",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.command_rlimit_cpu,
+                          ParseCount(v, "--command-rlimit-cpu", 0, 100ull * 365 * 86400));
+         return Status::Ok();
+       }},
+      {"--command-rlimit-nofile", "BATCHD_COMMAND_RLIMIT_NOFILE", "N",
+       "descriptors each command process may open (RLIMIT_NOFILE); 0: the daemon's own, raised "
+       "for its connections (default 1024)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.command_rlimit_nofile,
+                          ParseCount(v, "--command-rlimit-nofile", 0, 1 << 20));
+         if (c.command_rlimit_nofile != 0 && c.command_rlimit_nofile < 16) {
+           return Status::InvalidArgument(
+               "--command-rlimit-nofile must be 0 or at least 16, got '" + v + "'",
+               "--command-rlimit-nofile");
+         }
+         return Status::Ok();
+       }},
+      {"--log-bytes-per-session", "BATCHD_LOG_BYTES_PER_SESSION", "N",
+       "a command session's stdout and stderr files together at most, each keeping its head "
+       "and tail (default 8388608)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(c.log_bytes_per_session,
+                          ParseCount(v, "--log-bytes-per-session", 4096, 1ull << 40));
+         return Status::Ok();
+       }},
   };
   return kOptions;
 }
@@ -416,6 +475,7 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
   bool cors_origin_flag_seen = false;
   bool allowed_host_flag_seen = false;
   bool http_allow_flag_seen = false;
+  bool allow_command_flag_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -449,6 +509,9 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
     }
     if (flag == "--http-allow" && !std::exchange(http_allow_flag_seen, true)) {
       config.http_allow.clear();
+    }
+    if (flag == "--allow-command" && !std::exchange(allow_command_flag_seen, true)) {
+      config.allow_commands.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
   }

@@ -63,7 +63,14 @@ struct ServeConfig {
   uint64_t event_max_subscribers = 1000;
   uint64_t event_small_batch = 1000;
   uint64_t event_session_rate = 1000;
-  bool help = false;  // --help was given: print ServeHelp() and exit 0
+  // The command op (docs/command.md). No --allow-command: the op is refused at submit.
+  std::vector<std::string> allow_commands;   // absolute executables or directories of them
+  int64_t kill_grace_ms = 5000;              // SIGTERM to SIGKILL for a canceled program
+  uint64_t command_rlimit_as = 0;            // bytes of address space; 0: the daemon's
+  uint64_t command_rlimit_cpu = 0;           // CPU seconds; 0: the daemon's
+  uint64_t command_rlimit_nofile = 1024;     // open files; 0: the daemon's (raised, see fd_limit)
+  uint64_t log_bytes_per_session = 8 << 20;  // a session's stdout and stderr files together
+  bool help = false;                         // --help was given: print ServeHelp() and exit 0
 };
 
 // Parses the arguments after "serve". `getenv` is injectable for tests.

@@ -40,6 +40,8 @@ export function describeError(error, { attempt, to, retryAt } = {}) {
         return `Failed for now${tries}; it will run again${retryAt ? ' at ' + time(retryAt) : ''}: ${error.message}`;
       }
       return `Kept failing and was given up${tries}: ${error.message}`;
+    case 'timeout':
+      return `Ran past its timeout_s and was killed${tries}: ${error.message}`;
     case 'canceled':
       return 'Canceled by request.';
     default:

@@ -27,12 +27,18 @@ struct OpOutcome {
   Kind kind = Kind::kCompleted;
   nlohmann::json result;  // kCompleted: the session's result (may be null)
   Status error;           // kFailed: why; see IsTransient
+  // kFailed: the session's error kind when it is neither "transient" nor "permanent" (the
+  // command op's "timeout"); such a failure is not retried. Empty: IsTransient decides.
+  std::string error_kind;
 
   static OpOutcome Completed(nlohmann::json result = nullptr) {
-    return {Kind::kCompleted, std::move(result), Status::Ok()};
+    return {Kind::kCompleted, std::move(result), Status::Ok(), {}};
   }
-  static OpOutcome Failed(Status error) { return {Kind::kFailed, nullptr, std::move(error)}; }
-  static OpOutcome Canceled() { return {Kind::kCanceled, nullptr, Status::Ok()}; }
+  static OpOutcome Failed(Status error) { return {Kind::kFailed, nullptr, std::move(error), {}}; }
+  static OpOutcome Failed(Status error, std::string kind) {
+    return {Kind::kFailed, nullptr, std::move(error), std::move(kind)};
+  }
+  static OpOutcome Canceled() { return {Kind::kCanceled, nullptr, Status::Ok(), {}}; }
 };
 
 // Failures worth retrying: the thing may work later (I/O, a busy peer). Everything else (bad
@@ -87,6 +93,12 @@ struct OpContext {
   // Saves a checkpoint: group-committed with the session's other writes, in call order, and
   // ignored once the session has left in_progress. Empty when nobody listens (tests).
   std::function<void(SessionCheckpoint)> save_checkpoint;
+  // Where the session stands in its batch (what the command op tells its program): the
+  // batch's public id, the run (from 0) and one item index per data group. Empty or null in
+  // tests that do not set them.
+  std::string batch_id;
+  uint64_t run = 0;
+  std::shared_ptr<const std::vector<uint64_t>> index;
 };
 
 using OpDone = std::function<void(OpOutcome)>;
@@ -100,6 +112,11 @@ class Op {
   virtual Result<nlohmann::json> Prepare(const nlohmann::json& job) const {
     return nlohmann::json::object();
   }
+
+  // Whether this daemon runs this op at all, checked at submit for every job naming it (a 422
+  // at the op's path) and when a session is prepared. A refusal says which flag turns it on.
+  // Default: always.
+  virtual Status Enabled() const { return Status::Ok(); }
 
   // Members of a job this op can check at submit, cheaply and without I/O, as JSON Pointers
   // ("/ms"), so a bad value is a 422 naming its place in the request instead of a session that

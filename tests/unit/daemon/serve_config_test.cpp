@@ -356,3 +356,60 @@ TEST_F(ServeConfigTest, HelpMentionsTheAccessAndLimitFlags) {
 
 }  // namespace
 }  // namespace batchd::daemon
+
+namespace batchd::daemon {
+namespace {
+
+TEST_F(ServeConfigTest, CommandOptionsHaveTheirDefaultsFlagsAndVariables) {
+  Result<ServeConfig> d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->allow_commands.empty()) << "the command op is off by default";
+  EXPECT_EQ(d->kill_grace_ms, 5000);
+  EXPECT_EQ(d->command_rlimit_as, 0u);
+  EXPECT_EQ(d->command_rlimit_cpu, 0u);
+  EXPECT_EQ(d->command_rlimit_nofile, 1024u);
+  EXPECT_EQ(d->log_bytes_per_session, 8u << 20);
+
+  FakeEnv()["BATCHD_ALLOW_COMMANDS"] = "/bin/sh:/usr/bin";
+  Result<ServeConfig> env =
+      Parse({"--kill-grace-ms", "250", "--command-rlimit-as", "1073741824", "--command-rlimit-cpu",
+             "60", "--command-rlimit-nofile", "0", "--log-bytes-per-session", "65536"});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->allow_commands, (std::vector<std::string>{"/bin/sh", "/usr/bin"}));
+  EXPECT_EQ(env->kill_grace_ms, 250);
+  EXPECT_EQ(env->command_rlimit_as, 1u << 30);
+  EXPECT_EQ(env->command_rlimit_cpu, 60u);
+  EXPECT_EQ(env->command_rlimit_nofile, 0u);
+  EXPECT_EQ(env->log_bytes_per_session, 65536u);
+  // The flags together replace the variable's list.
+  Result<ServeConfig> flags =
+      Parse({"--allow-command", "/usr/bin/python3", "--allow-command=/bin"});
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->allow_commands, (std::vector<std::string>{"/usr/bin/python3", "/bin"}));
+}
+
+TEST_F(ServeConfigTest, BadCommandOptionsAreRefusedNamingTheFlag) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--allow-command", "bin/sh"},
+        {"--allow-command", "/nonexistent/prog"},
+        {"--allow-command", "/etc/passwd"},  // neither a directory nor executable
+        {"--command-rlimit-nofile", "3"},
+        {"--log-bytes-per-session", "10"},
+        {"--kill-grace-ms", "-1"}}) {
+    Result<ServeConfig> c = Parse(args);
+    ASSERT_FALSE(c.ok()) << args[0] << " " << args[1];
+    EXPECT_EQ(c.status().path(), args[0]) << c.status().ToString();
+  }
+}
+
+TEST_F(ServeConfigTest, HelpMentionsTheCommandFlags) {
+  const std::string help = ServeHelp();
+  for (const char* s : {"--allow-command", "BATCHD_ALLOW_COMMANDS", "--kill-grace-ms",
+                        "--command-rlimit-as", "--command-rlimit-cpu", "--command-rlimit-nofile",
+                        "--log-bytes-per-session", "BATCHD_LOG_BYTES_PER_SESSION"}) {
+    EXPECT_NE(help.find(s), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace batchd::daemon
