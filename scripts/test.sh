@@ -39,6 +39,11 @@ for stage in $stages; do
          [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
         (cd tests/browser && npm ci --no-audit --no-fund)
       fi
+      # The s3:// tests' S3-protocol server (@20minutes/s3rver), likewise from its lock file.
+      if [ ! -f tests/s3/node_modules/.package-lock.json ] ||
+         [ tests/s3/package-lock.json -nt tests/s3/node_modules/.package-lock.json ]; then
+        (cd tests/s3 && npm ci --no-audit --no-fund)
+      fi
       run_ctest build "" "$@"
       ;;
     asan | tsan)
