@@ -24,6 +24,8 @@
 #include "pipeline/process/process_records.h"
 #include "pipeline/stores/chunk_store.h"
 #include "pipeline/stores/http_allowlist.h"
+#include "pipeline/stores/s3/s3_credentials.h"
+#include "pipeline/stores/s3/s3_store.h"
 #include "storage/store.h"
 
 #include <thread>
@@ -142,12 +144,32 @@ int RunServe(const ServeConfig& config) {
   }
   // Port 0 until the server has bound one: until then every port of the own address counts.
   (*http_allow)->SetOwnEndpoint(config.host, config.port);
-  pipeline::RegisterBuiltinStores(stores, {.file_roots = config.file_roots,
-                                           .http_max_in_flight = config.http_max_in_flight,
-                                           .http_initial_in_flight = config.http_initial_in_flight,
-                                           .http_default_in_flight = config.http_default_in_flight,
-                                           .http_ca_file = config.ca_file,
-                                           .http_allowlist = *http_allow});
+  // s3:// keys come from the daemon's own flags and environment, never from a batch.
+  Result<pipeline::S3Identity> s3_identity =
+      pipeline::ResolveS3Identity({.anonymous = config.s3_anonymous,
+                                   .credentials_file = config.s3_credentials,
+                                   .profile = config.s3_profile,
+                                   .region = config.s3_region});
+  if (!s3_identity.ok()) {
+    spdlog::critical("{}", s3_identity.status().message());
+    return 2;
+  }
+  auto s3 = std::make_shared<pipeline::S3Settings>();
+  s3->endpoint = config.s3_endpoint;
+  s3->region = s3_identity->region;
+  s3->credentials = std::move(s3_identity->credentials);
+  spdlog::info(
+      "s3:// stores: endpoint {}, region {}, credentials from {}",
+      s3->endpoint.empty() ? "AWS (https://<bucket>.s3.<region>.amazonaws.com)" : s3->endpoint,
+      s3->region, s3_identity->source);
+  pipeline::RegisterBuiltinStores(stores,
+                                  {.file_roots = config.file_roots,
+                                   .http_max_in_flight = config.http_max_in_flight,
+                                   .http_initial_in_flight = config.http_initial_in_flight,
+                                   .http_default_in_flight = config.http_default_in_flight,
+                                   .http_ca_file = config.ca_file,
+                                   .http_allowlist = *http_allow},
+                                  std::move(s3));
   pipeline::FormatRegistry formats;
   pipeline::RegisterBuiltinFormats(formats, codecs);
   const int decode_threads = config.decode_threads > 0 ? config.decode_threads : cores;
@@ -184,7 +206,8 @@ int RunServe(const ServeConfig& config) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");
   }
   if (config.http_allow.empty()) {
-    spdlog::info("no --http-allow given: http:// and https:// sources and sinks are refused");
+    spdlog::info(
+        "no --http-allow given: http://, https:// and s3:// sources and sinks are refused");
   }
   Scheduler scheduler(**store, ops,
                       {.slots = config.slots > 0 ? config.slots : cores,

@@ -14,6 +14,7 @@
 #include "pipeline/process/command_allowlist.h"
 #include "pipeline/stores/http_allowlist.h"
 #include "pipeline/stores/http_client.h"
+#include "pipeline/stores/s3/s3_store.h"
 
 namespace batchd::daemon {
 namespace {
@@ -255,6 +256,58 @@ const std::vector<Option>& Options() {
            return Status::InvalidArgument("--ca-file: " + loadable.message(), "--ca-file");
          }
          c.ca_file = v;
+         return Status::Ok();
+       }},
+      {"--s3-endpoint", "BATCHD_S3_ENDPOINT", "URL",
+       "http(s)://host[:port] of an S3-compatible service (MinIO, Ceph, R2, ...) for s3:// "
+       "stores, addressed path-style (URL/bucket/key); its host must be in --http-allow; "
+       "default: AWS (https://<bucket>.s3.<region>.amazonaws.com)",
+       [](ServeConfig& c, const std::string& v) {
+         if (Status valid = pipeline::CheckS3Endpoint(v); !valid.ok()) {
+           return Status::InvalidArgument(valid.message(), "--s3-endpoint");
+         }
+         c.s3_endpoint = v;
+         return Status::Ok();
+       }},
+      {"--s3-region", "BATCHD_S3_REGION", "REGION",
+       "the region s3:// requests are signed for (default: AWS_REGION, AWS_DEFAULT_REGION, "
+       "us-east-1)",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty() ||
+             v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+           return Status::InvalidArgument(
+               "--s3-region must be a region name like eu-west-1, got '" + v + "'", "--s3-region");
+         }
+         c.s3_region = v;
+         return Status::Ok();
+       }},
+      {"--s3-credentials", "BATCHD_S3_CREDENTIALS", "FILE",
+       "an ini file like ~/.aws/credentials whose --s3-profile section has the keys s3:// "
+       "requests are signed with; default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+       "AWS_SESSION_TOKEN from the daemon's environment, and with neither, anonymous",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty()) {
+           return Status::InvalidArgument("--s3-credentials is empty", "--s3-credentials");
+         }
+         c.s3_credentials = v;
+         return Status::Ok();
+       }},
+      {"--s3-profile", "BATCHD_S3_PROFILE", "NAME",
+       "the section of --s3-credentials to use (default \"default\")",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty()) return Status::InvalidArgument("--s3-profile is empty", "--s3-profile");
+         c.s3_profile = v;
+         return Status::Ok();
+       }},
+      {"--s3-anonymous", "BATCHD_S3_ANONYMOUS", "yes|no",
+       "send s3:// requests unsigned (public buckets), even if credentials are configured "
+       "(default no)",
+       [](ServeConfig& c, const std::string& v) {
+         if (v != "yes" && v != "no") {
+           return Status::InvalidArgument("--s3-anonymous takes yes or no, got '" + v + "'",
+                                          "--s3-anonymous");
+         }
+         c.s3_anonymous = v == "yes";
          return Status::Ok();
        }},
       {"--decode-threads", "BATCHD_DECODE_THREADS", "N",

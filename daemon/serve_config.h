@@ -43,10 +43,17 @@ struct ServeConfig {
   // none, every http:// URL is refused. The daemon's own address always is.
   std::vector<std::string> http_allow;
   std::string ca_file;  // https://: the CAs to trust instead of the system's; empty: the system's
-  int decode_threads = 0;                  // 0: the number of cores
-  int fetch_concurrency = 64;              // a job's default reads in flight
-  int64_t bytes_in_flight = 64ll << 20;    // a job's default byte budget
-  int64_t max_chunk_bytes = 128ll << 20;   // the largest decoded chunk a session may have
+  // s3:// stores (docs/pipeline.md, "s3://"); the keys come from --s3-credentials or the AWS_*
+  // variables of the daemon's environment (pipeline/stores/s3/s3_credentials.h).
+  std::string s3_endpoint;                // http(s)://host[:port], path-style; empty: AWS
+  std::string s3_region;                  // empty: AWS_REGION, AWS_DEFAULT_REGION, us-east-1
+  std::string s3_credentials;             // an ini file like ~/.aws/credentials; empty: environment
+  std::string s3_profile = "default";     // its section
+  bool s3_anonymous = false;              // sign nothing, whatever keys there are
+  int decode_threads = 0;                 // 0: the number of cores
+  int fetch_concurrency = 64;             // a job's default reads in flight
+  int64_t bytes_in_flight = 64ll << 20;   // a job's default byte budget
+  int64_t max_chunk_bytes = 128ll << 20;  // the largest decoded chunk a session may have
   int64_t max_session_chunks = 1ll << 32;  // the most chunks one session's region may cover
   int64_t quarantine_after_crashes = 3;
   bool skip_integrity_check = false;  // no PRAGMA quick_check at start (huge databases)    // fatal

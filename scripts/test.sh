@@ -46,11 +46,14 @@ for stage in $stages; do
       npm_ci_if_changed tests/browser
       # zarrita, the independent zarr reader of the sharding tests (tests/zarrita).
       npm_ci_if_changed tests/zarrita
+      # The s3:// tests' S3-protocol server (@20minutes/s3rver), likewise from its lock file.
+      npm_ci_if_changed tests/s3
       run_ctest build "" "$@"
       ;;
     asan | tsan)
       bash scripts/build-sanitized.sh "$stage"
       npm_ci_if_changed tests/zarrita
+      npm_ci_if_changed tests/s3
       (source scripts/sanitizer-env.sh && run_ctest "build-$stage" "unit|integration" "$@")
       ;;
     fuzz)

@@ -218,11 +218,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
                                                                  : http::verb::put);
     message_.target(request_.target);
     message_.version(11);
-    bool ipv6 = request_.host.find(':') != std::string::npos;
-    message_.set(http::field::host, (ipv6 ? "[" + request_.host + "]" : request_.host) + ":" +
-                                        std::to_string(request_.port));
+    message_.set(http::field::host, HttpClient::HostHeader(request_));
     message_.set(http::field::user_agent, "batchd");
     if (!request_.range.empty()) message_.set(http::field::range, request_.range);
+    for (const auto& [name, value] : request_.headers) message_.insert(name, value);
     if (request_.method == HttpRequest::Method::kPut) {
       message_.body() = std::move(request_.body);
       message_.prepare_payload();
@@ -713,6 +712,14 @@ void HttpClient::Send(HttpRequest request, Callback done) {
 
 void HttpClient::Post(std::function<void()> task) {
   net::post(impl_->ioc, [self = shared_from_this(), task = std::move(task)] { task(); });
+}
+
+std::string HttpClient::HostHeader(const HttpRequest& request) {
+  bool ipv6 = request.host.find(':') != std::string::npos;
+  std::string host = ipv6 ? "[" + request.host + "]" : request.host;
+  // The scheme's default port is left out, as clients usually send it (and S3 signs it).
+  if (request.port == (request.https ? 443 : 80)) return host;
+  return host + ":" + std::to_string(request.port);
 }
 
 std::string HttpClient::Url(const HttpRequest& request) {

@@ -37,6 +37,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "pipeline/bytes.h"
@@ -76,7 +78,10 @@ struct HttpRequest {
   std::string host;
   uint16_t port = 80;
   std::string target;  // origin-form, already percent-encoded: "/a.zarr/t2m/0.0"
-  Bytes body;          // PUT only
+  // Sent as given, after Host and User-Agent (s3://: x-amz-*, Authorization). They never
+  // appear in messages: they may carry credentials.
+  std::vector<std::pair<std::string, std::string>> headers;
+  Bytes body;  // PUT only
   // GET only: a Range header's value ("bytes=0-99", "bytes=-16"); empty: the whole value.
   std::string range;
   // A response body larger than this (by its Content-Length, or counted while it arrives) ends
@@ -114,6 +119,10 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
 
   // "http://host:port" (or "https://host:port") + target, for messages.
   static std::string Url(const HttpRequest& request);
+
+  // The Host header the client sends for `request` (what a signer must sign): "host:port",
+  // "[v6]:port", without the port when it is the scheme's default (80, 443).
+  static std::string HostHeader(const HttpRequest& request);
 
   const HttpClientOptions& options() const { return options_; }
 

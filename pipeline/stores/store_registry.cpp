@@ -1,4 +1,5 @@
-// StoreRegistry, the blocking helpers, and the wiring of the built-in stores.
+// StoreRegistry, the blocking helpers, and the wiring of the built-in stores (file://, http://,
+// https:// and s3://).
 #include <thread>
 
 #include "core/mutex.h"
@@ -6,6 +7,7 @@
 #include "pipeline/stores/file_store.h"
 #include "pipeline/stores/http_allowlist.h"
 #include "pipeline/stores/http_store.h"
+#include "pipeline/stores/s3/s3_store.h"
 #include "pipeline/stores/store_url.h"
 
 namespace batchd::pipeline {
@@ -97,6 +99,11 @@ void ChunkStore::GetRanges(std::string key, std::vector<ByteRange> ranges,
 }
 
 void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options) {
+  RegisterBuiltinStores(registry, options, nullptr);
+}
+
+void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options,
+                           std::shared_ptr<const S3Settings> s3) {
   Result<std::shared_ptr<const FileRoots>> roots = FileRoots::Open(options.file_roots);
   auto io = std::make_shared<IoThreadPool>(options.file_io_threads, kFileIoQueueLimit);
   registry.Register(
@@ -134,6 +141,12 @@ void RegisterBuiltinStores(StoreRegistry& registry, const StoreOptions& options)
       return OpenHttpStore(url, client, limits, allowlist.get());
     });
   }
+  // s3:// over the same client: an S3 endpoint is one more host with its pool.
+  const S3StoreLimits s3_limits{.max_in_flight = options.http_max_in_flight,
+                                .default_fetch_concurrency = options.http_default_in_flight};
+  registry.Register("s3", [client, s3, s3_limits, allowlist](const std::string& url) {
+    return OpenS3Store(url, client, s3, s3_limits, allowlist.get());
+  });
 }
 
 }  // namespace batchd::pipeline

@@ -202,7 +202,7 @@ TEST(FileStoreTest, UrlForms) {
       "file://" + tmp.path().string() + "/%zz",    // bad escape
       "file://" + tmp.path().string() + "/a%00b",  // NUL
       "file://",                                   // nothing
-      "s3://bucket/a",                             // unknown scheme
+      "ftp://host/a",                              // unknown scheme
   };
   for (const std::string& url : refused) {
     Status s = registry->Open(url).status();

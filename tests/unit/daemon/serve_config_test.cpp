@@ -345,6 +345,44 @@ TEST_F(ServeConfigTest, OnlyLoopbackMayBeServedWithoutATokenFile) {
   EXPECT_FALSE(IsLoopbackAddress("localhost")) << "only numeric addresses are judged";
 }
 
+// Issue 12: the s3:// flags, their variables, and the values they refuse (naming the flag).
+TEST_F(ServeConfigTest, S3FlagsAndTheirRefusals) {
+  Result<ServeConfig> c = Parse({"--s3-endpoint", "http://127.0.0.1:9000", "--s3-region",
+                                 "eu-west-1", "--s3-credentials", "/etc/batchd/aws", "--s3-profile",
+                                 "prod", "--s3-anonymous", "no"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->s3_endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(c->s3_region, "eu-west-1");
+  EXPECT_EQ(c->s3_credentials, "/etc/batchd/aws");
+  EXPECT_EQ(c->s3_profile, "prod");
+  EXPECT_FALSE(c->s3_anonymous);
+  FakeEnv()["BATCHD_S3_ANONYMOUS"] = "yes";
+  ASSERT_TRUE(Parse({}).ok());
+  EXPECT_TRUE(Parse({})->s3_anonymous);
+  EXPECT_EQ(Parse({})->s3_profile, "default");
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"--s3-endpoint", "ftp://host"}, "--s3-endpoint"},
+      {{"--s3-endpoint", "http://host/some/path"}, "--s3-endpoint"},
+      {{"--s3-endpoint", "http://"}, "--s3-endpoint"},
+      {{"--s3-region", "EU West"}, "--s3-region"},
+      {{"--s3-anonymous", "maybe"}, "--s3-anonymous"},
+      {{"--s3-profile", ""}, "--s3-profile"},
+      {{"--s3-credentials", ""}, "--s3-credentials"},
+  };
+  for (const auto& [args, flag] : refused) {
+    Result<ServeConfig> r = Parse(args);
+    ASSERT_FALSE(r.ok()) << args[0] << " " << args[1];
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().path(), flag) << r.status().ToString();
+  }
+  const std::string help = ServeHelp();
+  for (const char* s : {"--s3-endpoint", "BATCHD_S3_ENDPOINT", "--s3-region", "--s3-credentials",
+                        "--s3-profile", "--s3-anonymous", "AWS_ACCESS_KEY_ID"}) {
+    EXPECT_NE(help.find(s), std::string::npos) << s;
+  }
+}
+
 TEST_F(ServeConfigTest, HelpMentionsTheAccessAndLimitFlags) {
   const std::string help = ServeHelp();
   for (const char* s : {"--token-file", "BATCHD_TOKEN_FILE", "--cors-origin", "BATCHD_CORS_ORIGINS",
