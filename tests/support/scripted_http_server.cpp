@@ -148,7 +148,6 @@ void ScriptedHttpServer::Serve(int fd) {
     size_t sp2 = head.find(' ', sp1 + 1);
     request.method = std::string(head.substr(0, sp1));
     request.target = std::string(head.substr(sp1 + 1, sp2 - sp1 - 1));
-    request.headers = std::string(head.substr(std::min(head.find("\r\n"), head.size())));
     request.body = in.substr(header_end + 4, body_length);
     if (size_t eol = head.find("\r\n"); eol != std::string_view::npos) {
       request.headers = std::string(head.substr(eol + 2)) + "\r\n";

@@ -29,7 +29,6 @@ class ScriptedHttpServer {
   struct Request {
     std::string method;
     std::string target;
-    std::string headers;  // the header lines as received, each starting "\r\n"
     std::string body;
     std::string headers;  // the header lines after the request line, each ending "\r\n"
   };
