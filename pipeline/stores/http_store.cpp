@@ -5,6 +5,7 @@
 
 #include "core/mutex.h"
 
+#include "pipeline/stores/chained_reads.h"
 #include "pipeline/stores/store_key.h"
 #include "pipeline/stores/store_url.h"
 
@@ -181,40 +182,6 @@ struct HttpRangesJob {
   }
 };
 
-// One GetMany: `max_in_flight` chains, each sending the next unclaimed key when its previous
-// request completes.
-struct HttpReadJob : std::enable_shared_from_this<HttpReadJob> {
-  std::shared_ptr<const HttpLocation> location;
-  std::vector<std::string> keys;
-  std::shared_ptr<CancelToken> cancel;
-  ChunkStore::ReadCallback on_read;
-  std::atomic<size_t> next{0};
-
-  // Sends the next key; answers keys that need no request (refused, canceled) on the way.
-  void SendNext() {
-    for (;;) {
-      size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= keys.size()) return;
-      if (cancel && cancel->canceled()) {
-        on_read(i, Status::Unavailable("canceled"));
-        continue;
-      }
-      if (Status valid = ValidateStoreKey(keys[i]); !valid.ok()) {
-        on_read(i, valid);
-        continue;
-      }
-      HttpRequest request = location->MakeRequest(HttpRequest::Method::kGet, keys[i]);
-      request.cancel = cancel;
-      location->client->Send(
-          std::move(request), [self = shared_from_this(), i](Result<HttpResponse> result) {
-            self->on_read(i, MapGet(std::move(result), *self->location, self->keys[i]));
-            self->SendNext();
-          });
-      return;
-    }
-  }
-};
-
 class HttpStore final : public ChunkStore {
  public:
   explicit HttpStore(std::shared_ptr<const HttpLocation> location)
@@ -226,20 +193,22 @@ class HttpStore final : public ChunkStore {
 
   void GetMany(std::vector<std::string> keys, int max_in_flight,
                std::shared_ptr<CancelToken> cancel, ReadCallback on_read) override {
-    if (keys.empty()) return;
-    auto job = std::make_shared<HttpReadJob>();
-    size_t chains =
-        std::min({static_cast<size_t>(std::max(max_in_flight, 1)),
-                  static_cast<size_t>(std::max(location_->max_in_flight, 1)), keys.size()});
-    job->location = location_;
-    job->keys = std::move(keys);
-    job->cancel = std::move(cancel);
-    job->on_read = std::move(on_read);
-    // Started on a client thread, so even keys answered without a request (refused, canceled)
-    // are reported there and never on the caller's thread.
-    location_->client->Post([job, chains] {
-      for (size_t c = 0; c < chains; ++c) job->SendNext();
-    });
+    const size_t chains = std::min(static_cast<size_t>(std::max(max_in_flight, 1)),
+                                   static_cast<size_t>(std::max(location_->max_in_flight, 1)));
+    StartChainedReads(
+        std::move(keys), chains, std::move(cancel), std::move(on_read),
+        [location = location_](const std::string& key, const std::shared_ptr<CancelToken>& cancel,
+                               std::function<void(Result<std::optional<Bytes>>)> done) {
+          HttpRequest request = location->MakeRequest(HttpRequest::Method::kGet, key);
+          request.cancel = cancel;
+          location->client->Send(std::move(request), [location, key, done = std::move(done)](
+                                                         Result<HttpResponse> result) {
+            done(MapGet(std::move(result), *location, key));
+          });
+        },
+        [client = location_->client](std::function<void()> task) {
+          client->Post(std::move(task));
+        });
   }
 
   void GetRanges(std::string key, std::vector<ByteRange> ranges,

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/child_stop.h"
 #include "tests/support/loopback_socket.h"
 
 namespace batchd::testing {
@@ -178,27 +179,7 @@ Status NginxServer::WaitUntilAnswering() {
   }
 }
 
-Status NginxServer::Stop() {
-  if (pid_ <= 0) return Status::Ok();
-  ::kill(pid_, SIGTERM);
-  auto deadline = Clock::now() + options_.stop_timeout;
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_ || (r < 0 && errno != EINTR)) {
-      pid_ = -1;
-      return Status::Ok();
-    }
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-  return Status::IoError("nginx did not stop within " +
-                         std::to_string(options_.stop_timeout.count()) + " ms; SIGKILLed");
-}
+Status NginxServer::Stop() { return StopChild(pid_, options_.stop_timeout, "nginx"); }
 
 Status NginxServer::Restart() {
   RETURN_IF_ERROR(Stop());

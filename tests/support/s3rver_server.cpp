@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/support/child_stop.h"
 #include "tests/support/command.h"
 #include "tests/support/loopback_socket.h"
 
@@ -119,27 +120,7 @@ Status S3rverServer::WaitUntilAnswering() {
   }
 }
 
-Status S3rverServer::Stop() {
-  if (pid_ <= 0) return Status::Ok();
-  ::kill(pid_, SIGTERM);
-  auto deadline = Clock::now() + options_.stop_timeout;
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_ || (r < 0 && errno != EINTR)) {
-      pid_ = -1;
-      return Status::Ok();
-    }
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-  return Status::IoError("s3rver did not stop within " +
-                         std::to_string(options_.stop_timeout.count()) + " ms; SIGKILLed");
-}
+Status S3rverServer::Stop() { return StopChild(pid_, options_.stop_timeout, "s3rver"); }
 
 std::string S3rverServer::LogTail(size_t max_bytes) const {
   std::ifstream in(work_dir_.path() / "s3rver.log", std::ios::binary);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "pipeline/stores/chained_reads.h"
 #include "pipeline/stores/store_key.h"
 #include "pipeline/stores/store_url.h"
 
@@ -183,40 +184,6 @@ struct S3Location {
   }
 };
 
-// One GetMany: `chains` request chains, each sending the next unclaimed key when its previous
-// request completes (as http_store.cpp's).
-struct S3ReadJob : std::enable_shared_from_this<S3ReadJob> {
-  std::shared_ptr<const S3Location> location;
-  std::vector<std::string> keys;
-  std::shared_ptr<CancelToken> cancel;
-  ChunkStore::ReadCallback on_read;
-  std::atomic<size_t> next{0};
-
-  void SendNext() {
-    for (;;) {
-      size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= keys.size()) return;
-      if (cancel && cancel->canceled()) {
-        on_read(i, Status::Unavailable("canceled"));
-        continue;
-      }
-      if (Status valid = ValidateStoreKey(keys[i]); !valid.ok()) {
-        on_read(i, valid);
-        continue;
-      }
-      HttpRequest request =
-          location->MakeRequest(HttpRequest::Method::kGet, keys[i], {}, std::nullopt);
-      request.cancel = cancel;
-      location->client->Send(std::move(request), [self = shared_from_this(),
-                                                  i](Result<HttpResponse> result) {
-        self->on_read(i, self->location->MapGet(std::move(result), self->keys[i], std::nullopt));
-        self->SendNext();
-      });
-      return;
-    }
-  }
-};
-
 class S3Store final : public S3ChunkStore {
  public:
   explicit S3Store(std::shared_ptr<const S3Location> location) : location_(std::move(location)) {}
@@ -227,18 +194,23 @@ class S3Store final : public S3ChunkStore {
 
   void GetMany(std::vector<std::string> keys, int max_in_flight,
                std::shared_ptr<CancelToken> cancel, ReadCallback on_read) override {
-    if (keys.empty()) return;
-    auto job = std::make_shared<S3ReadJob>();
-    size_t chains =
-        std::min({static_cast<size_t>(std::max(max_in_flight, 1)),
-                  static_cast<size_t>(std::max(location_->max_in_flight, 1)), keys.size()});
-    job->location = location_;
-    job->keys = std::move(keys);
-    job->cancel = std::move(cancel);
-    job->on_read = std::move(on_read);
-    location_->client->Post([job, chains] {
-      for (size_t c = 0; c < chains; ++c) job->SendNext();
-    });
+    const size_t chains = std::min(static_cast<size_t>(std::max(max_in_flight, 1)),
+                                   static_cast<size_t>(std::max(location_->max_in_flight, 1)));
+    StartChainedReads(
+        std::move(keys), chains, std::move(cancel), std::move(on_read),
+        [location = location_](const std::string& key, const std::shared_ptr<CancelToken>& cancel,
+                               std::function<void(Result<std::optional<Bytes>>)> done) {
+          HttpRequest request =
+              location->MakeRequest(HttpRequest::Method::kGet, key, {}, std::nullopt);
+          request.cancel = cancel;
+          location->client->Send(std::move(request), [location, key, done = std::move(done)](
+                                                         Result<HttpResponse> result) {
+            done(location->MapGet(std::move(result), key, std::nullopt));
+          });
+        },
+        [client = location_->client](std::function<void()> task) {
+          client->Post(std::move(task));
+        });
   }
 
   void GetRange(std::string key, S3ByteRange range,
