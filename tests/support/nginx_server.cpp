@@ -1,22 +1,18 @@
 #include "tests/support/nginx_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
-#include "tests/support/child_stop.h"
+#include "tests/support/child_process.h"
 #include "tests/support/loopback_socket.h"
 
 namespace batchd::testing {
@@ -136,28 +132,7 @@ Status NginxServer::Spawn() {
   const std::string work = work_dir_.path().string();
   std::vector<std::string> args = {options_.binary.string(), "-p", work + "/",         "-c",
                                    work + "/nginx.conf",     "-e", work + "/error.log"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::string log = work + "/stderr.log";
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return Status::IoError("open " + log + ": " + std::strerror(errno));
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    return Status::IoError(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {  // only async-signal-safe calls from here on
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  pid_ = pid;
+  ASSIGN_OR_RETURN(pid_, SpawnChild(std::move(args), work + "/stderr.log"));
   return Status::Ok();
 }
 

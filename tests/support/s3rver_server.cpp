@@ -1,17 +1,13 @@
 #include "tests/support/s3rver_server.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <thread>
 
-#include "tests/support/child_stop.h"
+#include "tests/support/child_process.h"
 #include "tests/support/command.h"
 #include "tests/support/loopback_socket.h"
 
@@ -73,28 +69,7 @@ Status S3rverServer::Spawn() {
                                    options_.access_key_id,
                                    options_.secret_access_key};
   for (const std::string& bucket : options_.buckets) args.push_back(bucket);
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log = work + "/s3rver.log";
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return Status::IoError("open " + log + ": " + std::strerror(errno));
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    return Status::IoError(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {  // only async-signal-safe calls from here on
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  pid_ = pid;
+  ASSIGN_OR_RETURN(pid_, SpawnChild(std::move(args), work + "/s3rver.log"));
   return Status::Ok();
 }
 
