@@ -81,8 +81,8 @@ class ChunkStore {
   // read together (CoalesceRanges), so asking for many small neighbouring ranges costs few reads.
   // Calls `done` once, on a store thread (as GetMany). The value bound (LimitValueBytes) does not
   // apply to the ranges, which the caller sized, only to a whole value a store falls back to.
-  // The default reads the whole value with GetMany and cuts the ranges out of it: right, but
-  // it reads everything; file:// (pread) and http(s):// (Range requests) read only the ranges.
+  // The default reads the whole value with GetMany and cuts the ranges out: right, but it reads
+  // everything; file:// (pread), http(s):// and s3:// (range_reads.h) read only the ranges.
   using RangesCallback = std::function<void(Result<std::optional<std::vector<Bytes>>>)>;
   virtual void GetRanges(std::string key, std::vector<ByteRange> ranges,
                          std::shared_ptr<CancelToken> cancel, RangesCallback done);

@@ -1,14 +1,19 @@
 // s3:// against a real S3-protocol server that verifies signatures (s3rver on loopback, objects
 // put and listed by boto3) and a scripted loopback server for what s3rver will not do on demand
-// (503 SlowDown, looking at the headers sent): round trips of awkward keys, ranges, missing
-// keys and buckets, a wrong secret, anonymous requests, the allowlist and the error mapping.
+// (503 SlowDown, looking at the headers sent): round trips of awkward keys, byte ranges (read
+// exactly, one signed Range request per merged read as s3rver's access log shows, past the end,
+// of a missing key), missing keys and buckets, a wrong secret, anonymous requests, the
+// allowlist and the error mapping.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
+#include <thread>
 
+#include "pipeline/stores/byte_ranges.h"
 #include "pipeline/stores/chunk_store.h"
 #include "pipeline/stores/s3/s3_store.h"
 #include "tests/store/read_collector.h"
@@ -21,12 +26,18 @@
 namespace batchd::testing {
 namespace {
 
+using pipeline::ByteRange;
 using pipeline::Bytes;
 using pipeline::ChunkStore;
 using Reply = ScriptedHttpServer::Reply;
 using Request = ScriptedHttpServer::Request;
 
 Bytes AsBytes(std::string_view text) { return Bytes(text.begin(), text.end()); }
+
+Bytes Slice(const Bytes& value, size_t offset, size_t length) {
+  return Bytes(value.begin() + static_cast<std::ptrdiff_t>(offset),
+               value.begin() + static_cast<std::ptrdiff_t>(offset + length));
+}
 
 class S3StoreTest : public ::testing::Test {
  protected:
@@ -76,6 +87,24 @@ class S3StoreTest : public ::testing::Test {
     TempDir dir;
     std::ofstream(dir.path() / "f", std::ios::binary) << data;
     ASSERT_OK(RunS3Client(*server_, {"put", bucket, key, (dir.path() / "f").string()}));
+  }
+
+  // s3rver's access log lines of the GET requests whose URL starts with `url_prefix`, once there
+  // are at least `count` of them (a line is written as its answer goes out, so it may come just
+  // after the client saw it) or after a guard of 30 s.
+  static std::vector<std::string> WaitForRequests(const std::string& url_prefix, size_t count) {
+    std::vector<std::string> lines;
+    for (int wait = 0; wait < 3000 && lines.size() < count; ++wait) {
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      lines.clear();
+      std::ifstream log(server_->AccessLogPath());
+      for (std::string method, url, status, range; log >> method >> url >> status >> range;) {
+        if (method == "GET" && url.starts_with(url_prefix)) {
+          lines.push_back(method + " " + url + " " + status + " " + range);
+        }
+      }
+    }
+    return lines;
   }
 
   static S3rverServer* server_;
@@ -134,26 +163,87 @@ TEST_F(S3StoreTest, PutThenGetRoundTripsAndOverwrites) {
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(S3StoreTest, RangeReadsFetchOnlyTheRange) {
-  auto store = Open("s3://data/range", Options(GoodKeys()));
+TEST_F(S3StoreTest, GetRangesReadsOnlyTheRangesWithOneSignedRequestPerMergedRead) {
+  auto store = Open("s3://data/ranges", Options(GoodKeys()));
   ASSERT_TRUE(store);
-  const Bytes value = TestBytes(10'000, 3);
-  ASSERT_OK(pipeline::WriteKey(*store, "shard", value));
-  auto* s3 = dynamic_cast<pipeline::S3ChunkStore*>(store.get());
-  ASSERT_NE(s3, nullptr);
-  struct Case {
-    pipeline::S3ByteRange range;
-    size_t begin, end;
-  };
-  for (const Case& c : {Case{{0, 16}, 0, 16}, Case{{9'990, std::nullopt}, 9'990, 10'000},
-                        Case{{4'096, 1}, 4'096, 4'097}, Case{{9'000, 5'000}, 9'000, 10'000}}) {
-    std::promise<Result<std::optional<Bytes>>> done;
-    s3->GetRange("shard", c.range, [&](Result<std::optional<Bytes>> r) { done.set_value(r); });
-    Result<std::optional<Bytes>> r = done.get_future().get();
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ASSERT_TRUE(r->has_value());
-    EXPECT_EQ(**r, Bytes(value.begin() + c.begin, value.begin() + c.end)) << c.range.offset;
+  const Bytes value = TestBytes(300'000, 11);
+  ASSERT_OK(pipeline::WriteKey(*store, "shard/0", value));
+  // Near ranges (merged into one read), a far one, one near the end, and the last bytes.
+  const std::vector<ByteRange> ranges = {{.offset = 200'000, .length = 1000},
+                                         {.offset = 10, .length = 90},
+                                         ByteRange::Suffix(16),
+                                         {.offset = 100, .length = 4000},
+                                         {.offset = 299'999, .length = 1}};
+  ASSERT_OK_AND_ASSIGN(auto parts, pipeline::ReadRanges(*store, "shard/0", ranges));
+  ASSERT_TRUE(parts.has_value());
+  ASSERT_EQ(parts->size(), ranges.size());
+  EXPECT_EQ((*parts)[0], Slice(value, 200'000, 1000));
+  EXPECT_EQ((*parts)[1], Slice(value, 10, 90));
+  EXPECT_EQ((*parts)[2], Slice(value, value.size() - 16, 16));
+  EXPECT_EQ((*parts)[3], Slice(value, 100, 4000));
+  EXPECT_EQ((*parts)[4], Slice(value, 299'999, 1));
+  // s3rver answered one 206 per merged read, each asked with its Range header: no whole GET.
+  std::multiset<std::string> expected;
+  for (const pipeline::RangeRead& read : pipeline::CoalesceRanges(ranges)) {
+    expected.insert("GET /data/ranges/shard/0 206 " + pipeline::HttpRangeHeader(read.span));
   }
+  ASSERT_EQ(expected.size(), 4u);
+  const std::vector<std::string> seen = WaitForRequests("/data/ranges/shard/0", expected.size());
+  EXPECT_EQ(std::multiset<std::string>(seen.begin(), seen.end()), expected);
+}
+
+TEST_F(S3StoreTest, GetRangesPastTheEndAreCorruptNamingTheKeyAndTheSize) {
+  auto store = Open("s3://data/ranges", Options(GoodKeys()));
+  ASSERT_TRUE(store);
+  ASSERT_OK(pipeline::WriteKey(*store, "shard/1", TestBytes(300'000, 12)));
+  // Runs past the end (s3rver clamps it: a short 206), starts past it (416 InvalidRange), the
+  // last bytes of more than there are (s3rver, like S3, sends the whole object as a 206).
+  for (const ByteRange& range :
+       {ByteRange{.offset = 299'990, .length = 20}, ByteRange{.offset = 400'000, .length = 4},
+        ByteRange::Suffix(300'001)}) {
+    SCOPED_TRACE(pipeline::HttpRangeHeader(range));
+    const std::vector<ByteRange> ranges = {{.offset = 0, .length = 4}, range};
+    auto parts = pipeline::ReadRanges(*store, "shard/1", ranges);
+    ASSERT_FALSE(parts.ok());
+    EXPECT_EQ(parts.status().code(), StatusCode::kCorrupt) << parts.status().ToString();
+    const std::string& m = parts.status().message();
+    EXPECT_NE(m.find("key \"shard/1\" of s3://data/ranges"), std::string::npos) << m;
+    if (range.offset != 400'000) {
+      EXPECT_NE(m.find("past the end of its 300000 bytes"), std::string::npos) << m;
+    }
+  }
+}
+
+TEST_F(S3StoreTest, GetRangesOfAMissingKeyAreNulloptAndRefusalsArePermanent) {
+  const std::vector<ByteRange> ranges = {ByteRange::Suffix(16), {.offset = 0, .length = 4}};
+  auto store = Open("s3://data/ranges", Options(GoodKeys()));
+  ASSERT_TRUE(store);
+  ASSERT_OK_AND_ASSIGN(auto missing, pipeline::ReadRanges(*store, "shard/never", ranges));
+  EXPECT_FALSE(missing.has_value()) << "404 NoSuchKey reads as a missing shard";
+
+  auto no_bucket = Open("s3://no-such-bucket/a", Options(GoodKeys()));
+  ASSERT_TRUE(no_bucket);
+  Status s = pipeline::ReadRanges(*no_bucket, "shard/0", ranges).status();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("NoSuchBucket"), std::string::npos) << s.message();
+
+  const std::string wrong = "not-the-secret-4712";
+  auto refused =
+      Open("s3://data/ranges",
+           Options(pipeline::SigV4Credentials{server_->options().access_key_id, wrong, ""}));
+  ASSERT_TRUE(refused);
+  s = pipeline::ReadRanges(*refused, "shard/0", ranges).status();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("GET s3://data/ranges/shard/0"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("403"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("SignatureDoesNotMatch"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find(wrong), std::string::npos) << s.message();
+
+  const std::vector<ByteRange> empty = {{.offset = 0, .length = 0}};
+  EXPECT_EQ(pipeline::ReadRanges(*store, "shard/0", empty).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(pipeline::ReadRanges(*store, "../x", ranges).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(S3StoreTest, AWrongSecretIsAPermanentErrorNamingKey403AndCodeButNotTheSecret) {
@@ -260,6 +350,46 @@ TEST_F(S3StoreTest, SlowDownWithoutEndIsUnavailableNamingTheCode) {
   EXPECT_NE(s.message().find("s3://bucket/p/0"), std::string::npos) << s.message();
   Status put = pipeline::WriteKey(*store, "0", AsBytes("x"));
   EXPECT_EQ(put.code(), StatusCode::kUnavailable) << put.ToString();
+}
+
+TEST_F(S3StoreTest, RangeRequestsSignTheRangeAndRetrySlowDown) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto server = ScriptedHttpServer::Start([&](const Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(r.headers);
+    if (seen.size() <= 2) {
+      return Reply{.status = 503, .body = "<Error><Code>SlowDown</Code></Error>"};
+    }
+    return Reply{
+        .status = 206, .body = "23456789", .extra_headers = "Content-Range: bytes 2-9/20\r\n"};
+  });
+  ASSERT_TRUE(server.ok());
+  auto store = Open("s3://bucket/p", Options(GoodKeys(), (*server)->Url("")));
+  ASSERT_TRUE(store);
+  const std::vector<ByteRange> ranges = {{.offset = 6, .length = 4}, {.offset = 2, .length = 3}};
+  ASSERT_OK_AND_ASSIGN(auto parts, pipeline::ReadRanges(*store, "s", ranges));
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ((*parts)[0], AsBytes("6789"));
+  EXPECT_EQ((*parts)[1], AsBytes("234"));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 3u) << "two SlowDowns, then the one merged read";
+  EXPECT_NE(seen[2].find("Range: bytes=2-9\r\n"), std::string::npos) << seen[2];
+  EXPECT_NE(seen[2].find("SignedHeaders=host;range;"), std::string::npos) << seen[2];
+}
+
+TEST_F(S3StoreTest, RangeRequestsAnsweredSlowDownForeverAreUnavailable) {
+  auto server = ScriptedHttpServer::Start([&](const Request&) {
+    return Reply{.status = 503, .body = "<Error><Code>SlowDown</Code></Error>"};
+  });
+  ASSERT_TRUE(server.ok());
+  auto store = Open("s3://bucket/p", Options(GoodKeys(), (*server)->Url("")));
+  ASSERT_TRUE(store);
+  const std::vector<ByteRange> ranges = {ByteRange::Suffix(16)};
+  Status s = pipeline::ReadRanges(*store, "c/0", ranges).status();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("SlowDown"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("s3://bucket/p/c/0"), std::string::npos) << s.message();
 }
 
 TEST_F(S3StoreTest, RequestsCarryTheSignatureHeadersPathStyle) {

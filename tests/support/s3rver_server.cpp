@@ -67,7 +67,8 @@ Status S3rverServer::Spawn() {
                                    work + "/data",
                                    std::to_string(port_),
                                    options_.access_key_id,
-                                   options_.secret_access_key};
+                                   options_.secret_access_key,
+                                   AccessLogPath().string()};
   for (const std::string& bucket : options_.buckets) args.push_back(bucket);
   ASSIGN_OR_RETURN(pid_, SpawnChild(std::move(args), work + "/s3rver.log"));
   return Status::Ok();
@@ -96,6 +97,10 @@ Status S3rverServer::WaitUntilAnswering() {
 }
 
 Status S3rverServer::Stop() { return StopChild(pid_, options_.stop_timeout, "s3rver"); }
+
+std::filesystem::path S3rverServer::AccessLogPath() const {
+  return work_dir_.path() / "access.log";
+}
 
 std::string S3rverServer::LogTail(size_t max_bytes) const {
   std::ifstream in(work_dir_.path() / "s3rver.log", std::ios::binary);

@@ -1,6 +1,8 @@
 // s3rver (npm @20minutes/s3rver, tests/s3) as a child process: a real S3-protocol server on a
 // loopback port the test picks, verifying SigV4 signatures against one access key, with the
-// buckets asked for. `npm ci` runs in tests/s3 first if its node_modules are missing.
+// buckets asked for. `npm ci` runs in tests/s3 first if its node_modules are missing. Suffix
+// ranges ("bytes=-N") mean the last N bytes, as on AWS S3 (tests/s3/s3rver_main.js), and every
+// request is logged (AccessLogPath) for tests that count them.
 //
 // Objects live in s3rver's own layout under a private dir: tests put and get them with an S3
 // client (boto3, tests/s3/s3_client.py), or seed them at ObjectPath. The server is SIGKILLed by the
@@ -48,6 +50,11 @@ class S3rverServer {
   std::filesystem::path DataDir() const { return work_dir_.path() / "data"; }
   static std::filesystem::path ObjectPath(const std::filesystem::path& bucket_dir,
                                           const std::string& key);
+
+  // One line per answered request, "METHOD URL STATUS RANGE" ("GET /data/a/c/0 206 bytes=-16";
+  // RANGE "-" without a Range header); the URL as sent, percent-encoded. Written as each
+  // answer is sent; absent until the first.
+  std::filesystem::path AccessLogPath() const;
 
   // SIGTERM, then SIGKILL after options.stop_timeout. OK if it is already stopped.
   Status Stop();

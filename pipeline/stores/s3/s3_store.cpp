@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "pipeline/stores/chained_reads.h"
+#include "pipeline/stores/range_reads.h"
 #include "pipeline/stores/store_key.h"
 #include "pipeline/stores/store_url.h"
 
@@ -100,7 +101,7 @@ struct S3Location {
   std::string KeyUrl(std::string_view key) const { return key_prefix + std::string(key); }
 
   HttpRequest MakeRequest(HttpRequest::Method method, std::string_view key, Bytes body,
-                          const std::optional<S3ByteRange>& range) const {
+                          const ByteRange* range) const {
     HttpRequest request;
     request.method = method;
     request.max_response_bytes = std::min<uint64_t>(
@@ -111,9 +112,10 @@ struct S3Location {
     const std::string path = path_prefix + std::string(key);
     request.target = UriEncode(path, false);
     if (range) {
-      std::string value = "bytes=" + std::to_string(range->offset) + "-";
-      if (range->length) value += std::to_string(range->offset + *range->length - 1);
-      request.headers.emplace_back("Range", std::move(value));
+      // A header (not request.range) so that it is signed with the others.
+      request.headers.emplace_back("Range", HttpRangeHeader(*range));
+      // A 206 holds the range; the value bound only limits a 200 with the whole value.
+      request.max_response_bytes = std::max(request.max_response_bytes, range->length);
     }
     if (settings->credentials) {
       SigV4Request to_sign;
@@ -158,23 +160,10 @@ struct S3Location {
     return Status::FailedPrecondition(where);
   }
 
-  Result<std::optional<Bytes>> MapGet(Result<HttpResponse> result, std::string_view key,
-                                      const std::optional<S3ByteRange>& range) const {
-    if (!result.ok()) return result.status();
-    HttpResponse& response = *result;
-    if (response.status == 200 || (response.status == 206 && range)) {
-      if (range && response.status == 200) {
-        // The server sent the whole object: keep the range.
-        const uint64_t size = response.body.size();
-        const uint64_t begin = std::min<uint64_t>(range->offset, size);
-        const uint64_t end =
-            range->length ? std::min<uint64_t>(size, begin + *range->length) : size;
-        Bytes part(response.body.begin() + static_cast<ptrdiff_t>(begin),
-                   response.body.begin() + static_cast<ptrdiff_t>(end));
-        return std::optional<Bytes>(std::move(part));
-      }
-      return std::optional<Bytes>(std::move(response.body));
-    }
+  // What a GET's answer other than the value says: 404 NoSuchKey -> nullopt (missing), 404
+  // NoSuchBucket -> kFailedPrecondition naming the bucket, anything else refused (Refused).
+  Result<std::optional<Bytes>> NotTheValue(const HttpResponse& response,
+                                           std::string_view key) const {
     if (response.status == 404 && ErrorCode(response.body) == "NoSuchBucket") {
       return Status::FailedPrecondition("GET " + KeyUrl(key) + ": the bucket \"" + bucket +
                                         "\" does not exist (404 NoSuchBucket)");
@@ -182,9 +171,27 @@ struct S3Location {
     if (response.status == 404) return std::optional<Bytes>();
     return Refused(response, "GET", key);
   }
+
+  Result<std::optional<Bytes>> MapGet(Result<HttpResponse> result, std::string_view key) const {
+    if (!result.ok()) return result.status();
+    if (result->status == 200) return std::optional<Bytes>(std::move(result->body));
+    return NotTheValue(*result, key);
+  }
+
+  // The bytes of `span` (one merged read of GetRanges) from its answer (MapRangeAnswer: 206,
+  // 200, 416), or NotTheValue.
+  Result<std::optional<Bytes>> MapRangeGet(Result<HttpResponse> result, const std::string& key,
+                                           const ByteRange& span) const {
+    if (!result.ok()) return result.status();
+    std::optional<Result<Bytes>> part =
+        MapRangeAnswer(*result, span, "key \"" + key + "\" of " + url);
+    if (!part) return NotTheValue(*result, key);
+    if (!part->ok()) return part->status();
+    return std::optional<Bytes>(std::move(**part));
+  }
 };
 
-class S3Store final : public S3ChunkStore {
+class S3Store final : public ChunkStore {
  public:
   explicit S3Store(std::shared_ptr<const S3Location> location) : location_(std::move(location)) {}
 
@@ -200,12 +207,11 @@ class S3Store final : public S3ChunkStore {
         std::move(keys), chains, std::move(cancel), std::move(on_read),
         [location = location_](const std::string& key, const std::shared_ptr<CancelToken>& cancel,
                                std::function<void(Result<std::optional<Bytes>>)> done) {
-          HttpRequest request =
-              location->MakeRequest(HttpRequest::Method::kGet, key, {}, std::nullopt);
+          HttpRequest request = location->MakeRequest(HttpRequest::Method::kGet, key, {}, nullptr);
           request.cancel = cancel;
           location->client->Send(std::move(request), [location, key, done = std::move(done)](
                                                          Result<HttpResponse> result) {
-            done(location->MapGet(std::move(result), key, std::nullopt));
+            done(location->MapGet(std::move(result), key));
           });
         },
         [client = location_->client](std::function<void()> task) {
@@ -213,22 +219,22 @@ class S3Store final : public S3ChunkStore {
         });
   }
 
-  void GetRange(std::string key, S3ByteRange range,
-                std::function<void(Result<std::optional<Bytes>>)> done) override {
-    if (Status valid = ValidateStoreKey(key); !valid.ok()) {
-      location_->client->Post([done = std::move(done), valid] { done(valid); });
-      return;
-    }
-    if (range.length && *range.length == 0) {
-      location_->client->Post([done = std::move(done)] { done(std::optional<Bytes>(Bytes())); });
-      return;
-    }
-    HttpRequest request = location_->MakeRequest(HttpRequest::Method::kGet, key, {}, range);
-    location_->client->Send(std::move(request),
-                            [location = location_, key = std::move(key), range,
-                             done = std::move(done)](Result<HttpResponse> result) {
-                              done(location->MapGet(std::move(result), key, range));
-                            });
+  void GetRanges(std::string key, std::vector<ByteRange> ranges,
+                 std::shared_ptr<CancelToken> cancel, RangesCallback done) override {
+    StartRangeReads(
+        key, std::move(ranges), std::move(done),
+        [location = location_, key, cancel = std::move(cancel)](
+            const ByteRange& span, std::function<void(Result<std::optional<Bytes>>)> done) {
+          HttpRequest request = location->MakeRequest(HttpRequest::Method::kGet, key, {}, &span);
+          request.cancel = cancel;
+          location->client->Send(std::move(request), [location, key, span, done = std::move(done)](
+                                                         Result<HttpResponse> result) {
+            done(location->MapRangeGet(std::move(result), key, span));
+          });
+        },
+        [client = location_->client](std::function<void()> task) {
+          client->Post(std::move(task));
+        });
   }
 
   void Put(std::string key, Bytes data, WriteCallback done) override {
@@ -237,7 +243,7 @@ class S3Store final : public S3ChunkStore {
       return;
     }
     HttpRequest request =
-        location_->MakeRequest(HttpRequest::Method::kPut, key, std::move(data), std::nullopt);
+        location_->MakeRequest(HttpRequest::Method::kPut, key, std::move(data), nullptr);
     location_->client->Send(
         std::move(request), [location = location_, key = std::move(key),
                              done = std::move(done)](Result<HttpResponse> result) {

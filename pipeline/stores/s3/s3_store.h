@@ -12,8 +12,11 @@
 // HttpAllowlist (--http-allow), as for http(s):// stores.
 //
 // Answers, after the client's retries:
-//   GET 200 (206 for a range) -> the bytes; 404 -> nullopt (missing: reads as the fill value),
-//   except 404 NoSuchBucket -> kFailedPrecondition naming the bucket; PUT 200 -> OK;
+//   GET 200 -> the bytes; 404 -> nullopt (missing: reads as the fill value), except 404
+//   NoSuchBucket -> kFailedPrecondition naming the bucket; PUT 200 -> OK;
+//   GetRanges: one signed Range GET per merged read (range_reads.h): 206 -> the part, checked
+//   against its Content-Range; 200 (the whole object) -> cut; 416 or a part short of the
+//   range -> kCorrupt naming the key and the object's size; 404 as for GET;
 //   5xx (503 SlowDown), 408, 429, timeouts, connection errors -> kUnavailable (transient);
 //   403 and every other status -> kFailedPrecondition (permanent) naming the key as
 //   s3://bucket/prefix/key, the status ("403 Forbidden") and S3's error code from the body
@@ -51,20 +54,6 @@ Status CheckS3Endpoint(const std::string& endpoint);
 struct S3StoreLimits {
   int max_in_flight = 64;             // requests in flight per GetMany at most
   int default_fetch_concurrency = 8;  // DefaultFetchConcurrency, as for http(s)://
-};
-
-// A byte range of an object: `length` bytes from `offset`, or to the end when nullopt.
-struct S3ByteRange {
-  uint64_t offset = 0;
-  std::optional<uint64_t> length;
-};
-
-class S3ChunkStore : public ChunkStore {
- public:
-  // Reads `range` of `key` with a Range request (a server that ignores Range and answers 200
-  // with the whole object is cut here); answers as GetMany's, on a client thread.
-  virtual void GetRange(std::string key, S3ByteRange range,
-                        std::function<void(Result<std::optional<Bytes>>)> done) = 0;
 };
 
 // kInvalidArgument naming the URL if it is not a valid s3:// URL, `settings.endpoint` is bad, or
