@@ -10,6 +10,7 @@ packages=(
   liblz4-dev libzstd-dev libblosc-dev libxxhash-dev zlib1g-dev libbz2-dev libgtest-dev googletest
   python3 python3-numpy python3-zarr python3-numcodecs python3-xxhash
   python3-botocore python3-boto3  # s3:// tests: botocore signs as an oracle, boto3 uploads and downloads
+  python3-fsspec python3-aiohttp  # bench/remote_store_bench.py: zarr-python reading over http(s)
   time curl
   wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
