@@ -173,7 +173,9 @@ TEST_F(ResultsExportTest, ABatchOfSeveralPagesComesBackWholeAndInOrder) {
   for (size_t i = 0; i < lines.size(); ++i) {
     const json& line = lines[i];
     ASSERT_EQ(line["ordinal"], i);
-    if (i > 0) ASSERT_EQ(line["session_id"], lines[i - 1]["session_id"].get<int64_t>() + 1);
+    if (i > 0) {
+      ASSERT_EQ(line["session_id"], lines[i - 1]["session_id"].get<int64_t>() + 1);
+    }
     ASSERT_EQ(line["run"], i / kItems);
     ASSERT_EQ(line["index"], json::array({i % kItems}));
     ASSERT_EQ(line["values"], json({{"/params/level", (i % kItems) * 10}}));
