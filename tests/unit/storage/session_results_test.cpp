@@ -79,7 +79,9 @@ TEST_F(SessionResultsTest, PagesCoverTheBatchOnceInOrderAndStopAtItsEnd) {
   ASSERT_EQ(rows.size(), 2501u);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i].ordinal, i);
-    if (i > 0) EXPECT_EQ(rows[i].id, rows[i - 1].id + 1);
+    if (i > 0) {
+      EXPECT_EQ(rows[i].id, rows[i - 1].id + 1);
+    }
     EXPECT_EQ(rows[i].state, SessionState::kUninitialized);
     EXPECT_FALSE(rows[i].result_json || rows[i].error_kind || rows[i].error_message);
   }
