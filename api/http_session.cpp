@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -251,6 +253,7 @@ void HttpSession::MaybeWrite() {
       !p.keep_alive || (state_->stopping && pending_.size() == 1 && !upgrade_.has_value());
   HttpResponse& response = *p.response;
   if (state_->options.gate != nullptr) state_->options.gate->AddCorsHeaders(p.origin, response);
+  if (response.stream) return StartStream(response, p.version, close_after);
   response_ =
       std::make_shared<BeastResponse>(static_cast<http::status>(response.status), p.version);
   response_->set(http::field::server, "batchd");
@@ -290,6 +293,75 @@ void HttpSession::OnWrite(bool close_after, beast::error_code ec, std::size_t) {
   DoRead();  // resumes a read paused at the pipeline limit
   if (reading_ && pending_.empty()) ArmIdleTimer();
   MaybeWrite();
+}
+
+void HttpSession::StartStream(HttpResponse& response, unsigned version, bool close_after) {
+  Streaming s;
+  s.body = std::move(response.stream);
+  s.chunked = version >= 11;
+  s.close_after = close_after || !s.chunked;
+  s.header =
+      std::make_unique<Streaming::Header>(static_cast<http::status>(response.status), version);
+  s.header->set(http::field::server, "batchd");
+  if (!response.content_type.empty()) {
+    s.header->set(http::field::content_type, response.content_type);
+  }
+  for (auto& [name, value] : response.headers) s.header->insert(name, value);
+  s.header->keep_alive(!s.close_after);
+  s.header->chunked(s.chunked);
+  s.serializer = std::make_unique<http::response_serializer<http::empty_body>>(*s.header);
+  streaming_ = std::move(s);
+  writing_ = true;
+  stream_.expires_after(kWriteTimeout);
+  http::async_write_header(
+      stream_, *streaming_->serializer,
+      beast::bind_front_handler(&HttpSession::RequestPiece, shared_from_this()));
+}
+
+void HttpSession::RequestPiece(beast::error_code ec, std::size_t bytes) {
+  if (!ec && state_->stopping) {
+    // A stop does not wait for an export of a million rows: the client sees it cut off.
+    ec = net::error::operation_aborted;
+  }
+  if (ec || closed_) return EndStream(ec, bytes);
+  // The piece may come from any thread (a storage thread): it is written from the strand.
+  streaming_->body->Next([self = shared_from_this()](Result<std::string> piece) {
+    net::post(self->stream_.get_executor(),
+              [self, piece = std::move(piece)]() mutable { self->OnPiece(std::move(piece)); });
+  });
+}
+
+void HttpSession::OnPiece(Result<std::string> piece) {
+  if (closed_) {
+    streaming_.reset();  // Close() has accounted for the request
+    return;
+  }
+  if (!piece.ok()) {
+    spdlog::warn("streamed answer cut off: {}", piece.status().message());
+    return EndStream(net::error::operation_aborted, 0);
+  }
+  auto self = shared_from_this();
+  stream_.expires_after(kWriteTimeout);
+  if (piece->empty()) {
+    if (!streaming_->chunked) return EndStream({}, 0);
+    return net::async_write(stream_, http::make_chunk_last(),
+                            beast::bind_front_handler(&HttpSession::EndStream, self));
+  }
+  streaming_->piece = std::move(*piece);
+  const net::const_buffer bytes = net::buffer(streaming_->piece);
+  if (streaming_->chunked) {
+    net::async_write(stream_, http::make_chunk(bytes),
+                     beast::bind_front_handler(&HttpSession::RequestPiece, self));
+  } else {
+    net::async_write(stream_, bytes, beast::bind_front_handler(&HttpSession::RequestPiece, self));
+  }
+}
+
+void HttpSession::EndStream(beast::error_code ec, std::size_t bytes) {
+  const bool close_after = streaming_->close_after;
+  streaming_.reset();
+  if (closed_) return;  // Close() has accounted for the request
+  OnWrite(close_after, ec, bytes);
 }
 
 void HttpSession::StartUpgrade() {

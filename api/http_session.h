@@ -23,8 +23,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "api/http_types.h"
@@ -94,6 +96,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::optional<HttpResponse> response;
   };
 
+  // An answer whose body is streamed (HttpResponse::stream): its header, then one piece at a
+  // time, each asked for once the one before is written.
+  struct Streaming {
+    using Header = boost::beast::http::response<boost::beast::http::empty_body>;
+    std::shared_ptr<BodyStream> body;
+    std::unique_ptr<Header> header;
+    std::unique_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+        serializer;
+    std::string piece;    // the piece being written
+    bool chunked = true;  // HTTP/1.1; an HTTP/1.0 body ends where the connection does
+    bool close_after = false;
+  };
+
   // An upgrade to the event stream, waiting for the answers queued before it to be written.
   struct PendingUpgrade {
     BeastRequest request;
@@ -107,6 +122,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnResponse(uint64_t id, HttpResponse response);
   void MaybeWrite();
   void OnWrite(bool close_after, boost::beast::error_code ec, std::size_t bytes);
+  // A streamed answer: writes its header, then each piece as it arrives, then ends it through
+  // OnWrite like any answer. Cut off (the connection closed) if a piece fails or the server
+  // stops.
+  void StartStream(HttpResponse& response, unsigned version, bool close_after);
+  void RequestPiece(boost::beast::error_code ec, std::size_t bytes);
+  void OnPiece(Result<std::string> piece);
+  void EndStream(boost::beast::error_code ec, std::size_t bytes);
   // Hands the connection to a WebSocket session, or answers why not.
   void StartUpgrade();
   // After the subscription parsed and its batch or session was found (`found` ok) or not.
@@ -129,6 +151,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   uint64_t next_id_ = 0;
   std::optional<PendingUpgrade> upgrade_;
   std::shared_ptr<BeastResponse> response_;  // kept alive until its write completes
+  std::optional<Streaming> streaming_;       // the answer being streamed, if any
   bool reading_ = false;                     // a read is in flight
   bool read_done_ = false;                   // no more requests will be read from this connection
   bool writing_ = false;

@@ -4,10 +4,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/status.h"
 
 namespace batchd::api {
 
@@ -31,9 +34,27 @@ struct HttpRequest {
   }
 };
 
+// A response body produced piece by piece (the results export), so that an answer of any size
+// takes the memory of one piece. The session asks for the next piece only once the previous one
+// is written to the socket: a slow client slows the producer instead of filling memory.
+class BodyStream {
+ public:
+  // A piece of the body; an empty piece ends it. An error ends the answer too, but the body
+  // is then cut off (the connection closes before the final chunk), so the client sees a
+  // truncated answer rather than a complete-looking one.
+  using Deliver = std::function<void(Result<std::string>)>;
+  virtual ~BodyStream() = default;
+  // Produces the next piece and calls `deliver` exactly once, from any thread. Never called
+  // again before `deliver` has run.
+  virtual void Next(Deliver deliver) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string body;
+  // Set: the body comes from here (chunked for HTTP/1.1, closed-delimited for HTTP/1.0) and
+  // `body` is ignored.
+  std::shared_ptr<BodyStream> stream;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };

@@ -13,6 +13,7 @@
 #include "api/openapi.h"
 #include "api/page_budget.h"
 #include "api/query_params.h"
+#include "api/results_export.h"
 #include "api/route_helpers.h"
 #include "api/static_files.h"
 #include "core/batch_expansion.h"
@@ -144,6 +145,42 @@ void ListSessions(const ApiContext& ctx, HttpRequest& request, Responder respond
                         }));
 }
 
+// The batch and its spec are read first, so that a missing batch is a 404 (not a 200 cut off),
+// and the spec is parsed once for the whole export.
+void GetBatchResults(const ApiContext& ctx, HttpRequest& request, Responder respond) {
+  Result<ResultsFormat> format = ParseResultsFormat(request);
+  if (!format.ok()) return respond(ErrorResponse(format.status()));
+  storage::Store& store = ctx.store;
+  store.GetBatch(request.path_params.at("id"), [&store, format = *format,
+                                                respond](Result<storage::BatchRecord> batch) {
+    if (!batch.ok()) return respond(ErrorResponse(batch.status()));
+    if (batch->state == BatchState::kEnqueuing) {
+      // Its sessions are still being written: an export now would silently miss some.
+      return respond(ErrorResponse(Status::Conflict(
+          "batch " + batch->public_id + " is still enqueuing; export it once it is queued")));
+    }
+    store.GetBatchSpec(
+        batch->id, [&store, format, id = batch->public_id, respond](Result<std::string> spec_json) {
+          if (!spec_json.ok()) return respond(ErrorResponse(spec_json.status()));
+          Result<BatchSpec> spec = ParseBatchSpec(*spec_json, BatchSpecLimits::Stored());
+          if (!spec.ok()) {
+            return respond(ErrorResponse(Status::Internal(
+                "stored spec of batch " + id + " does not parse: " + spec.status().message())));
+          }
+          const BatchShape shape = BatchShape::Of(*spec);
+          HttpResponse r;
+          const bool csv = format == ResultsFormat::kCsv;
+          r.content_type = csv ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson";
+          r.headers.emplace_back(
+              "Content-Disposition",
+              "attachment; filename=\"batch-" + id + "-results." + (csv ? "csv" : "jsonl") + "\"");
+          r.stream = MakeResultsStream(
+              store, id, ResultsLayout{.spec = std::move(*spec), .shape = shape, .format = format});
+          respond(std::move(r));
+        });
+  });
+}
+
 void GetSession(storage::Store& store, HttpRequest& request, Responder respond) {
   const std::string& text = request.path_params.at("id");
   std::optional<int64_t> id = ParsePositiveId(text);
@@ -185,6 +222,8 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
              [ctx](HttpRequest& r, Responder done) { GetBatch(ctx.store, r, std::move(done)); });
   router.Add("GET", "/api/v1/batches/{id}/sessions",
              [ctx](HttpRequest& r, Responder done) { ListSessions(ctx, r, std::move(done)); });
+  router.Add("GET", "/api/v1/batches/{id}/results",
+             [ctx](HttpRequest& r, Responder done) { GetBatchResults(ctx, r, std::move(done)); });
   router.Add("GET", "/api/v1/sessions/{id}",
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);

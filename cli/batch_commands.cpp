@@ -1,4 +1,4 @@
-// The subcommands about batches: submit, watch, ls, show, cancel, pause, resume, retry.
+// The subcommands about batches: submit, watch, ls, show, results, cancel, pause, resume, retry.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -182,6 +182,28 @@ int Show(CommandContext& ctx, const std::vector<std::string>& raw) {
   return kExitOk;
 }
 
+// GET /api/v1/batches/{id}/results, written to stdout as it arrives (any size, constant memory).
+int Results(CommandContext& ctx, const std::vector<std::string>& raw) {
+  Args args;
+  if (!ParseArgs(ctx, "results", raw, {"--format"}, {}, 1, &args)) return kExitUsage;
+  const std::string format = args.values.count("--format") ? args.values["--format"] : "jsonl";
+  if (format != "jsonl" && format != "csv") {
+    ctx.err << "batchd results: --format must be jsonl or csv, got '" << format << "'\n";
+    return kExitUsage;
+  }
+  const std::string id = args.positional[0];
+  Result<HttpResult> r = ctx.daemon.Download(
+      "/api/v1/batches/" + id + "/results?format=" + format,
+      [&](std::string_view piece) { ctx.out.write(piece.data(), piece.size()); });
+  ctx.out.flush();
+  if (!r.ok()) return ReportFailure(ctx, "exporting " + id, r.status());
+  if (r->status < 200 || r->status > 299) {
+    return ReportFailure(ctx, "exporting " + id,
+                         Status::FailedPrecondition(DescribeErrorBody(r->status, r->body)));
+  }
+  return kExitOk;
+}
+
 // cancel, pause, resume, retry: POST /api/v1/batches/{id}/<action>.
 Command Lifecycle(const std::string& action, const std::string& summary) {
   return {
@@ -205,6 +227,9 @@ const std::vector<Command>& Commands() {
       {"watch", "ID", "follow a batch until it finishes (exit 0 only if it completed)", Watch},
       {"ls", "[--state S] [--limit N] [--json]", "list batches, newest first", List},
       {"show", "ID [--json]", "a batch's state, counters and first errors", Show},
+      {"results", "ID [--format jsonl|csv]",
+       "every session's index, values, state, result and error, to stdout (default jsonl)",
+       Results},
       Lifecycle("cancel", "cancel a batch (running sessions are stopped)"),
       Lifecycle("pause", "stop starting a batch's sessions"),
       Lifecycle("resume", "start them again"),

@@ -2,7 +2,11 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,6 +14,9 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -172,6 +179,53 @@ Result<HttpResult> DaemonClient::Request(std::string_view method, std::string_vi
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return HttpResult{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+Result<HttpResult> DaemonClient::Download(std::string_view target,
+                                          const std::function<void(std::string_view)>& sink) {
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(timeout_);
+  RETURN_IF_ERROR(Connect(ioc, stream, address_));
+  http::request<http::empty_body> req(http::verb::get, address_.base_path + std::string(target),
+                                      11);
+  req.set(http::field::host, address_.host + ":" + address_.port);
+  req.set(http::field::user_agent, "batchd-cli");
+  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+  beast::error_code ec =
+      RunOne(ioc, [&](auto handler) { http::async_write(stream, req, handler); });
+  if (ec) return Status::IoError("sending to " + address_.ToString() + ": " + ec.message());
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held
+  stream.expires_after(timeout_);
+  ec = RunOne(ioc, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
+  if (ec) return Status::IoError("reading from " + address_.ToString() + ": " + ec.message());
+  HttpResult result{static_cast<int>(parser.get().result_int()), ""};
+  const bool ok = result.status >= 200 && result.status <= 299;
+  constexpr size_t kMaxErrorBody = 1 << 20;
+  std::vector<char> piece(64 << 10);
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    stream.expires_after(timeout_);
+    ec = RunOne(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
+    if (ec == http::error::need_buffer) ec = {};  // the piece is full: hand it on, read on
+    if (ec) {
+      return Status::IoError("reading from " + address_.ToString() +
+                             " (the answer is incomplete): " + ec.message());
+    }
+    const size_t n = piece.size() - parser.get().body().size;
+    if (ok) {
+      sink(std::string_view(piece.data(), n));
+    } else if (result.body.size() < kMaxErrorBody) {
+      result.body.append(piece.data(), std::min(n, kMaxErrorBody - result.body.size()));
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return result;
 }
 
 Result<std::unique_ptr<EventSocket>> DaemonClient::OpenEvents(std::string_view target) {

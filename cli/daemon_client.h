@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,15 @@ class DaemonClient {
   // when the connection broke or the answer took longer than the timeout.
   Result<HttpResult> Request(std::string_view method, std::string_view target,
                              std::string_view body = {});
+
+  // GET `target`, handing a 2xx answer's body to `sink` piece by piece as it arrives, so that an
+  // export of any size passes through in constant memory; the HttpResult's body is then empty.
+  // Any other answer's body is returned whole in HttpResult::body (error bodies are small). The
+  // timeout applies to each read, not to the whole answer. As Request for unreachable daemons;
+  // kIoError when the connection broke, also part-way through the body (what `sink` got is then
+  // incomplete).
+  Result<HttpResult> Download(std::string_view target,
+                              const std::function<void(std::string_view)>& sink);
 
   // Upgrades a GET of `target` to a WebSocket. As Request for unreachable daemons;
   // kFailedPrecondition "HTTP <status>: <body>" when the daemon answers without upgrading.

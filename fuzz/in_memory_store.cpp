@@ -221,6 +221,32 @@ void InMemoryStore::FinishSession(storage::SessionOutcome, storage::Callback<boo
   done(false);
 }
 
+void InMemoryStore::ListSessionResults(
+    storage::SessionResultsQuery query,
+    storage::Callback<storage::Page<storage::SessionResultRow>> done) {
+  // Sessions here never run: each row is the session as it stands, with no result.
+  Result<storage::Page<storage::SessionResultRow>> result = [&]() -> decltype(result) {
+    MutexLock lock(mu_);
+    Batch* b = FindBatchLocked(query.batch_public_id);
+    if (b == nullptr) return Status::NotFound("no batch with id " + query.batch_public_id);
+    storage::Page<storage::SessionResultRow> page;
+    const int64_t first = b->record.first_session_id;
+    const int64_t end = first + static_cast<int64_t>(b->record.session_count);
+    for (int64_t id = query.after_id ? std::max(first, *query.after_id + 1) : first; id < end;
+         ++id) {
+      if (static_cast<int>(page.items.size()) == query.limit) {
+        page.next_cursor = page.items.back().id;
+        break;
+      }
+      const storage::SessionRecord s = SessionLocked(*b, id);
+      page.items.push_back(
+          {.id = s.id, .ordinal = s.ordinal, .state = s.state, .attempts = s.attempts});
+    }
+    return page;
+  }();
+  done(std::move(result));
+}
+
 void InMemoryStore::GetBatchSpec(int64_t, storage::Callback<std::string> done) {
   done(Status::Unavailable("the router fuzzer runs no scheduler"));
 }

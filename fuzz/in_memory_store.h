@@ -28,6 +28,9 @@ class InMemoryStore final : public storage::Store {
   void ListSessions(storage::SessionListQuery query,
                     storage::Callback<storage::Page<storage::SessionRecord>> done) override;
   void GetSession(int64_t session_id, storage::Callback<storage::SessionDetail> done) override;
+  void ListSessionResults(
+      storage::SessionResultsQuery query,
+      storage::Callback<storage::Page<storage::SessionResultRow>> done) override;
 
   void ClaimSessions(int max_sessions, int64_t now_ms,
                      storage::Callback<storage::ClaimResult> done) override;

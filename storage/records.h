@@ -191,6 +191,29 @@ struct BatchListQuery {
   size_t max_bytes = SIZE_MAX;
 };
 
+// One session as the results export shows it (docs/api.md "Results"): where it sits in its
+// batch and how it ended. The result and error are empty until the session has been dequeued.
+struct SessionResultRow {
+  int64_t id = 0;
+  uint64_t ordinal = 0;
+  SessionState state = SessionState::kUninitialized;
+  int64_t attempts = 0;
+  std::optional<std::string> result_json;
+  std::optional<std::string> error_kind;
+  std::optional<std::string> error_message;
+};
+
+// A page of a batch's sessions with their results, in id (= ordinal) order.
+struct SessionResultsQuery {
+  std::string batch_public_id;
+  std::optional<int64_t> after_id;  // cursor: only sessions with id > after_id
+  int limit = 1000;
+  // The page ends before `limit` rows once their results and error messages would pass this
+  // many bytes (a checksum manifest can be large); it always holds at least one row, so paging
+  // advances, and a page cut short has a next_cursor like a full one.
+  size_t max_bytes = SIZE_MAX;
+};
+
 // Sessions are listed in id (= ordinal) order.
 struct SessionListQuery {
   std::string batch_public_id;

@@ -20,6 +20,7 @@
 #include "storage/read_pool.h"
 #include "storage/recovery.h"
 #include "storage/retry_timer.h"
+#include "storage/session_results.h"
 #include "storage/sqlite_connection.h"
 #include "storage/store.h"
 #include "storage/writer.h"
@@ -63,6 +64,12 @@ class SqliteStore final : public Store {
   void ListSessions(SessionListQuery query, Callback<Page<SessionRecord>> done) override {
     Read(done,
          [query = std::move(query)](SQLite::Database& db) { return QuerySessions(db, query); });
+  }
+
+  void ListSessionResults(SessionResultsQuery query,
+                          Callback<Page<SessionResultRow>> done) override {
+    Read(done,
+         [query = std::move(query)](StatementCache& s) { return QuerySessionResults(s, query); });
   }
 
   void GetSession(int64_t session_id, Callback<SessionDetail> done) override {

@@ -73,6 +73,12 @@ class Store {
   // kNotFound if the batch does not exist.
   virtual void ListSessions(SessionListQuery query, Callback<Page<SessionRecord>> done) = 0;
 
+  // One page of a batch's sessions with their results and errors (the results export reads a
+  // whole batch this way, page after page, so its memory stays that of one page).
+  // kNotFound if the batch does not exist.
+  virtual void ListSessionResults(SessionResultsQuery query,
+                                  Callback<Page<SessionResultRow>> done) = 0;
+
   // kNotFound if no session has this id (or its batch is still enqueuing).
   virtual void GetSession(int64_t session_id, Callback<SessionDetail> done) = 0;
 

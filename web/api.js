@@ -43,6 +43,9 @@ export const listBatches = (query) => api('GET', '/api/v1/batches?' + new URLSea
 export const getBatch = (batch) => api('GET', `/api/v1/batches/${id(batch)}`);
 export const listSessions = (batch, query) =>
   api('GET', `/api/v1/batches/${id(batch)}/sessions?` + new URLSearchParams(query));
+// Where a batch's export is downloaded from (docs/api.md, "GET /api/v1/batches/{id}/results").
+export const resultsUrl = (batch, format) =>
+  `/api/v1/batches/${id(batch)}/results?format=${encodeURIComponent(format)}`;
 export const getSession = (session) => api('GET', `/api/v1/sessions/${id(session)}`);
 export const batchAction = (batch, action) => api('POST', `/api/v1/batches/${id(batch)}/${action}`);
 export const submitBatch = (text) => api('POST', '/api/v1/batches', text);

@@ -10,8 +10,9 @@
 //   3. a dropped event connection reconnects with `since` and the counts end exact;
 //   4. a second batch is canceled from its page and the state changes to canceled;
 //   5. a running session's chunk map fills in;
-//   6. an invalid batch's validation error is shown at the offending field.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+//   6. an invalid batch's validation error is shown at the offending field;
+//   7. a stats batch's page shows its folded result and links to its results export.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,7 +33,18 @@ async function main() {
   const ok = (what) => console.log(`ok ${step} - ${what}`);
 
   try {
-    daemon = await startDaemon(opts.batchd, dataDir);
+    // A tiny zarr v2 array (float64 1, 2, 3, 4 in two uncompressed chunks) for step 7's stats.
+    const arrays = join(work, 'arrays');
+    const array = join(arrays, 'a.zarr');
+    mkdirSync(array, { recursive: true });
+    writeFileSync(join(array, '.zarray'), JSON.stringify({
+      zarr_format: 2, shape: [4], chunks: [2], dtype: '<f8', compressor: null, fill_value: 0,
+      order: 'C', filters: null,
+    }));
+    const chunk = (a, b) => { const buf = Buffer.alloc(16); buf.writeDoubleLE(a, 0); buf.writeDoubleLE(b, 8); return buf; };
+    writeFileSync(join(array, '0'), chunk(1, 2));
+    writeFileSync(join(array, '1'), chunk(3, 4));
+    daemon = await startDaemon(opts.batchd, dataDir, ['--file-root', arrays]);
     const base = `http://127.0.0.1:${daemon.port}`;
     const rest = async (method, path, body) => {
       const r = await fetch(base + path, { method, body: body && JSON.stringify(body) });
@@ -168,6 +180,28 @@ async function main() {
     assert(page.url().endsWith('#/submit'), 'an invalid batch left the submit page');
     await shot('validation-error');
     ok(`the validation error is shown at line ${expectedLine}, the offending field`);
+
+    // 7. A stats batch's page shows its result (folded over its sessions) and the export link.
+    step = 7;
+    const stats = await rest('POST', '/api/v1/batches', {
+      name: 'stats result',
+      template: { op: 'stats', source: { url: `file://${array}` }, region: [[0, 1]] },
+      data: [[{ field: '/region', items: [[[0, 1]], [[1, 2]]] }]],
+    });
+    await page.goto(`${base}/#/batch/${stats.id}`);
+    await page.waitForSelector('[data-testid=batch-state]:text("completed")');
+    await page.waitForFunction(() => document.querySelector('[data-testid=batch-result]')?.textContent.includes('"sum": 10'));
+    const shown = await page.textContent('[data-testid=batch-result]');
+    assert(shown.includes('"count": 4') && shown.includes('"mean": 2.5'), `the result shown is: ${shown}`);
+    const href = await page.getAttribute('[data-testid=download-csv]', 'href');
+    assert(href === `/api/v1/batches/${stats.id}/results?format=csv`, `the CSV link is ${href}`);
+    const csv = await page.evaluate(async (url) => (await fetch(url)).text(), href);
+    const records = csv.split('\r\n').filter((l) => l.length > 0);
+    assert(records.length === 3 && records[0].startsWith('session_id,ordinal,run,index,values,state'),
+      `the export is: ${csv}`);
+    assert(records.slice(1).every((r) => r.includes(',completed,')), `not every session completed: ${csv}`);
+    await shot('batch-result');
+    ok('a stats batch\'s page shows its folded result and links to its CSV export');
 
     assert(pageErrors.length === 0, `JavaScript errors on the page: ${pageErrors.join('; ')}`);
     console.log(`# all ${step} steps passed; screenshots in ${opts.artifacts}`);

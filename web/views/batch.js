@@ -1,7 +1,8 @@
 // One batch: its counters and progress, throughput over time, errors in plain words, the chunk
 // map of a running session, its sessions a page at a time, and the lifecycle buttons. Kept
 // live by the batch's events; a dropped connection resumes with `since`, so counts stay right.
-import { batchAction, getBatch, readEvents } from '../api.js';
+import { ApiError, batchAction, getBatch, readEvents, resultsUrl } from '../api.js';
+import { token } from '../auth.js';
 import { EventFeed } from '../events.js';
 import { describeError, duration, el, finished, fmt, rate, time } from '../format.js';
 import { throughputChart } from '../parts/chart.js';
@@ -40,6 +41,10 @@ export function mountBatch(root, id) {
   const bar = progressBar({ sessions: 0, counts: {} }, { big: true });
   const stats = el('div', { class: 'stats', 'data-testid': 'stats' });
   const meta = el('p', { class: 'muted' });
+  const result = el('pre', { class: 'mono', 'data-testid': 'batch-result' });
+  const noResult = el('p', { class: 'muted', 'data-testid': 'batch-no-result' });
+  const downloads = el('p', { 'data-testid': 'results-download' }, 'Every session\'s index, values, state, result and error: ',
+    download('csv', 'CSV'), ' · ', download('jsonl', 'JSON lines'));
   const chart = throughputChart();
   const errors = el('ul', { class: 'errors-list', 'data-testid': 'errors' });
   const noErrors = el('p', { class: 'muted' }, 'No session has failed.');
@@ -53,10 +58,44 @@ export function mountBatch(root, id) {
       badge, ...Object.values(buttons)),
     notice,
     el('div', { class: 'card' }, bar, el('div', { style: 'height: 12px' }), stats, meta),
+    el('div', { class: 'card' }, el('h2', {}, 'Result'), noResult, result, downloads),
     el('div', { class: 'card' }, el('h2', {}, 'Throughput (sessions finished per second)'), chart),
     el('div', { class: 'card' }, el('h2', {}, 'Errors'), noErrors, errors),
     el('div', { class: 'card' }, el('h2', {}, 'Chunk map of a running session'), map),
     el('div', { class: 'card' }, table, el('hr', { style: 'border: 0; border-top: 1px solid #e4e7ec' }), panel));
+
+  // A plain link lets the browser stream the export to disk. A daemon that wants a token gets
+  // it as a header, which a link cannot send: the export is then fetched and handed over whole.
+  function download(format, label) {
+    const href = resultsUrl(id, format);
+    const link = el('a', { href, download: `batch-${id}-results.${format}`, 'data-testid': `download-${format}` }, label);
+    link.addEventListener('click', async (ev) => {
+      const sent = token();
+      if (!sent) return;
+      ev.preventDefault();
+      try {
+        const response = await fetch(href, { headers: { Authorization: `Bearer ${sent}` } });
+        if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+        const url = URL.createObjectURL(await response.blob());
+        const a = el('a', { href: url, download: link.getAttribute('download') });
+        a.click();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      } catch (err) {
+        notice.replaceChildren(el('div', { class: 'notice error' }, `Could not download the results: ${err.message}`));
+      }
+    });
+    return link;
+  }
+
+  function renderResult() {
+    const has = batch.result !== null && batch.result !== undefined;
+    result.hidden = !has;
+    result.textContent = has ? JSON.stringify(batch.result, null, 2) : '';
+    noResult.hidden = has;
+    noResult.textContent = finished(batch.state)
+      ? 'This batch has no folded result (its op does not fold results, or no session completed).'
+      : 'No result yet: it is folded as sessions complete.';
+  }
 
   function stat(label, value, testid) {
     return el('div', { class: 'stat', 'data-testid': testid }, el('b', {}, value), el('span', {}, label));
@@ -85,6 +124,7 @@ export function mountBatch(root, id) {
       + (batch.finished_at ? ` · finished ${time(batch.finished_at)}` : '')
       + (progress.session_events_suppressed ? ` · ${fmt(progress.session_events_suppressed)} session events not sent (rate limit)` : '');
     for (const [a, allowed] of Object.entries(ACTIONS)) buttons[a].disabled = !allowed(batch);
+    renderResult();
   }
 
   async function act(action) {
@@ -135,6 +175,10 @@ export function mountBatch(root, id) {
               finished_at: e.finished_at !== undefined ? e.finished_at : batch.finished_at };
     if (e.type === 'batch.progress') progress = e;
     if (e.type === 'batch.finished' || e.type === 'batch.state') table.reload();
+    // Events carry counts, not the folded result: read it once the batch has finished.
+    if (e.type === 'batch.finished') {
+      getBatch(id).then((b) => { takeRead(b); render(); }).catch(() => {});
+    }
   }
 
   async function loadAll() {
