@@ -219,6 +219,7 @@ int RunServe(const ServeConfig& config) {
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   SessionLogFiles logs(**store, {.work_dir = dir->CommandDir(),
                                  .max_wait = std::chrono::milliseconds(config.log_follow_wait_ms)});
+  logs.SweepDeletedBatches();
   api::Router router;
   api::RegisterRoutes(router, {.store = **store,
                                .cpu = validation,

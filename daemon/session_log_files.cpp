@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -179,8 +180,15 @@ void SessionLogFiles::Answer(const api::LogQuery& query, Done done, Deadline dea
     }
   }
   done(std::move(chunk));
+  if (waiting) {
+    MutexLock lock(mu_);
+    --waiting_;
+  }
+  Forget();
+}
+
+void SessionLogFiles::Forget() {
   MutexLock lock(mu_);
-  if (waiting) --waiting_;
   --in_flight_;
   idle_.SignalAll();
 }
@@ -214,6 +222,45 @@ void SessionLogFiles::DeleteBatchLogs(const std::string& batch_public_id) {
     if (ec)
       spdlog::warn("cannot remove the logs of a deleted batch at {}: {}", dir.string(),
                    ec.message());
+  });
+}
+
+void SessionLogFiles::SweepDeletedBatches() {
+  {
+    MutexLock lock(mu_);
+    ++in_flight_;
+  }
+  timers_.Schedule(std::chrono::milliseconds(0), [this] {
+    const std::filesystem::path logs = pipeline::CommandLogsDir(options_.work_dir);
+    std::vector<std::string> batches;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(logs, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      std::error_code type_ec;
+      const std::string name = it->path().filename().string();
+      if (it->is_directory(type_ec) && SafeBatchId(name)) batches.push_back(name);
+    }
+    for (const std::string& batch : batches) {
+      {
+        MutexLock lock(mu_);
+        ++in_flight_;
+      }
+      store_.GetBatch(batch, [this, batch](Result<storage::BatchRecord> b) {
+        if (!b.ok() && b.status().code() == StatusCode::kNotFound) {
+          std::error_code remove_ec;
+          std::filesystem::remove_all(pipeline::CommandBatchLogsDir(options_.work_dir, batch),
+                                      remove_ec);
+          if (remove_ec) {
+            spdlog::warn("cannot remove the logs of deleted batch {}: {}", batch,
+                         remove_ec.message());
+          } else {
+            spdlog::info("removed the logs of batch {}, deleted before the last stop", batch);
+          }
+        }
+        Forget();
+      });
+    }
+    Forget();
   });
 }
 

@@ -38,6 +38,10 @@ class SessionLogFiles final : public api::SessionLogSource {
   void DeleteBatchLogs(const std::string& batch_public_id) override;
   size_t WaitingFollows() const override;
 
+  // Removes, in the background, the log directories of batches the store does not have: a
+  // batch deleted by a daemon that died before it removed them. Call once at start.
+  void SweepDeletedBatches();
+
   // Answers every waiting follow with what its log holds now (and later ones at once), then
   // stops the thread. Call before the HTTP server stops, while the store still answers.
   void Stop();
@@ -56,6 +60,8 @@ class SessionLogFiles final : public api::SessionLogSource {
   // deadline has passed or if stopping; else Waits again.
   void Wait(const api::LogQuery& query, Done done, Deadline deadline,
             const std::filesystem::path& path, int ticks);
+
+  void Forget() EXCLUDES(mu_);  // one in-flight piece of work is done
 
   storage::Store& store_;
   const SessionLogOptions options_;

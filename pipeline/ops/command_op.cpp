@@ -328,9 +328,13 @@ std::filesystem::path CommandProcessRecordsDir(const std::filesystem::path& work
   return work_dir / "processes";
 }
 
+std::filesystem::path CommandLogsDir(const std::filesystem::path& work_dir) {
+  return work_dir / "logs";
+}
+
 std::filesystem::path CommandBatchLogsDir(const std::filesystem::path& work_dir,
                                           const std::string& batch_public_id) {
-  return work_dir / "logs" / batch_public_id;
+  return CommandLogsDir(work_dir) / batch_public_id;
 }
 
 std::filesystem::path CommandLogPath(const std::filesystem::path& work_dir,

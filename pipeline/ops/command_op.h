@@ -39,6 +39,9 @@ void RegisterCommandOp(OpRegistry& registry, CommandOptions options);
 // The ProcessRecords directory under a command work dir, for the daemon's start-up cleanup.
 std::filesystem::path CommandProcessRecordsDir(const std::filesystem::path& work_dir);
 
+// The directory of every batch's log directory (CommandBatchLogsDir).
+std::filesystem::path CommandLogsDir(const std::filesystem::path& work_dir);
+
 // Where the command sessions of batch `batch_public_id` keep their logs: one directory per
 // batch, so deleting a batch removes its logs without listing its sessions.
 std::filesystem::path CommandBatchLogsDir(const std::filesystem::path& work_dir,

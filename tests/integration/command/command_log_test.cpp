@@ -408,5 +408,32 @@ TEST_F(CommandLogTest, LogsAreDeletedWithTheirBatch) {
   EXPECT_EQ(gone.error["code"], "not_found") << gone.body;
 }
 
+// A daemon that died between deleting a batch and removing its logs leaves them behind; the
+// next start removes the directories of batches the store does not have, and only those.
+TEST_F(CommandLogTest, LogsOfBatchesDeletedBeforeARestartAreRemovedAtStart) {
+  ASSERT_NO_FATAL_FAILURE(StartAllowing());
+  std::string kept;
+  int64_t kept_session = 0;
+  ASSERT_NO_FATAL_FAILURE(SubmitOne(Python("print('kept')"), &kept, &kept_session));
+  ASSERT_OK(WaitForSessionState(client(), kept_session, "completed", kGuard).status());
+  ASSERT_NO_FATAL_FAILURE(StopDaemonCleanly());
+
+  const std::filesystem::path logs = data_dir() / "command" / "logs";
+  const std::filesystem::path left = logs / "00000000000000aa";  // no such batch
+  std::filesystem::create_directories(left);
+  std::ofstream(left / "5.stdout") << "left behind\n";
+  ASSERT_NO_FATAL_FAILURE(StartAllowing());
+
+  const auto give_up = std::chrono::steady_clock::now() + kGuard;
+  while (std::filesystem::exists(left)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << left << " is still there";
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(ReadFile(logs / kept / (std::to_string(kept_session) + ".stdout")), "kept\n");
+  ASSERT_OK_AND_ASSIGN(LogAnswer a, GetLog(client(), LogTarget(kept_session, "")));
+  EXPECT_EQ(a.body, "kept\n");
+  EXPECT_TRUE(a.complete);
+}
+
 }  // namespace
 }  // namespace batchd::testing
