@@ -96,7 +96,10 @@ void CorsPolicy::AddHeaders(std::string_view origin, HttpResponse& response) con
   response.headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
   // Caches must not hand this answer to another origin.
   response.headers.emplace_back("Vary", "Origin");
-  response.headers.emplace_back("Access-Control-Expose-Headers", "Location, WWW-Authenticate");
+  response.headers.emplace_back(
+      "Access-Control-Expose-Headers",
+      "Location, WWW-Authenticate, Batchd-Log-Offset, Batchd-Log-Next-Offset, Batchd-Log-Size, "
+      "Batchd-Log-Finished, Batchd-Log-Complete, Batchd-Log-Restarted");
 }
 
 }  // namespace batchd::api

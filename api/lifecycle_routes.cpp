@@ -110,6 +110,7 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& ctx) {
     const std::string id = r.path_params.at("id");
     ctx.store.DeleteBatch(id, Answer<uint64_t>(respond, [ctx, id](uint64_t sessions) {
                             ctx.scheduler.ForgetBatch(id);  // its spec is never needed again
+                            if (ctx.logs != nullptr) ctx.logs->DeleteBatchLogs(id);
                             return JsonResponse(200, {{"deleted", id}, {"sessions", sessions}});
                           }));
   });

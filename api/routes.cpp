@@ -206,6 +206,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
                            {"outcomes_unstored", stats.outcomes_unstored},
                            {"half_inserted_batches", stats.half_inserted_batches}};
     if (stats.degraded) body["reason"] = stats.degraded_reason;
+    if (ctx.logs != nullptr) body["log_follows_waiting"] = ctx.logs->WaitingFollows();
     if (ctx.events != nullptr) {
       const EventHub::Stats events = ctx.events->GetStats();
       body["events"] = {{"subscribers", events.subscribers},
@@ -228,6 +229,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);
+  RegisterLogRoute(router, ctx);
   RegisterMetricsRoute(router, ctx);
   RegisterStaticRoutes(router);
   RegisterOpenApiRoute(router);

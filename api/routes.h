@@ -9,6 +9,7 @@
 #include "api/page_budget.h"
 #include "api/router.h"
 #include "api/scheduler_control.h"
+#include "api/session_log_source.h"
 #include "core/clock.h"
 #include "core/worker_pool.h"
 #include "pipeline/ops/op_registry.h"
@@ -33,7 +34,14 @@ struct ApiContext {
   ApiOptions options;
   EventHub* events = nullptr;    // for /healthz figures; the stream itself is served by Server
   WallClock clock = UnixMillis;  // the time a retry is asked at (core/clock.h)
+  // Session logs (GET /api/v1/sessions/{id}/log, and removed with their batch); null: the log
+  // route answers 404 no_log.
+  SessionLogSource* logs = nullptr;
 };
+
+// A log answer's size when `max_bytes` is not given, and the most it may ask for.
+inline constexpr uint64_t kDefaultLogBytes = 64 << 10;
+inline constexpr uint64_t kMaxLogBytes = 1 << 20;
 
 // Adds every route to `router`: batches and sessions (routes.cpp), lifecycle and queue
 // (lifecycle_routes.cpp).
@@ -44,6 +52,9 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& context);
 
 // GET /api/v1/events without an upgrade: a page of the stored event log (event_routes.cpp).
 void RegisterEventRoutes(Router& router, const ApiContext& context);
+
+// GET /api/v1/sessions/{id}/log (log_route.cpp).
+void RegisterLogRoute(Router& router, const ApiContext& context);
 
 // GET /metrics in Prometheus text (metrics_route.cpp; docs/metrics.md). Reports the requests
 // `router` counts, so `router` must be the one the route is added to.

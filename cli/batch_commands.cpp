@@ -234,6 +234,7 @@ const std::vector<Command>& Commands() {
       Lifecycle("pause", "stop starting a batch's sessions"),
       Lifecycle("resume", "start them again"),
       Lifecycle("retry", "run a batch's failed and canceled sessions again"),
+      LogsCommand(),
   };
   return kCommands;
 }

@@ -28,6 +28,9 @@ const Command* FindCommand(const std::string& name);
 // tests. Returns the exit code.
 int RunCommand(const std::vector<std::string>& args, const char* (*getenv)(const char*) = nullptr);
 
+// `batchd logs` (log_command.cpp).
+Command LogsCommand();
+
 // The commands part of `batchd --help`.
 std::string CommandsHelp();
 

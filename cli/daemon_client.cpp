@@ -3,6 +3,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -178,7 +179,14 @@ Result<HttpResult> DaemonClient::Request(std::string_view method, std::string_vi
   if (ec) return Status::IoError("reading from " + address_.ToString() + ": " + ec.message());
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return HttpResult{static_cast<int>(parser.get().result_int()), parser.get().body()};
+  HttpResult result{static_cast<int>(parser.get().result_int()), parser.get().body(), {}};
+  for (const auto& field : parser.get()) {
+    const auto raw_name = field.name_string();
+    std::string name(raw_name.data(), raw_name.size());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    result.headers[name] = std::string(field.value().data(), field.value().size());
+  }
+  return result;
 }
 
 Result<HttpResult> DaemonClient::Download(std::string_view target,

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,14 @@ Result<ServerAddress> ParseServerUrl(std::string_view url);
 struct HttpResult {
   int status = 0;
   std::string body;
+  // By lower-case name (a repeated header keeps its last value).
+  std::map<std::string, std::string> headers;
+
+  // The header `lower_case_name`, or "" if absent.
+  std::string header(const std::string& lower_case_name) const {
+    const auto it = headers.find(lower_case_name);
+    return it == headers.end() ? "" : it->second;
+  }
 };
 
 // One WebSocket event stream (docs/api.md, "The WebSocket stream").

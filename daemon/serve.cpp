@@ -16,6 +16,7 @@
 #include "daemon/fd_limit.h"
 #include "daemon/result_folding.h"
 #include "daemon/scheduler.h"
+#include "daemon/session_log_files.h"
 #include "pipeline/codecs/codec.h"
 #include "pipeline/formats/array_format.h"
 #include "pipeline/ops/chunk_op.h"
@@ -216,6 +217,9 @@ int RunServe(const ServeConfig& config) {
                        .clock = clock});
 
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
+  SessionLogFiles logs(**store, {.work_dir = dir->CommandDir(),
+                                 .max_wait = std::chrono::milliseconds(config.log_follow_wait_ms)});
+  logs.SweepDeletedBatches();
   api::Router router;
   api::RegisterRoutes(router, {.store = **store,
                                .cpu = validation,
@@ -224,7 +228,8 @@ int RunServe(const ServeConfig& config) {
                                .options = {.max_sessions_per_batch = config.max_sessions_per_batch,
                                            .max_page_bytes = config.max_page_bytes},
                                .events = &events,
-                               .clock = clock});
+                               .clock = clock,
+                               .logs = &logs});
 
   api::ServerOptions server_options;
   server_options.host = config.host;
@@ -264,6 +269,7 @@ int RunServe(const ServeConfig& config) {
   // finish or are interrupted, and their outcomes are recorded); then drain the pool; then let
   // the store commit its queued writes and close the database. The server object (its
   // io_context) outlives the store, so late store callbacks still have somewhere to post.
+  logs.Stop();  // waiting log follows answer now, so the server's stop does not wait for them
   (*server)->Stop();
   scheduler.Stop();
   decode.Stop();  // after the scheduler: running sessions decode until they end

@@ -508,6 +508,14 @@ const std::vector<Option>& Options() {
                           ParseCount(v, "--log-bytes-per-session", 4096, 1ull << 40));
          return Status::Ok();
        }},
+      {"--log-follow-wait-ms", "BATCHD_LOG_FOLLOW_WAIT_MS", "MS",
+       "how long GET /api/v1/sessions/{id}/log?follow=1 waits for new bytes before answering "
+       "with none (default 20000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--log-follow-wait-ms", 1, 3'600'000));
+         c.log_follow_wait_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
   };
   return kOptions;
 }

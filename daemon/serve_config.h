@@ -77,6 +77,7 @@ struct ServeConfig {
   uint64_t command_rlimit_cpu = 0;           // CPU seconds; 0: the daemon's
   uint64_t command_rlimit_nofile = 1024;     // open files; 0: the daemon's (raised, see fd_limit)
   uint64_t log_bytes_per_session = 8 << 20;  // a session's stdout and stderr files together
+  int64_t log_follow_wait_ms = 20'000;       // the longest a log follow (long poll) waits
   bool help = false;                         // --help was given: print ServeHelp() and exit 0
 };
 

@@ -50,3 +50,33 @@ export const getSession = (session) => api('GET', `/api/v1/sessions/${id(session
 export const batchAction = (batch, action) => api('POST', `/api/v1/batches/${id(batch)}/${action}`);
 export const submitBatch = (text) => api('POST', '/api/v1/batches', text);
 export const readEvents = (query) => api('GET', '/api/v1/events?' + new URLSearchParams(query));
+
+// A slice of a session's stdout or stderr (GET /api/v1/sessions/{id}/log): the bytes, and
+// where the next slice starts and whether the log is complete (from the answer's headers).
+// `signal` aborts a waiting follow when the panel moves on.
+export async function readLog(session, query, signal) {
+  const headers = {};
+  const sentToken = token();
+  if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
+  let response;
+  try {
+    response = await fetch(`/api/v1/sessions/${id(session)}/log?` + new URLSearchParams(query), { headers, signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, { error: { code: 'unreachable', message: 'the daemon cannot be reached' } });
+  }
+  if (!response.ok) {
+    let json = null;
+    try { json = await response.json(); } catch { json = null; }
+    const error = new ApiError(response.status, json);
+    if (response.status === 401) askForToken(error.message, Boolean(sentToken));
+    throw error;
+  }
+  const h = (name) => response.headers.get(name);
+  return {
+    bytes: new Uint8Array(await response.arrayBuffer()),
+    next: Number(h('Batchd-Log-Next-Offset')),
+    complete: h('Batchd-Log-Complete') === 'true',
+    restarted: h('Batchd-Log-Restarted') === 'true',
+  };
+}

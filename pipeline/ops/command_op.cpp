@@ -172,7 +172,7 @@ class CommandOp final : public Op {
       return OpOutcome::Failed(
           Status(executable.status().code(), executable.status().message(), "/argv/0"));
     }
-    const std::filesystem::path logs = options_.work_dir / "logs";
+    const std::filesystem::path logs = CommandBatchLogsDir(options_.work_dir, ctx.batch_id);
     const std::filesystem::path results = options_.work_dir / "results";
     std::error_code ec;
     std::filesystem::create_directories(logs, ec);
@@ -183,11 +183,13 @@ class CommandOp final : public Op {
     std::filesystem::remove(result_file, ec);  // a failed attempt's
 
     const uint64_t quarter = options_.log_bytes_per_session / 4;
-    Result<CappedLogFile> out_log =
-        CappedLogFile::Create(logs / (id + ".stdout"), quarter, quarter);
+    Result<CappedLogFile> out_log = CappedLogFile::Create(
+        CommandLogPath(options_.work_dir, ctx.batch_id, ctx.session_id, "stdout"), quarter,
+        quarter);
     if (!out_log.ok()) return OpOutcome::Failed(out_log.status());
-    Result<CappedLogFile> err_log =
-        CappedLogFile::Create(logs / (id + ".stderr"), quarter, quarter);
+    Result<CappedLogFile> err_log = CappedLogFile::Create(
+        CommandLogPath(options_.work_dir, ctx.batch_id, ctx.session_id, "stderr"), quarter,
+        quarter);
     if (!err_log.ok()) return OpOutcome::Failed(err_log.status());
 
     {
@@ -324,6 +326,22 @@ class CommandOp final : public Op {
 
 std::filesystem::path CommandProcessRecordsDir(const std::filesystem::path& work_dir) {
   return work_dir / "processes";
+}
+
+std::filesystem::path CommandLogsDir(const std::filesystem::path& work_dir) {
+  return work_dir / "logs";
+}
+
+std::filesystem::path CommandBatchLogsDir(const std::filesystem::path& work_dir,
+                                          const std::string& batch_public_id) {
+  return CommandLogsDir(work_dir) / batch_public_id;
+}
+
+std::filesystem::path CommandLogPath(const std::filesystem::path& work_dir,
+                                     const std::string& batch_public_id, int64_t session_id,
+                                     const std::string& stream) {
+  return CommandBatchLogsDir(work_dir, batch_public_id) /
+         (std::to_string(session_id) + "." + stream);
 }
 
 void RegisterCommandOp(OpRegistry& registry, CommandOptions options) {

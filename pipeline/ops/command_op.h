@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "pipeline/ops/op_registry.h"
 #include "pipeline/process/command_allowlist.h"
@@ -20,8 +21,9 @@ namespace batchd::pipeline {
 
 struct CommandOptions {
   CommandAllowlist allow;  // empty: the op is off (Enabled refuses it)
-  // Holds logs/ (SESSION.stdout, SESSION.stderr), results/ (the BATCHD_RESULT_FILE of each
-  // running session) and processes/ (the ProcessRecords). Created when first needed.
+  // Holds logs/ (BATCH/SESSION.stdout, BATCH/SESSION.stderr: CommandLogPath), results/ (the
+  // BATCHD_RESULT_FILE of each running session) and processes/ (the ProcessRecords). Created when
+  // first needed.
   std::filesystem::path work_dir;
   std::chrono::milliseconds kill_grace{5000};  // between SIGTERM and SIGKILL
   ResourceLimits limits;
@@ -36,5 +38,18 @@ void RegisterCommandOp(OpRegistry& registry, CommandOptions options);
 
 // The ProcessRecords directory under a command work dir, for the daemon's start-up cleanup.
 std::filesystem::path CommandProcessRecordsDir(const std::filesystem::path& work_dir);
+
+// The directory of every batch's log directory (CommandBatchLogsDir).
+std::filesystem::path CommandLogsDir(const std::filesystem::path& work_dir);
+
+// Where the command sessions of batch `batch_public_id` keep their logs: one directory per
+// batch, so deleting a batch removes its logs without listing its sessions.
+std::filesystem::path CommandBatchLogsDir(const std::filesystem::path& work_dir,
+                                          const std::string& batch_public_id);
+
+// The log of one session's stdout (`stream` "stdout") or stderr ("stderr") under a work dir.
+std::filesystem::path CommandLogPath(const std::filesystem::path& work_dir,
+                                     const std::string& batch_public_id, int64_t session_id,
+                                     const std::string& stream);
 
 }  // namespace batchd::pipeline

@@ -173,10 +173,12 @@ TEST_F(CommandOpTest, ExitCodesBecomeStatesAndTheErrorQuotesStderr) {
 
   // stdout and stderr were kept in the session's log files.
   const std::filesystem::path logs = data_dir() / "command" / "logs";
-  EXPECT_EQ(ReadFile(logs / (std::to_string(ok["id"].get<int64_t>()) + ".stdout")), "fine\n");
-  EXPECT_NE(ReadFile(logs / (std::to_string(failed["id"].get<int64_t>()) + ".stderr"))
-                .find("line 0\nline 1\n"),
-            std::string::npos);
+  auto log_of = [&](const json& s, const std::string& stream) {
+    return logs / s["batch_id"].get<std::string>() /
+           (std::to_string(s["id"].get<int64_t>()) + "." + stream);
+  };
+  EXPECT_EQ(ReadFile(log_of(ok, "stdout")), "fine\n");
+  EXPECT_NE(ReadFile(log_of(failed, "stderr")).find("line 0\nline 1\n"), std::string::npos);
 }
 
 TEST_F(CommandOpTest, BadResultFilesFailTheSessionNamingTheFile) {

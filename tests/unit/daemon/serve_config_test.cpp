@@ -411,7 +411,8 @@ TEST_F(ServeConfigTest, CommandOptionsHaveTheirDefaultsFlagsAndVariables) {
   FakeEnv()["BATCHD_ALLOW_COMMANDS"] = "/bin/sh:/usr/bin";
   Result<ServeConfig> env =
       Parse({"--kill-grace-ms", "250", "--command-rlimit-as", "1073741824", "--command-rlimit-cpu",
-             "60", "--command-rlimit-nofile", "0", "--log-bytes-per-session", "65536"});
+             "60", "--command-rlimit-nofile", "0", "--log-bytes-per-session", "65536",
+             "--log-follow-wait-ms", "1500"});
   ASSERT_TRUE(env.ok()) << env.status().ToString();
   EXPECT_EQ(env->allow_commands, (std::vector<std::string>{"/bin/sh", "/usr/bin"}));
   EXPECT_EQ(env->kill_grace_ms, 250);
@@ -419,6 +420,7 @@ TEST_F(ServeConfigTest, CommandOptionsHaveTheirDefaultsFlagsAndVariables) {
   EXPECT_EQ(env->command_rlimit_cpu, 60u);
   EXPECT_EQ(env->command_rlimit_nofile, 0u);
   EXPECT_EQ(env->log_bytes_per_session, 65536u);
+  EXPECT_EQ(env->log_follow_wait_ms, 1500);
   // The flags together replace the variable's list.
   Result<ServeConfig> flags =
       Parse({"--allow-command", "/usr/bin/python3", "--allow-command=/bin"});
@@ -433,7 +435,8 @@ TEST_F(ServeConfigTest, BadCommandOptionsAreRefusedNamingTheFlag) {
         {"--allow-command", "/etc/passwd"},  // neither a directory nor executable
         {"--command-rlimit-nofile", "3"},
         {"--log-bytes-per-session", "10"},
-        {"--kill-grace-ms", "-1"}}) {
+        {"--kill-grace-ms", "-1"},
+        {"--log-follow-wait-ms", "0"}}) {
     Result<ServeConfig> c = Parse(args);
     ASSERT_FALSE(c.ok()) << args[0] << " " << args[1];
     EXPECT_EQ(c.status().path(), args[0]) << c.status().ToString();
@@ -442,9 +445,10 @@ TEST_F(ServeConfigTest, BadCommandOptionsAreRefusedNamingTheFlag) {
 
 TEST_F(ServeConfigTest, HelpMentionsTheCommandFlags) {
   const std::string help = ServeHelp();
-  for (const char* s : {"--allow-command", "BATCHD_ALLOW_COMMANDS", "--kill-grace-ms",
-                        "--command-rlimit-as", "--command-rlimit-cpu", "--command-rlimit-nofile",
-                        "--log-bytes-per-session", "BATCHD_LOG_BYTES_PER_SESSION"}) {
+  for (const char* s :
+       {"--allow-command", "BATCHD_ALLOW_COMMANDS", "--kill-grace-ms", "--command-rlimit-as",
+        "--command-rlimit-cpu", "--command-rlimit-nofile", "--log-bytes-per-session",
+        "BATCHD_LOG_BYTES_PER_SESSION", "--log-follow-wait-ms", "BATCHD_LOG_FOLLOW_WAIT_MS"}) {
     EXPECT_NE(help.find(s), std::string::npos) << s;
   }
 }
