@@ -151,6 +151,40 @@ TEST_F(ShardedTranscodeTest, ZarritaReadsTheReshardedArrayEqualToTheSource) {
   }
 }
 
+TEST_F(ShardedTranscodeTest, AnUnshardedZarrV3SinkKeepsValuesAndAttributes) {
+  ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
+                       MakeArrays({{root_.path() / "in",
+                                    {"--shape", "37,53", "--chunks", "8,16", "--compressor", "lz4",
+                                     "--drop-chunks", "2"}}}));
+  {
+    std::ofstream attrs(root_.path() / "in" / ".zattrs");
+    attrs << R"({"_ARRAY_DIMENSIONS": ["y", "x"], "units": "K"})";
+  }
+  const fs::path out = root_.path() / "out";
+  nlohmann::json s = RunOne(
+      Transcode(
+          root_.path() / "in",
+          {{"url", FileUrl(out)}, {"format", "zarr3"}, {"codec", {{"id", "gzip"}, {"level", 4}}}}),
+      "completed");
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["result"]["chunks_written"], 18) << s.dump();
+  std::ifstream meta(out / "zarr.json");
+  const nlohmann::json doc = nlohmann::json::parse(meta);
+  EXPECT_EQ(doc["chunk_grid"]["configuration"]["chunk_shape"], (nlohmann::json{8, 16}));
+  EXPECT_EQ(doc["codecs"][1]["name"], "gzip") << doc.dump();
+  EXPECT_EQ(doc["attributes"]["_ARRAY_DIMENSIONS"], (nlohmann::json{"y", "x"})) << doc.dump();
+  // zarr v3 default chunk keys (c/1/2), one per chunk written.
+  std::vector<std::string> files = FilesUnder(out);
+  ASSERT_EQ(files.size(), 19u);
+  for (size_t f = 0; f + 1 < files.size(); ++f) EXPECT_TRUE(files[f].starts_with("c/")) << files[f];
+  ASSERT_OK_AND_ASSIGN(nlohmann::json compared, ZarritaEqualsSource(root_.path() / "in", out));
+  EXPECT_TRUE(compared["equal"].get<bool>()) << compared.dump();
+  nlohmann::json stats =
+      RunOne({{"op", "stats"}, {"source", {{"url", FileUrl(out)}}}}, "completed");
+  ASSERT_TRUE(stats.is_object());
+  EXPECT_EQ(StatsMismatch(stats["result"], oracles[0]), "");
+}
+
 TEST_F(ShardedTranscodeTest, BadShardsAreRefusedNamingTheField) {
   ASSERT_OK_AND_ASSIGN(
       std::vector<nlohmann::json> oracles,
