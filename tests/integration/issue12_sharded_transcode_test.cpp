@@ -26,17 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr auto kBatchTimeout = std::chrono::seconds(240);
 
-// zarrita's reading of the v3 array at `sharded` against zarr-python's of the v2 `source`.
-Result<nlohmann::json> ZarritaEqualsSource(const fs::path& source, const fs::path& sharded) {
-  const fs::path raw = sharded.parent_path() / (sharded.filename().string() + ".raw");
-  ASSIGN_OR_RETURN(
-      nlohmann::json read,
-      RunJsonCommand({"node", std::string(BATCHD_SOURCE_DIR) + "/tests/zarrita/read_raw.mjs",
-                      sharded.string(), raw.string()}));
-  return RunJsonCommand({kSystemPython, (E2eScriptsDir() / "compare_raw.py").string(),
-                         source.string(), raw.string()});
-}
-
 // Regular files under `dir`, as paths relative to it.
 std::vector<std::string> FilesUnder(const fs::path& dir) {
   std::vector<std::string> out;
@@ -135,7 +124,7 @@ TEST_F(ShardedTranscodeTest, ZarritaReadsTheReshardedArrayEqualToTheSource) {
     }
     EXPECT_EQ(static_cast<int64_t>(files.size()) - 1, result["shards_written"].get<int64_t>());
 
-    ASSERT_OK_AND_ASSIGN(nlohmann::json compared, ZarritaEqualsSource(specs[i].path, out));
+    ASSERT_OK_AND_ASSIGN(nlohmann::json compared, CompareWithZarrita(specs[i].path, out));
     EXPECT_TRUE(compared["equal"].get<bool>()) << compared.dump();
 
     // batchd reads its own output (the sharded reader) to numpy's numbers, and to the
@@ -177,7 +166,7 @@ TEST_F(ShardedTranscodeTest, AnUnshardedZarrV3SinkKeepsValuesAndAttributes) {
   std::vector<std::string> files = FilesUnder(out);
   ASSERT_EQ(files.size(), 19u);
   for (size_t f = 0; f + 1 < files.size(); ++f) EXPECT_TRUE(files[f].starts_with("c/")) << files[f];
-  ASSERT_OK_AND_ASSIGN(nlohmann::json compared, ZarritaEqualsSource(root_.path() / "in", out));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json compared, CompareWithZarrita(root_.path() / "in", out));
   EXPECT_TRUE(compared["equal"].get<bool>()) << compared.dump();
   nlohmann::json stats =
       RunOne({{"op", "stats"}, {"source", {{"url", FileUrl(out)}}}}, "completed");
@@ -365,7 +354,7 @@ TEST(ShardedTranscodeCrashTest, KilledMidTranscodeResumesToTheSameValues) {
   }
   EXPECT_EQ(static_cast<int64_t>(files.size()) - 1, (kRows / 4) * (kCols / 4));
   EXPECT_EQ(s["result"]["shards_written"], (kRows / 4) * (kCols / 4));
-  ASSERT_OK_AND_ASSIGN(nlohmann::json compared, ZarritaEqualsSource(in, out));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json compared, CompareWithZarrita(in, out));
   EXPECT_TRUE(compared["equal"].get<bool>()) << compared.dump();
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, daemon->Stop(SIGTERM));
   EXPECT_TRUE(exit.CleanExit()) << exit.ToString();
