@@ -60,6 +60,14 @@ class ChunkConsumer {
   virtual nlohmann::json SaveState() const = 0;
   virtual Status RestoreState(const nlohmann::json& state) = 0;
 
+  // Called once, without the pipeline's lock, when the session stops early (a cancel or a
+  // chunk's error): no more chunks will be read. A consumer that holds chunks back until a group
+  // of them is complete (transcode's shards) must now end those that can no longer complete by
+  // calling their `done` with a null contribution (dropped: not done, so redone on resume) —
+  // the session ends only when every chunk has left. Process may still be called for chunks
+  // already decoding. Default: nothing.
+  virtual void OnStop() {}
+
   // Called once after every chunk is folded: the session's result. May finish asynchronously
   // (transcode writes its metadata), must not block.
   virtual void Finish(FinishDone done) = 0;

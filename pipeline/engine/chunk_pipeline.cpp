@@ -423,7 +423,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     }
     const bool completed = end && error_.ok() && !stopped_;
     const Status error = error_;
+    const bool tell_stop = stopped_ && !stop_told_;
+    if (tell_stop) stop_told_ = true;
     mu_.Unlock();
+
+    if (tell_stop) job_.consumer->OnStop();  // it may finish held chunks, which locks mu_
 
     if (claim) SubmitDecodeTasks(std::move(claim));
     for (Window& w : windows) Issue(std::move(w));
@@ -469,6 +473,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   std::vector<int64_t> not_at_hand_ GUARDED_BY(mu_);  // reserved, to read with GetMany
   bool stopped_ GUARDED_BY(mu_) = false;              // canceled or failed; no new reads
   bool ended_ GUARDED_BY(mu_) = false;                // done_ has been (or is being) called
+  bool stop_told_ GUARDED_BY(mu_) = false;            // consumer.OnStop has been called
   Status error_ GUARDED_BY(mu_);                      // the first chunk error
   ChunkCursor cursor_ GUARDED_BY(mu_);
   CheckpointTimer checkpoint_timer_ GUARDED_BY(mu_);

@@ -1,7 +1,10 @@
 // A session's share of an array: a box of the chunk grid, `[[start, stop], ...]` per dimension
 // in chunk coordinates (stop exclusive), or the whole grid. Its chunks are numbered 0..size()-1
-// in C order; that number is what the chunk cursor records, so it must never change for a
-// stored execution state (it depends only on the box).
+// in C order, or, for a tiled region (Tiled: transcode into a sharded sink), tile by tile: the
+// tiles of the box (tile-shaped blocks from its start, clipped at its stop) in C order, and the
+// chunks of each tile in C order, so a tile's chunks are visited together. That number is what
+// the chunk cursor records, so it must never change for a stored execution state (it depends
+// only on the box and the tile, both stored).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,12 @@ class ChunkRegion {
   static Result<ChunkRegion> Parse(const nlohmann::json& region, const ArrayMetadata& array,
                                    const std::string& path);
 
-  // Round trip through the execution state: {"start": [...], "stop": [...]}. FromJson takes
+  // The same box numbered tile by tile; `tile` has rank() entries, each >= 1 (empty: C order).
+  ChunkRegion Tiled(std::vector<int64_t> tile) const;
+  const std::vector<int64_t>& tile() const { return tile_; }
+
+  // Round trip through the execution state: {"start": [...], "stop": [...]} (and "tile" when
+  // tiled). FromJson takes
   // back every region ToJson wrote, including the empty one of an array with a zero-length
   // dimension (which Parse refuses from clients).
   nlohmann::json ToJson() const;
@@ -47,6 +55,7 @@ class ChunkRegion {
 
   std::vector<int64_t> start_;
   std::vector<int64_t> stop_;
+  std::vector<int64_t> tile_;  // empty: plain C order
   int64_t size_ = 0;
 };
 

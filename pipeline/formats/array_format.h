@@ -59,4 +59,12 @@ void RegisterBuiltinFormats(FormatRegistry& registry, const CodecRegistry& codec
 // Used by transcode to describe the arrays it writes.
 std::string ZarrV2ArrayDocument(const ArrayMetadata& array);
 
+// The zarr.json document for `array` as a zarr v3 array (zarr_v3_document.cpp): its chunks
+// [bytes, compressor], or, when array.shards is set, one sharding_indexed codec whose grid is
+// the shard shape and whose inner chunks have that chain. `attributes` (an object, or null
+// for none) become its "attributes". kInvalidArgument when the codec has no zarr v3 spelling
+// (lz4, zlib, bz2; blosc with automatic shuffle).
+Result<std::string> ZarrV3ArrayDocument(const ArrayMetadata& array,
+                                        const nlohmann::json& attributes);
+
 }  // namespace batchd::pipeline

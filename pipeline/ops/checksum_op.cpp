@@ -113,7 +113,8 @@ class ChecksumOp final : public ChunkOp {
   }
 
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op,
-                                                      const ArrayMetadata&, bool) const override {
+                                                      const ArrayMetadata&, const ChunkRegion&,
+                                                      bool) const override {
     return std::unique_ptr<ChunkConsumer>(
         std::make_unique<ChecksumConsumer>(op.value("algorithm", std::string("xxh64"))));
   }

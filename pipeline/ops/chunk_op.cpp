@@ -90,6 +90,8 @@ Result<nlohmann::json> ChunkOp::Prepare(const nlohmann::json& job) const {
   ASSIGN_OR_RETURN(PipelineLimits limits, ParseLimits(job, services_, **store));
   RETURN_IF_ERROR(CheckSessionBounds(array, region));
   ASSIGN_OR_RETURN(nlohmann::json op, PrepareOp(job, array));
+  ASSIGN_OR_RETURN(std::vector<int64_t> tile, VisitTile(op, array, region, limits));
+  if (!tile.empty()) region = region.Tiled(std::move(tile));
   return nlohmann::json{{"array", array.ToJson()},
                         {"region", region.ToJson()},
                         {"chunks_total", region.size()},
@@ -158,6 +160,11 @@ Result<nlohmann::json> ChunkOp::PrepareOp(const nlohmann::json&, const ArrayMeta
   return nlohmann::json::object();
 }
 
+Result<std::vector<int64_t>> ChunkOp::VisitTile(const nlohmann::json&, const ArrayMetadata&,
+                                                const ChunkRegion&, const PipelineLimits&) const {
+  return std::vector<int64_t>();
+}
+
 void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   auto fail = [&](const Status& s) { done(OpOutcome::Failed(s)); };
   const nlohmann::json& resolved = *ctx.resolved;
@@ -180,7 +187,7 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   (*store)->LimitValueBytes(MaxStoredChunkBytes(
       std::max(array->ChunkBytes(), (*codec)->StoredBytes(array->ChunkBytes()))));
   Result<std::unique_ptr<ChunkConsumer>> consumer =
-      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array,
+      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array, *region,
                    ctx.attempt > 1 || (ctx.checkpoint && !ctx.checkpoint->is_null()));
   if (!consumer.ok()) return fail(consumer.status());
 

@@ -72,15 +72,26 @@ class ChunkOp : public Op {
   virtual Result<nlohmann::json> PrepareOp(const nlohmann::json& job,
                                            const ArrayMetadata& array) const;
 
+  // How a session visits its region: a tile shape (one entry per dimension, in chunks) to visit
+  // it tile by tile (ChunkRegion::Tiled), or empty for C order. Called at Prepare after
+  // PrepareOp, with what it returned, the region and the limits; errors fail the session and
+  // carry the JSON Pointer of the job member at fault. Default: C order.
+  virtual Result<std::vector<int64_t>> VisitTile(const nlohmann::json& op_resolved,
+                                                 const ArrayMetadata& array,
+                                                 const ChunkRegion& region,
+                                                 const PipelineLimits& limits) const;
+
   // The most chunks one session of this op may cover (its result or state grows with them);
   // the daemon's max_session_chunks applies too. Default: no bound of the op's own.
   virtual int64_t MaxChunks() const { return INT64_MAX; }
 
-  // The consumer for one run of a session; `op_resolved` is what PrepareOp returned.
+  // The consumer for one run of a session; `op_resolved` is what PrepareOp returned, `region`
+  // the session's (tiled when VisitTile asked).
   // `resumed`: the session ran before (a retry, or a restart after a crash), so it may find
   // what an interrupted run left behind. Runs on a scheduler thread, which may block briefly.
   virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op_resolved,
                                                               const ArrayMetadata& array,
+                                                              const ChunkRegion& region,
                                                               bool resumed) const = 0;
 
   const ChunkServices& services_;

@@ -64,7 +64,7 @@ class StatsOp final : public ChunkOp {
  protected:
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json&,
                                                       const ArrayMetadata& array,
-                                                      bool) const override {
+                                                      const ChunkRegion&, bool) const override {
     return std::unique_ptr<ChunkConsumer>(std::make_unique<StatsConsumer>(array));
   }
 };

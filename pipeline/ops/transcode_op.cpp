@@ -1,20 +1,54 @@
 // {"op": "transcode", "source": {...}, "region": ..., "sink": {"url": "file:///out/a.zarr",
-//  "codec": {"id": "zstd", "level": 3} | null, "separator": "." | "/"}}: decodes every chunk of
-// the region and writes it re-encoded with sink.codec to a zarr v2 array at sink.url, with the
-// source's shape, chunks, dtype (byte order included) and fill value. The `.zarray` is written
-// last, in Finish, so a reader never sees metadata for chunks that are not there yet. Several
-// sessions may write disjoint regions of one sink: their `.zarray` documents are identical.
-// The source's user attributes (zarr v2 `.zattrs`, zarr v3 `attributes`: xarray's
-// `_ARRAY_DIMENSIONS`, units, ...) are read at Prepare and written to the sink's `.zattrs`, just
-// before its `.zarray`. Missing source chunks are not written (they read as the fill value in the
-// sink too), so the sink should be empty or hold an earlier transcode of the same source.
+//  "codec": {"id": "zstd", "level": 3} | null, "separator": "." | "/",
+//  "format": "zarr2" | "zarr3", "shards": [64, 64] | null}}: decodes every chunk of the region
+// and writes it re-encoded with sink.codec to a zarr v2 array (the default) or a zarr v3 one at
+// sink.url, with the source's shape, chunks, dtype (byte order included) and fill value. The
+// metadata (`.zarray`, or `zarr.json`) is written last, in Finish, so a reader never sees
+// metadata for chunks that are not there yet. Several sessions may write disjoint regions of
+// one sink: their metadata documents are identical. The source's user attributes (zarr v2
+// `.zattrs`, zarr v3 `attributes`: xarray's `_ARRAY_DIMENSIONS`, units, ...) are read at Prepare
+// and written to the sink's `.zattrs` just before its `.zarray` (zarr v2), or into its zarr.json
+// (zarr v3). Missing source chunks are not written (they read as the fill value in the sink too),
+// so the sink should be empty or hold an earlier transcode of the same source.
+//
+// `shards` (zarr v3 only, and implied by it): the sink is sharded (sharding_indexed) with that
+// shard shape, each entry a multiple of the chunk shape; the chunks become its inner chunks and
+// shard_writer.h writes each shard whole. A shard's decoded bytes are bounded (kMaxShardBytes,
+// and the session's limits.bytes_in_flight, which holds a shard's chunks until it is written),
+// and a region must start and stop on shard boundaries (or the grid's end), so no two sessions
+// write one shard.
 #include <cmath>
 #include <cstring>
 
 #include "pipeline/ops/chunk_op.h"
+#include "pipeline/ops/shard_writer.h"
 
 namespace batchd::pipeline {
 namespace {
+
+// The most decoded bytes one shard of a sharded sink may hold: its inner chunks wait in memory
+// (encoded) until the shard is complete.
+constexpr int64_t kMaxShardBytes = int64_t{256} << 20;
+
+// Submit-time shape of sink.shards: null, or a non-empty list of integers >= 1.
+Status CheckShardsShape(const nlohmann::json& shards) {
+  if (shards.is_null()) return Status::Ok();
+  bool ok = shards.is_array() && !shards.empty();
+  for (size_t d = 0; ok && d < shards.size(); ++d) {
+    ok = shards[d].is_number_integer() && shards[d].get<int64_t>() >= 1;
+  }
+  if (ok) return Status::Ok();
+  return Status::InvalidArgument(
+      "\"shards\" must be null or the shard shape, a list of integers >= 1 (one per dimension, "
+      "each a multiple of the chunk shape), got " +
+      shards.dump());
+}
+
+Status CheckFormat(const nlohmann::json& format) {
+  if (format.is_null() || format == "zarr2" || format == "zarr3") return Status::Ok();
+  return Status::InvalidArgument("\"format\" of a sink must be \"zarr2\" or \"zarr3\", got " +
+                                 format.dump());
+}
 
 // zarr v2 spells non-finite float fill values as strings and has no bit-pattern form (zarr v3
 // "0x7fc00000"); turn such a fill value into what a .zarray can hold.
@@ -44,7 +78,8 @@ class TranscodeConsumer final : public ChunkConsumer {
  public:
   TranscodeConsumer(std::shared_ptr<ChunkStore> sink, std::shared_ptr<const Codec> codec,
                     ArrayMetadata sink_array, nlohmann::json attributes)
-      : sink_(std::move(sink)),
+      : zarr3_(sink_array.format == "zarr3"),
+        sink_(std::move(sink)),
         codec_(std::move(codec)),
         sink_array_(std::move(sink_array)),
         attributes_(std::move(attributes)) {}
@@ -77,6 +112,7 @@ class TranscodeConsumer final : public ChunkConsumer {
   }
 
   void Finish(FinishDone done) override {
+    if (zarr3_) return WriteZarrJson(std::move(done));
     if (!attributes_.is_object()) return WriteArrayDocument(std::move(done));
     const std::string attrs = attributes_.dump();
     sink_->Put(".zattrs", Bytes(attrs.begin(), attrs.end()),
@@ -88,6 +124,18 @@ class TranscodeConsumer final : public ChunkConsumer {
   }
 
  private:
+  // zarr v3: one document, with the attributes in it.
+  void WriteZarrJson(FinishDone done) {
+    Result<std::string> doc = ZarrV3ArrayDocument(sink_array_, attributes_);
+    if (!doc.ok()) return done(doc.status());
+    sink_->Put("zarr.json", Bytes(doc->begin(), doc->end()),
+               [done = std::move(done), url = sink_->url(), written = chunks_written_](Status s) {
+                 if (!s.ok())
+                   return done(Status(s.code(), "writing " + url + "/zarr.json: " + s.message()));
+                 done(nlohmann::json{{"sink", url}, {"chunks_written", written}});
+               });
+  }
+
   void WriteArrayDocument(FinishDone done) {
     const std::string doc = ZarrV2ArrayDocument(sink_array_);
     Bytes bytes(doc.begin(), doc.end());
@@ -99,6 +147,7 @@ class TranscodeConsumer final : public ChunkConsumer {
                });
   }
 
+  const bool zarr3_;  // the sink is zarr v3 (zarr.json), else zarr v2 (.zarray, .zattrs)
   const std::shared_ptr<ChunkStore> sink_;
   const std::shared_ptr<const Codec> codec_;
   const ArrayMetadata sink_array_;
@@ -113,7 +162,15 @@ class TranscodeOp final : public ChunkOp {
   std::vector<std::string> SubmitCheckedMembers() const override {
     std::vector<std::string> members = ChunkOp::SubmitCheckedMembers();
     members.push_back("/sink/url");
+    members.push_back("/sink/shards");
+    members.push_back("/sink/format");
     return members;
+  }
+
+  Status CheckMember(std::string_view pointer, const nlohmann::json& value) const override {
+    if (pointer == "/sink/shards") return CheckShardsShape(value);
+    if (pointer == "/sink/format") return CheckFormat(value);
+    return ChunkOp::CheckMember(pointer, value);
   }
 
  protected:
@@ -136,12 +193,29 @@ class TranscodeOp final : public ChunkOp {
         {.element_size = static_cast<size_t>(array.dtype.size)});
     if (!codec.ok()) return Status::InvalidArgument(codec.status().message(), "/sink/codec");
 
-    const std::string separator = sink->value("separator", std::string("."));
+    const nlohmann::json shards = sink->value("shards", nlohmann::json());
+    if (Status s = CheckShardsShape(shards); !s.ok()) {
+      return Status::InvalidArgument(s.message(), "/sink/shards");
+    }
+    const nlohmann::json format_member = sink->value("format", nlohmann::json());
+    if (Status s = CheckFormat(format_member); !s.ok()) {
+      return Status::InvalidArgument(s.message(), "/sink/format");
+    }
+    const std::string format = format_member.is_string() ? format_member.get<std::string>()
+                               : shards.is_null()        ? "zarr2"
+                                                         : "zarr3";
+    if (format == "zarr2" && !shards.is_null()) {
+      return Status::InvalidArgument(
+          "a zarr v2 sink cannot be sharded: \"shards\" needs \"format\": \"zarr3\"",
+          "/sink/shards");
+    }
+    const bool zarr3 = format == "zarr3";
+    const std::string separator = sink->value("separator", std::string(zarr3 ? "/" : "."));
     if (separator != "." && separator != "/") {
       return Status::InvalidArgument("\"separator\" must be \".\" or \"/\"", "/sink/separator");
     }
     ArrayMetadata out = array;
-    out.format = "zarr2";
+    out.format = format;
     out.codec = (*codec)->ToJson();
     out.filters = nlohmann::json::array();  // the sink holds the decoded elements, in C order
     out.outer_codecs = nlohmann::json::array();
@@ -151,16 +225,66 @@ class TranscodeOp final : public ChunkOp {
           "crc32c is a zarr v3 checksum codec; a zarr v2 sink's compressor cannot be it",
           "/sink/codec");
     }
-    out.keys = {.prefix = "", .separator = separator[0]};
-    out.fill_value = FillValueForZarrV2(array);
-    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));
+    out.keys = {.prefix = zarr3 ? "c" : "", .separator = separator[0]};
+    if (zarr3) {
+      if (!shards.is_null()) {
+        ASSIGN_OR_RETURN(out.shards, ShardLayoutFor(shards, out));
+      }
+    } else {
+      out.fill_value = FillValueForZarrV2(array);
+    }
     ASSIGN_OR_RETURN(nlohmann::json attributes, SourceAttributes(job, array));
+    if (zarr3) {
+      // Refuses, before anything is written, a codec zarr v3 cannot name.
+      if (Result<std::string> doc = ZarrV3ArrayDocument(out, attributes); !doc.ok()) {
+        return Status::InvalidArgument(doc.status().message(), "/sink/codec");
+      }
+    }
+    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));
     return nlohmann::json{
         {"sink", {{"url", url}, {"array", out.ToJson()}, {"attributes", attributes}}}};
   }
 
+  // A sharded sink is visited shard by shard, so that a shard's chunks come together and the
+  // budget holds few shards at a time; each shard is written by one session only.
+  Result<std::vector<int64_t>> VisitTile(const nlohmann::json& op, const ArrayMetadata& array,
+                                         const ChunkRegion& region,
+                                         const PipelineLimits& limits) const override {
+    ASSIGN_OR_RETURN(ArrayMetadata out,
+                     ArrayMetadata::FromJson(op.at("sink").value("array", nlohmann::json())));
+    if (!out.shards) return std::vector<int64_t>();
+    const std::vector<int64_t>& per_shard = out.shards->chunks_per_shard;
+    const std::vector<int64_t> grid = array.GridShape();
+    for (size_t d = 0; d < per_shard.size(); ++d) {
+      const bool aligned = region.start()[d] % per_shard[d] == 0 &&
+                           (region.stop()[d] % per_shard[d] == 0 || region.stop()[d] == grid[d]);
+      if (!aligned) {
+        return Status::InvalidArgument(
+            "region dimension " + std::to_string(d) + " is [" + std::to_string(region.start()[d]) +
+                ", " + std::to_string(region.stop()[d]) +
+                "]; a sharded sink is written whole shards at a time, so it must start and stop "
+                "on multiples of " +
+                std::to_string(per_shard[d]) + " chunks (a shard) or at the grid's end (" +
+                std::to_string(grid[d]) + ")",
+            "/region/" + std::to_string(d));
+      }
+    }
+    const int64_t shard_bytes = out.shards->InnerChunks() * static_cast<int64_t>(out.ChunkBytes());
+    if (shard_bytes > limits.bytes_in_flight) {
+      return Status::InvalidArgument(
+          "a shard holds " + std::to_string(shard_bytes) +
+              " decoded bytes, more than limits.bytes_in_flight (" +
+              std::to_string(limits.bytes_in_flight) +
+              "), which must hold one shard's chunks until it is written: raise bytes_in_flight "
+              "or choose smaller shards",
+          "/sink/shards");
+    }
+    return per_shard;
+  }
+
   Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op,
                                                       const ArrayMetadata&,
+                                                      const ChunkRegion& region,
                                                       bool resumed) const override {
     const nlohmann::json sink = op.value("sink", nlohmann::json());
     ASSIGN_OR_RETURN(ArrayMetadata out,
@@ -175,12 +299,55 @@ class TranscodeOp final : public ChunkOp {
     ASSIGN_OR_RETURN(
         std::unique_ptr<const Codec> codec,
         services_.codecs.Create(out.codec, {.element_size = static_cast<size_t>(out.dtype.size)}));
+    if (out.shards) {
+      return MakeShardWriter(std::move(store), std::shared_ptr<const Codec>(std::move(codec)),
+                             std::move(out), region, sink.value("attributes", nlohmann::json()));
+    }
     return std::unique_ptr<ChunkConsumer>(std::make_unique<TranscodeConsumer>(
         std::move(store), std::shared_ptr<const Codec>(std::move(codec)), std::move(out),
         sink.value("attributes", nlohmann::json())));
   }
 
  private:
+  // sink.shards (a list of integers >= 1) against the sink's chunks (the source's, or its inner
+  // chunks): same rank, each a multiple of the chunk shape, at most kMaxShardBytes decoded and
+  // kMaxInnerChunksPerShard inner chunks. Errors name /sink/shards.
+  static Result<ShardLayout> ShardLayoutFor(const nlohmann::json& shards,
+                                            const ArrayMetadata& out) {
+    const std::vector<int64_t> shape = shards.get<std::vector<int64_t>>();
+    const std::string shown = shards.dump();
+    const std::string chunks = nlohmann::json(out.chunk_shape).dump();
+    if (static_cast<int>(shape.size()) != out.rank()) {
+      return Status::InvalidArgument("\"shards\" " + shown +
+                                         " must have one entry per dimension (" +
+                                         std::to_string(out.rank()) + " for this array)",
+                                     "/sink/shards");
+    }
+    ShardLayout layout{.chunks_per_shard = {}, .index_at_start = false, .index_crc32c = true};
+    int64_t inner = 1;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] % out.chunk_shape[d] != 0) {
+        return Status::InvalidArgument(
+            "\"shards\" " + shown + " must be a multiple of the chunk shape " + chunks +
+                " along every dimension (dimension " + std::to_string(d) + " is not)",
+            "/sink/shards");
+      }
+      layout.chunks_per_shard.push_back(shape[d] / out.chunk_shape[d]);
+      inner = layout.chunks_per_shard.back() > kMaxInnerChunksPerShard / inner
+                  ? kMaxInnerChunksPerShard + 1
+                  : inner * layout.chunks_per_shard.back();
+    }
+    if (inner > kMaxInnerChunksPerShard ||
+        inner > kMaxShardBytes / static_cast<int64_t>(out.ChunkBytes())) {
+      return Status::InvalidArgument(
+          "a shard of " + shown + " holds more than " + std::to_string(kMaxShardBytes >> 20) +
+              " MiB of decoded elements (or more than " + std::to_string(kMaxInnerChunksPerShard) +
+              " chunks of " + chunks + "): choose smaller shards",
+          "/sink/shards");
+    }
+    return layout;
+  }
+
   // The source array's user attributes: its .zattrs (zarr v2) or zarr.json's "attributes"
   // (zarr v3), null when it has none (or is raw). A .zattrs that is not a JSON object is an
   // error naming it, rather than attributes silently lost.
@@ -208,13 +375,36 @@ class TranscodeOp final : public ChunkOp {
   // A sink that already holds an array of another shape, chunking or dtype would end up a
   // mixture of two arrays: refuse it before writing anything.
   static Status CheckSinkIsCompatible(ChunkStore& sink, const ArrayMetadata& out) {
-    ASSIGN_OR_RETURN(std::optional<Bytes> existing, ReadKey(sink, ".zarray"));
+    const bool zarr3 = out.format == "zarr3";
+    ASSIGN_OR_RETURN(std::optional<Bytes> existing, ReadKey(sink, zarr3 ? "zarr.json" : ".zarray"));
     if (!existing) return Status::Ok();
     nlohmann::json doc = nlohmann::json::parse(existing->begin(), existing->end(), nullptr, false);
-    const bool same = !doc.is_discarded() && doc.is_object() &&
-                      doc.value("shape", nlohmann::json()) == out.shape &&
-                      doc.value("chunks", nlohmann::json()) == out.chunk_shape &&
-                      doc.value("dtype", nlohmann::json()) == out.dtype.ToNumpy();
+    bool same =
+        !doc.is_discarded() && doc.is_object() && doc.value("shape", nlohmann::json()) == out.shape;
+    if (same && zarr3) {
+      // The same document batchd would write, up to the codec and attributes: grid and inner
+      // chunks compared through what this transcode writes.
+      Result<std::string> mine = ZarrV3ArrayDocument(out, nlohmann::json());
+      const nlohmann::json ours = mine.ok() ? nlohmann::json::parse(*mine) : nlohmann::json();
+      auto inner = [](const nlohmann::json& d) -> nlohmann::json {
+        auto codecs = d.find("codecs");
+        if (codecs == d.end() || !codecs->is_array() || codecs->empty()) return nullptr;
+        const nlohmann::json& first = (*codecs)[0];
+        if (!first.is_object() || first.value("name", nlohmann::json()) != "sharding_indexed") {
+          return nullptr;
+        }
+        auto config = first.find("configuration");
+        if (config == first.end() || !config->is_object()) return nullptr;
+        return config->value("chunk_shape", nlohmann::json());
+      };
+      same =
+          doc.value("data_type", nlohmann::json()) == out.dtype.ToZarrV3() &&
+          doc.value("chunk_grid", nlohmann::json()) == ours.value("chunk_grid", nlohmann::json()) &&
+          inner(doc) == inner(ours);
+    } else if (same) {
+      same = doc.value("chunks", nlohmann::json()) == out.chunk_shape &&
+             doc.value("dtype", nlohmann::json()) == out.dtype.ToNumpy();
+    }
     if (same) return Status::Ok();
     return Status::InvalidArgument(
         sink.url() +

@@ -176,6 +176,34 @@ TEST_F(S3StoreEndToEndTest, TranscodeToS3IsReadBackByZarrPythonEqual) {
   ExpectSecretNowhere(kSecret);
 }
 
+TEST_F(S3StoreEndToEndTest, ShardedTranscodeToS3IsReadBackByZarritaEqual) {
+  // Each shard is one PUT (atomic on S3): 5 x 3 chunks of 16 x 16 in shards of 2 x 2 chunks.
+  ASSERT_NO_FATAL_FAILURE(StartWithSecret(kSecret));
+  nlohmann::json batch = {{"name", "sharded to s3"},
+                          {"template",
+                           {{"op", "transcode"},
+                            {"source", {{"url", S3Url((*specs_)[1])}}},
+                            {"sink",
+                             {{"url", "s3://data/out/blosc-sharded"},
+                              {"codec", {{"id", "zstd"}}},
+                              {"shards", {32, 32}}}}}}};
+  auto sessions = SessionsByUrl(batch, "completed");
+  ASSERT_EQ(sessions.size(), 1u);
+  const nlohmann::json& result = sessions.begin()->second["result"];
+  EXPECT_EQ(result["chunks_written"], 15 - 3) << result.dump();
+  TempDir downloaded;
+  ASSERT_OK(RunS3Client(*server_,
+                        {"download-dir", "data", "out/blosc-sharded", downloaded.path().string()}));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json cmp,
+                       CompareWithZarrita((*specs_)[1].path, downloaded.path()));
+  EXPECT_EQ(cmp["equal"], true) << cmp.dump();
+  // batchd reads its sharded output back over s3:// to numpy's numbers.
+  auto by_s3 = SessionsByUrl(StatsBatch({"s3://data/out/blosc-sharded"}), "completed");
+  ASSERT_EQ(by_s3.size(), 1u);
+  EXPECT_EQ(StatsMismatch(by_s3.begin()->second["result"], (*oracles_)[1]), "");
+  ExpectSecretNowhere(kSecret);
+}
+
 TEST_F(S3StoreEndToEndTest, KeysFromTheDaemonsEnvironment) {
   ::setenv("AWS_ACCESS_KEY_ID", server_->options().access_key_id.c_str(), 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);

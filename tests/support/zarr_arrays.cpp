@@ -4,6 +4,7 @@
 #include <future>
 
 #include "tests/support/command.h"
+#include "tests/support/temp_dir.h"
 
 namespace batchd::testing {
 
@@ -41,6 +42,18 @@ Result<nlohmann::json> CompareArrays(const std::filesystem::path& expected,
                                      const std::filesystem::path& actual) {
   return RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_compare.py").string(),
                          expected.string(), actual.string()});
+}
+
+Result<nlohmann::json> CompareWithZarrita(const std::filesystem::path& expected,
+                                          const std::filesystem::path& zarr_v3) {
+  TempDir scratch;
+  const std::filesystem::path raw = scratch.path() / "zarrita.raw";
+  RETURN_IF_ERROR(
+      RunJsonCommand({"node", std::string(BATCHD_SOURCE_DIR) + "/tests/zarrita/read_raw.mjs",
+                      zarr_v3.string(), raw.string()})
+          .status());
+  return RunJsonCommand({kSystemPython, (E2eScriptsDir() / "compare_raw.py").string(),
+                         expected.string(), raw.string()});
 }
 
 std::string StatsMismatch(const nlohmann::json& result, const nlohmann::json& oracle) {

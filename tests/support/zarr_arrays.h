@@ -32,6 +32,12 @@ std::string FileUrl(const std::filesystem::path& path);
 Result<nlohmann::json> CompareArrays(const std::filesystem::path& expected,
                                      const std::filesystem::path& actual);
 
+// zarrita's reading (tests/zarrita/read_raw.mjs, independent of batchd) of the zarr v3 array at
+// `zarr_v3` against zarr-python's of the zarr v2 array at `expected` (tests/e2e/compare_raw.py):
+// {"equal", "shape", "dtype", "mismatches"}. For sharded arrays, which zarr-python 2 cannot read.
+Result<nlohmann::json> CompareWithZarrita(const std::filesystem::path& expected,
+                                          const std::filesystem::path& zarr_v3);
+
 // Empty if a stats `result` matches the oracle exactly for count, nan_count, min and max and
 // within 1e-9 relative for sum and mean; otherwise what differs.
 std::string StatsMismatch(const nlohmann::json& result, const nlohmann::json& oracle);
