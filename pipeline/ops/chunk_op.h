@@ -82,6 +82,14 @@ class ChunkOp : public Op {
   virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumer(const nlohmann::json& op_resolved,
                                                               const ArrayMetadata& array,
                                                               bool resumed) const = 0;
+  // The same, for ops whose consumer needs the session's context (the command op's chunk
+  // stream: its program's environment and its cancel). Default: MakeConsumer.
+  virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumerFor(const OpContext& ctx,
+                                                                 const nlohmann::json& op_resolved,
+                                                                 const ArrayMetadata& array,
+                                                                 bool resumed) const {
+    return MakeConsumer(op_resolved, array, resumed);
+  }
 
   const ChunkServices& services_;
 

@@ -8,33 +8,11 @@
 // `_ARRAY_DIMENSIONS`, units, ...) are read at Prepare and written to the sink's `.zattrs`, just
 // before its `.zarray`. Missing source chunks are not written (they read as the fill value in the
 // sink too), so the sink should be empty or hold an earlier transcode of the same source.
-#include <cmath>
-#include <cstring>
-
 #include "pipeline/ops/chunk_op.h"
+#include "pipeline/ops/zarr_sink.h"
 
 namespace batchd::pipeline {
 namespace {
-
-// zarr v2 spells non-finite float fill values as strings and has no bit-pattern form (zarr v3
-// "0x7fc00000"); turn such a fill value into what a .zarray can hold.
-nlohmann::json FillValueForZarrV2(const ArrayMetadata& array) {
-  const nlohmann::json& fill = array.fill_value;
-  if (!fill.is_string() || array.dtype.kind != DataType::Kind::kFloat) return fill;
-  Result<std::array<uint8_t, 8>> element = array.FillElement();
-  if (!element.ok()) return fill;
-  double v = 0;
-  if (array.dtype.size == 4) {
-    float f;
-    std::memcpy(&f, element->data(), 4);
-    v = f;
-  } else {
-    std::memcpy(&v, element->data(), 8);
-  }
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  return v;
-}
 
 struct Written final : ChunkContribution {
   bool wrote = false;
@@ -153,7 +131,7 @@ class TranscodeOp final : public ChunkOp {
     }
     out.keys = {.prefix = "", .separator = separator[0]};
     out.fill_value = FillValueForZarrV2(array);
-    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));
+    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out, "transcode"));
     ASSIGN_OR_RETURN(nlohmann::json attributes, SourceAttributes(job, array));
     return nlohmann::json{
         {"sink", {{"url", url}, {"array", out.ToJson()}, {"attributes", attributes}}}};
@@ -203,24 +181,6 @@ class TranscodeOp final : public ChunkOp {
                                      "/source/url");
     }
     return doc;
-  }
-
-  // A sink that already holds an array of another shape, chunking or dtype would end up a
-  // mixture of two arrays: refuse it before writing anything.
-  static Status CheckSinkIsCompatible(ChunkStore& sink, const ArrayMetadata& out) {
-    ASSIGN_OR_RETURN(std::optional<Bytes> existing, ReadKey(sink, ".zarray"));
-    if (!existing) return Status::Ok();
-    nlohmann::json doc = nlohmann::json::parse(existing->begin(), existing->end(), nullptr, false);
-    const bool same = !doc.is_discarded() && doc.is_object() &&
-                      doc.value("shape", nlohmann::json()) == out.shape &&
-                      doc.value("chunks", nlohmann::json()) == out.chunk_shape &&
-                      doc.value("dtype", nlohmann::json()) == out.dtype.ToNumpy();
-    if (same) return Status::Ok();
-    return Status::InvalidArgument(
-        sink.url() +
-            " already holds a different array (shape, chunks or dtype); "
-            "transcode writes only into an empty sink or one of the same array",
-        "/sink/url");
   }
 };
 
