@@ -422,6 +422,46 @@ TEST_F(ChunkStreamTest, AWrongSizedOutputChunkFailsTheSessionAndWritesNoArrayDoc
   ASSERT_NO_FATAL_FAILURE(ExpectFailure(no_sink, {"chunk 0.0", "no \"sink\""}));
 }
 
+TEST_F(ChunkStreamTest, CancelMidStreamEndsCanceledAndTheProgramIsGone) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(MakeArrays().is_object());
+  const std::filesystem::path pid_file = Scratch() / "pid";
+  // Answers the first chunk, then hangs without reading on.
+  json job = InlineJob(
+      "import os, sys, time, batchd_worker\n"
+      "w = batchd_worker.Worker()\n"
+      "for key, chunk in w:\n"
+      "    w.send_result(key, {'n': 1})\n"
+      "    open(sys.argv[1], 'w').write('%d\\n' % os.getpid())\n"
+      "    time.sleep(1000)\n",
+      ArrayUrl("zstd"));
+  job["argv"].push_back(pid_file.string());
+  ASSERT_OK_AND_ASSIGN(const std::string id, SubmitBatch(client(), {{"template", job}}));
+  const auto give_up = std::chrono::steady_clock::now() + kGuard;
+  while (ReadFile(pid_file).find('\n') == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const std::string pid_text = ReadFile(pid_file);
+  ASSERT_NE(pid_text.find('\n'), std::string::npos) << "the program did not start";
+  const pid_t program = std::stoi(pid_text);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> sessions, SessionIdsOf(client(), id));
+  ASSERT_OK_AND_ASSIGN(
+      json answer, PostJson(client(), "/api/v1/sessions/" + std::to_string(sessions[0]) + "/cancel",
+                            json::object(), 202));
+  ASSERT_OK_AND_ASSIGN(json s, WaitForSessionState(client(), sessions[0], "canceled", kGuard));
+  EXPECT_EQ(s["error"]["kind"], "canceled") << s.dump();
+  const auto gone_by = std::chrono::steady_clock::now() + kGuard;
+  while (std::filesystem::exists("/proc/" + std::to_string(program) + "/stat") &&
+         ReadFile("/proc/" + std::to_string(program) + "/stat").find(") Z") == std::string::npos &&
+         std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const std::string stat = ReadFile("/proc/" + std::to_string(program) + "/stat");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z") != std::string::npos)
+      << "program " << program << " survived the cancel: " << stat;
+}
+
 TEST_F(ChunkStreamTest, BadStreamMembersAreRefusedAtSubmitNamingThem) {
   ASSERT_NO_FATAL_FAILURE(Start());
   json bad_reduce = InlineJob("1", FileUrl(data_dir() / "a.zarr"));
