@@ -66,10 +66,15 @@ class Worker:
         return json.loads(line)
 
     def _read_exactly(self, n):
-        data = self._in.read(n)
-        if data is None or len(data) != n:
-            raise ProtocolError("stdin ended inside a chunk")
-        return data
+        # An unbuffered stdin may return less than asked for.
+        parts, got = [], 0
+        while got < n:
+            data = self._in.read(n - got)
+            if not data:
+                raise ProtocolError("stdin ended inside a chunk")
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def __iter__(self):
         while True:

@@ -462,6 +462,34 @@ TEST_F(ChunkStreamTest, CancelMidStreamEndsCanceledAndTheProgramIsGone) {
       << "program " << program << " survived the cancel: " << stat;
 }
 
+TEST_F(ChunkStreamTest, BatchdWritesNoMoreThanTheByteBudgetAheadOfTheProgram) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(MakeArrays().is_object());
+  // 20 chunks of 512 bytes; a budget of 4096 holds 8, one of them the chunk the program has.
+  // Reading stdin unbuffered (no read-ahead), the program waits on its first chunk and then
+  // counts what waits in the pipe: the other chunks reserved, never all 19 left.
+  json job = InlineJob(
+      "import fcntl, struct, sys, termios, time, batchd_worker\n"
+      "w = batchd_worker.Worker(stdin=open(0, 'rb', buffering=0))\n"
+      "first = True\n"
+      "for key, chunk in w:\n"
+      "    r = {'n': 1}\n"
+      "    if first:\n"
+      "        time.sleep(2)\n"
+      "        got = fcntl.ioctl(0, termios.FIONREAD, b'\\0\\0\\0\\0')\n"
+      "        r['pending'] = struct.unpack('i', got)[0]\n"
+      "        first = False\n"
+      "    w.send_result(key, r)\n",
+      ArrayUrl("zstd"));
+  job["limits"] = {{"bytes_in_flight", 4096}};
+  job["reduce"] = {{"pending", "max"}};
+  const json s = RunOne(job);
+  ASSERT_EQ(s["state"], "completed") << s.dump();
+  EXPECT_EQ(s["result"]["values"]["n"], 20) << s.dump();
+  // Each chunk on the wire: its 512 bytes and a header line of about 100.
+  EXPECT_LE(s["result"]["values"]["pending"].get<int64_t>(), 7 * (512 + 128)) << s.dump();
+}
+
 TEST_F(ChunkStreamTest, BadStreamMembersAreRefusedAtSubmitNamingThem) {
   ASSERT_NO_FATAL_FAILURE(Start());
   json bad_reduce = InlineJob("1", FileUrl(data_dir() / "a.zarr"));
