@@ -202,7 +202,8 @@ int RunServe(const ServeConfig& config) {
                                     .limits = {.address_space_bytes = config.command_rlimit_as,
                                                .cpu_seconds = config.command_rlimit_cpu,
                                                .open_files = config.command_rlimit_nofile},
-                                    .log_bytes_per_session = config.log_bytes_per_session});
+                                    .log_bytes_per_session = config.log_bytes_per_session,
+                                    .chunks = &chunk_services});
   if (config.file_roots.empty()) {
     spdlog::info("no --file-root given: file:// sources and sinks are refused");
   }

@@ -187,8 +187,8 @@ void ChunkOp::Run(const OpContext& ctx, OpDone done) const {
   (*store)->LimitValueBytes(MaxStoredChunkBytes(
       std::max(array->ChunkBytes(), (*codec)->StoredBytes(array->ChunkBytes()))));
   Result<std::unique_ptr<ChunkConsumer>> consumer =
-      MakeConsumer(resolved.value("op", nlohmann::json::object()), *array, *region,
-                   ctx.attempt > 1 || (ctx.checkpoint && !ctx.checkpoint->is_null()));
+      MakeConsumerFor(ctx, resolved.value("op", nlohmann::json::object()), *array, *region,
+                      ctx.attempt > 1 || (ctx.checkpoint && !ctx.checkpoint->is_null()));
   if (!consumer.ok()) return fail(consumer.status());
 
   std::optional<ChunkCheckpoint> resume;

@@ -93,6 +93,15 @@ class ChunkOp : public Op {
                                                               const ArrayMetadata& array,
                                                               const ChunkRegion& region,
                                                               bool resumed) const = 0;
+  // The same, for ops whose consumer needs the session's context (the command op's chunk
+  // stream: its program's environment and its cancel). Default: MakeConsumer.
+  virtual Result<std::unique_ptr<ChunkConsumer>> MakeConsumerFor(const OpContext& ctx,
+                                                                 const nlohmann::json& op_resolved,
+                                                                 const ArrayMetadata& array,
+                                                                 const ChunkRegion& region,
+                                                                 bool resumed) const {
+    return MakeConsumer(op_resolved, array, region, resumed);
+  }
 
   const ChunkServices& services_;
 

@@ -1,5 +1,8 @@
 #include "pipeline/ops/command_job.h"
 
+#include <cstdlib>
+#include <map>
+
 namespace batchd::pipeline {
 namespace {
 
@@ -8,6 +11,11 @@ namespace {
 constexpr size_t kMaxItemBytes = 64 << 10;
 constexpr size_t kMaxItems = 4096;
 constexpr double kMaxTimeoutS = 30.0 * 24 * 3600;
+
+// What a program gets of the daemon's own environment: enough to find its tools and speak the
+// locale, nothing of the daemon's configuration (BATCHD_TOKEN_FILE, ...).
+constexpr const char* kPassedVariables[] = {"PATH", "HOME",   "LANG", "LC_ALL",
+                                            "TZ",   "TMPDIR", "USER", "LOGNAME"};
 
 // The text a scalar stands for in argv or env; kInvalidArgument otherwise.
 Result<std::string> ArgumentText(const nlohmann::json& v, const std::string& what) {
@@ -94,6 +102,48 @@ Status WithPrefix(const Status& s, const std::string& member) {
 }
 
 }  // namespace
+
+std::vector<std::string> ProgramEnvironment(const CommandJob& job, const ProgramPlace& place,
+                                            const std::string& result_file) {
+  std::map<std::string, std::string> vars;
+  for (const char* name : kPassedVariables) {
+    if (const char* v = std::getenv(name)) vars[name] = v;
+  }
+  if (!vars.count("PATH")) vars["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& [name, value] : job.env) vars[name] = value;
+  vars["BATCHD_SESSION_ID"] = std::to_string(place.session_id);
+  vars["BATCHD_BATCH_ID"] = place.batch_id;
+  vars["BATCHD_RUN"] = std::to_string(place.run);
+  vars["BATCHD_INDEX"] = place.index_json;
+  vars["BATCHD_ATTEMPT"] = std::to_string(place.attempt);
+  vars["BATCHD_RESULT_FILE"] = result_file;
+  std::vector<std::string> env;
+  env.reserve(vars.size());
+  for (const auto& [name, value] : vars) env.push_back(name + "=" + value);
+  return env;
+}
+
+bool JsonNestedDeeper(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
 
 Status CheckCommandMember(std::string_view pointer, const nlohmann::json& value) {
   if (pointer == "/argv") {

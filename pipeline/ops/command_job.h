@@ -36,4 +36,24 @@ Result<CommandJob> ParseCommandJob(const nlohmann::json& job);
 // "/timeout_s" or "/transient_exit_codes". Messages carry no path (the caller adds it).
 Status CheckCommandMember(std::string_view pointer, const nlohmann::json& value);
 
+// Whether `text` has brackets nested deeper than `max_depth` outside strings: such JSON is
+// refused before parsing, as a request body is (core/batch_spec.cpp), since the JSON library
+// recurses over the depth.
+bool JsonNestedDeeper(std::string_view text, int max_depth);
+
+// Where a program stands in its batch, for its environment (docs/command.md, "What the program
+// gets").
+struct ProgramPlace {
+  int64_t session_id = 0;
+  std::string batch_id;
+  uint64_t run = 0;
+  std::string index_json;  // "[2, 1]"
+  int64_t attempt = 1;
+};
+
+// The program's whole environment: a few of the daemon's variables, the job's env, then the
+// BATCHD_* ones ("NAME=VALUE" items, sorted by name).
+std::vector<std::string> ProgramEnvironment(const CommandJob& job, const ProgramPlace& place,
+                                            const std::string& result_file);
+
 }  // namespace batchd::pipeline

@@ -9,8 +9,10 @@
 
 #include "core/mutex.h"
 #include "pipeline/ops/command_job.h"
+#include "pipeline/ops/command_stream_op.h"
 #include "pipeline/process/capped_log_file.h"
 #include "pipeline/process/process_records.h"
+#include "pipeline/process/run_threads.h"
 #include "pipeline/process/tail_buffer.h"
 
 namespace batchd::pipeline {
@@ -24,47 +26,6 @@ constexpr int kMaxResultDepth = 64;
 constexpr size_t kStderrQuoteBytes = 2048;
 constexpr size_t kStderrQuoteLines = 10;
 
-// What a program gets of the daemon's own environment: enough to find its tools and speak the
-// locale, nothing of the daemon's configuration (BATCHD_TOKEN_FILE, ...).
-constexpr const char* kPassedVariables[] = {"PATH", "HOME",   "LANG", "LC_ALL",
-                                            "TZ",   "TMPDIR", "USER", "LOGNAME"};
-
-// The supervising threads of running programs: one each, joined once finished (at the next
-// start or at destruction), so no thread outlives the op.
-class RunThreads {
- public:
-  ~RunThreads() {
-    MutexLock lock(mu_);
-    while (!running_.empty()) changed_.Wait(mu_);
-    std::vector<std::thread> finished = std::move(finished_);
-    lock.Unlock();
-    for (std::thread& t : finished) t.join();
-  }
-
-  void Start(std::function<void()> body) {
-    std::vector<std::thread> finished;
-    MutexLock lock(mu_);
-    finished.swap(finished_);
-    const uint64_t id = next_id_++;
-    running_[id] = std::thread([this, id, body = std::move(body)] {
-      body();
-      MutexLock lock(mu_);
-      finished_.push_back(std::move(running_[id]));
-      running_.erase(id);
-      changed_.SignalAll();
-    });
-    lock.Unlock();
-    for (std::thread& t : finished) t.join();
-  }
-
- private:
-  Mutex mu_;
-  CondVar changed_;
-  uint64_t next_id_ GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, std::thread> running_ GUARDED_BY(mu_);
-  std::vector<std::thread> finished_ GUARDED_BY(mu_);
-};
-
 // One session's run, shared by its supervising thread and its cancel callback.
 struct CommandRun {
   Mutex mu;
@@ -75,18 +36,30 @@ struct CommandRun {
   OpDone done GUARDED_BY(mu);
 };
 
-std::string IndexJson(const OpContext& ctx) {
+}  // namespace
+
+ProgramPlace PlaceOf(const OpContext& ctx) {
   nlohmann::json index = nlohmann::json::array();
   if (ctx.index) {
     for (uint64_t i : *ctx.index) index.push_back(i);
   }
-  return index.dump();
+  return {.session_id = ctx.session_id,
+          .batch_id = ctx.batch_id,
+          .run = ctx.run,
+          .index_json = index.dump(),
+          .attempt = ctx.attempt};
 }
+
+namespace {
 
 class CommandOp final : public Op {
  public:
   explicit CommandOp(CommandOptions options)
-      : options_(std::move(options)), records_(CommandProcessRecordsDir(options_.work_dir)) {}
+      : options_(std::move(options)),
+        records_(CommandProcessRecordsDir(options_.work_dir)),
+        stream_(options_.chunks != nullptr
+                    ? MakeCommandStreamOp(*options_.chunks, options_, records_, threads_)
+                    : nullptr) {}
 
   Status Enabled() const override {
     if (!options_.allow.empty()) return Status::Ok();
@@ -96,10 +69,15 @@ class CommandOp final : public Op {
   }
 
   std::vector<std::string> SubmitCheckedMembers() const override {
-    return {"/argv", "/argv/0", "/env", "/cwd", "/timeout_s", "/transient_exit_codes"};
+    return {"/argv",       "/argv/0", "/env",      "/cwd",   "/timeout_s", "/transient_exit_codes",
+            "/source/url", "/region", "/sink/url", "/reduce"};
   }
 
   Status CheckMember(std::string_view pointer, const nlohmann::json& value) const override {
+    if (IsStreamMember(pointer)) {
+      if (stream_ == nullptr) return NoStream();
+      return stream_->CheckMember(pointer, value);
+    }
     if (pointer != "/argv/0") return CheckCommandMember(pointer, value);
     if (!value.is_string()) {
       return Status::InvalidArgument("command: argv[0] must be a string naming the program, got " +
@@ -110,6 +88,17 @@ class CommandOp final : public Op {
   }
 
   Result<nlohmann::json> Prepare(const nlohmann::json& job) const override {
+    if (job.contains("source")) {
+      if (stream_ == nullptr) return Status(NoStream().code(), NoStream().message(), "/source");
+      return stream_->Prepare(job);
+    }
+    for (const char* member : {"sink", "reduce"}) {
+      if (job.contains(member)) {
+        return Status::InvalidArgument(
+            std::string("command: \"") + member + "\" needs a \"source\" (chunk streaming)",
+            std::string("/") + member);
+      }
+    }
     ASSIGN_OR_RETURN(CommandJob parsed, ParseCommandJob(job));
     if (Result<std::string> exe = options_.allow.Resolve(parsed.argv[0]); !exe.ok()) {
       return Status(exe.status().code(), exe.status().message(), "/argv/0");
@@ -118,6 +107,9 @@ class CommandOp final : public Op {
   }
 
   void Run(const OpContext& ctx, OpDone done) const override {
+    if (ctx.job && ctx.job->contains("source") && stream_ != nullptr) {
+      return stream_->Run(ctx, std::move(done));
+    }
     auto run = std::make_shared<CommandRun>();
     {
       MutexLock lock(run->mu);  // not shared yet: for the analysis
@@ -141,25 +133,22 @@ class CommandOp final : public Op {
     });
   }
 
+  // A chunk stream's results fold by their reductions (docs/command.md); other results do not.
+  Result<nlohmann::json> FoldResult(const nlohmann::json& aggregate,
+                                    const nlohmann::json& result) const override {
+    if (!IsStreamResult(result)) return aggregate;
+    return FoldStreamResult(aggregate, result);
+  }
+
  private:
-  std::vector<std::string> Environment(const OpContext& ctx, const CommandJob& job,
-                                       const std::filesystem::path& result_file) const {
-    std::map<std::string, std::string> vars;
-    for (const char* name : kPassedVariables) {
-      if (const char* v = std::getenv(name)) vars[name] = v;
-    }
-    if (!vars.count("PATH")) vars["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-    for (const auto& [name, value] : job.env) vars[name] = value;
-    vars["BATCHD_SESSION_ID"] = std::to_string(ctx.session_id);
-    vars["BATCHD_BATCH_ID"] = ctx.batch_id;
-    vars["BATCHD_RUN"] = std::to_string(ctx.run);
-    vars["BATCHD_INDEX"] = IndexJson(ctx);
-    vars["BATCHD_ATTEMPT"] = std::to_string(ctx.attempt);
-    vars["BATCHD_RESULT_FILE"] = result_file.string();
-    std::vector<std::string> env;
-    env.reserve(vars.size());
-    for (const auto& [name, value] : vars) env.push_back(name + "=" + value);
-    return env;
+  static bool IsStreamMember(std::string_view pointer) {
+    return pointer == "/source/url" || pointer == "/region" || pointer == "/sink/url" ||
+           pointer == "/reduce";
+  }
+
+  static Status NoStream() {
+    return Status::InvalidArgument(
+        "command: this daemon streams no chunks to programs (no chunk pipeline)");
   }
 
   // The whole run, on its thread: spawn, record, release, supervise, judge.
@@ -198,7 +187,7 @@ class CommandOp final : public Op {
     }
     const ProcessSpec spec{.executable = *executable,
                            .argv = job->argv,
-                           .env = Environment(ctx, *job, result_file),
+                           .env = ProgramEnvironment(*job, PlaceOf(ctx), result_file.string()),
                            .cwd = job->cwd,
                            .limits = options_.limits};
     Result<std::unique_ptr<ProcessGroup>> group = ProcessGroup::Spawn(spec);
@@ -278,7 +267,7 @@ class CommandOp final : public Op {
     text << in.rdbuf();
     std::filesystem::remove(path, ec);
     const std::string json_text = text.str();
-    if (TooDeep(json_text)) {
+    if (JsonNestedDeeper(json_text, kMaxResultDepth)) {
       return OpOutcome::Failed(Status::FailedPrecondition(
           "the program's BATCHD_RESULT_FILE holds JSON nested deeper than " +
           std::to_string(kMaxResultDepth)));
@@ -293,33 +282,10 @@ class CommandOp final : public Op {
     }
   }
 
-  // Brackets nested deeper than kMaxResultDepth outside strings: refused before parsing, as a
-  // request body is (core/batch_spec.cpp), since the JSON library recurses over the depth.
-  static bool TooDeep(std::string_view text) {
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if (in_string) {
-        if (c == '\\') {
-          ++i;
-        } else if (c == '"') {
-          in_string = false;
-        }
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '[' || c == '{') {
-        if (++depth > kMaxResultDepth) return true;
-      } else if ((c == ']' || c == '}') && depth > 0) {
-        --depth;
-      }
-    }
-    return false;
-  }
-
   const CommandOptions options_;
   const ProcessRecords records_;
-  mutable RunThreads threads_;  // declared last: joined first, while the rest still exists
+  const std::unique_ptr<Op> stream_;  // jobs with a "source"; null without ChunkServices
+  mutable RunThreads threads_;        // declared last: joined first, while the rest still exists
 };
 
 }  // namespace

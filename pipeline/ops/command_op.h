@@ -13,11 +13,14 @@
 #include <filesystem>
 #include <string>
 
+#include "pipeline/ops/command_job.h"
 #include "pipeline/ops/op_registry.h"
 #include "pipeline/process/command_allowlist.h"
 #include "pipeline/process/process_group.h"
 
 namespace batchd::pipeline {
+
+struct ChunkServices;
 
 struct CommandOptions {
   CommandAllowlist allow;  // empty: the op is off (Enabled refuses it)
@@ -30,7 +33,13 @@ struct CommandOptions {
   // Both log files of one session together at most (plus a marker line each): each keeps its
   // first and last quarter of this.
   uint64_t log_bytes_per_session = 8 << 20;
+  // The chunk pipeline for jobs with a "source" (command_stream_op.h); null: such jobs are
+  // refused. Must outlive the registry.
+  const ChunkServices* chunks = nullptr;
 };
+
+// Where a session stands, for its program's BATCHD_* variables.
+ProgramPlace PlaceOf(const OpContext& ctx);
 
 // Registers "command". The op keeps a thread per running program and joins them when the
 // registry is destroyed (after the scheduler has stopped).

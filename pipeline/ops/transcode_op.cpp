@@ -17,11 +17,9 @@
 // and the session's limits.bytes_in_flight, which holds a shard's chunks until it is written),
 // and a region must start and stop on shard boundaries (or the grid's end), so no two sessions
 // write one shard.
-#include <cmath>
-#include <cstring>
-
 #include "pipeline/ops/chunk_op.h"
 #include "pipeline/ops/shard_writer.h"
+#include "pipeline/ops/zarr_sink.h"
 
 namespace batchd::pipeline {
 namespace {
@@ -48,26 +46,6 @@ Status CheckFormat(const nlohmann::json& format) {
   if (format.is_null() || format == "zarr2" || format == "zarr3") return Status::Ok();
   return Status::InvalidArgument("\"format\" of a sink must be \"zarr2\" or \"zarr3\", got " +
                                  format.dump());
-}
-
-// zarr v2 spells non-finite float fill values as strings and has no bit-pattern form (zarr v3
-// "0x7fc00000"); turn such a fill value into what a .zarray can hold.
-nlohmann::json FillValueForZarrV2(const ArrayMetadata& array) {
-  const nlohmann::json& fill = array.fill_value;
-  if (!fill.is_string() || array.dtype.kind != DataType::Kind::kFloat) return fill;
-  Result<std::array<uint8_t, 8>> element = array.FillElement();
-  if (!element.ok()) return fill;
-  double v = 0;
-  if (array.dtype.size == 4) {
-    float f;
-    std::memcpy(&f, element->data(), 4);
-    v = f;
-  } else {
-    std::memcpy(&v, element->data(), 8);
-  }
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  return v;
 }
 
 struct Written final : ChunkContribution {
@@ -240,7 +218,7 @@ class TranscodeOp final : public ChunkOp {
         return Status::InvalidArgument(doc.status().message(), "/sink/codec");
       }
     }
-    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out));
+    RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out, "transcode"));
     return nlohmann::json{
         {"sink", {{"url", url}, {"array", out.ToJson()}, {"attributes", attributes}}}};
   }
@@ -370,47 +348,6 @@ class TranscodeOp final : public ChunkOp {
                                      "/source/url");
     }
     return doc;
-  }
-
-  // A sink that already holds an array of another shape, chunking or dtype would end up a
-  // mixture of two arrays: refuse it before writing anything.
-  static Status CheckSinkIsCompatible(ChunkStore& sink, const ArrayMetadata& out) {
-    const bool zarr3 = out.format == "zarr3";
-    ASSIGN_OR_RETURN(std::optional<Bytes> existing, ReadKey(sink, zarr3 ? "zarr.json" : ".zarray"));
-    if (!existing) return Status::Ok();
-    nlohmann::json doc = nlohmann::json::parse(existing->begin(), existing->end(), nullptr, false);
-    bool same =
-        !doc.is_discarded() && doc.is_object() && doc.value("shape", nlohmann::json()) == out.shape;
-    if (same && zarr3) {
-      // The same document batchd would write, up to the codec and attributes: grid and inner
-      // chunks compared through what this transcode writes.
-      Result<std::string> mine = ZarrV3ArrayDocument(out, nlohmann::json());
-      const nlohmann::json ours = mine.ok() ? nlohmann::json::parse(*mine) : nlohmann::json();
-      auto inner = [](const nlohmann::json& d) -> nlohmann::json {
-        auto codecs = d.find("codecs");
-        if (codecs == d.end() || !codecs->is_array() || codecs->empty()) return nullptr;
-        const nlohmann::json& first = (*codecs)[0];
-        if (!first.is_object() || first.value("name", nlohmann::json()) != "sharding_indexed") {
-          return nullptr;
-        }
-        auto config = first.find("configuration");
-        if (config == first.end() || !config->is_object()) return nullptr;
-        return config->value("chunk_shape", nlohmann::json());
-      };
-      same =
-          doc.value("data_type", nlohmann::json()) == out.dtype.ToZarrV3() &&
-          doc.value("chunk_grid", nlohmann::json()) == ours.value("chunk_grid", nlohmann::json()) &&
-          inner(doc) == inner(ours);
-    } else if (same) {
-      same = doc.value("chunks", nlohmann::json()) == out.chunk_shape &&
-             doc.value("dtype", nlohmann::json()) == out.dtype.ToNumpy();
-    }
-    if (same) return Status::Ok();
-    return Status::InvalidArgument(
-        sink.url() +
-            " already holds a different array (shape, chunks or dtype); "
-            "transcode writes only into an empty sink or one of the same array",
-        "/sink/url");
   }
 };
 

@@ -38,6 +38,9 @@ struct ProcessSpec {
   std::vector<std::string> env;   // "NAME=VALUE" items: the program's whole environment
   std::string cwd;                // empty: the daemon's working directory
   ResourceLimits limits;
+  // The program's stdin is the read end of a pipe whose write end TakeStdin() hands over (the
+  // command op's chunk stream), instead of /dev/null.
+  bool stdin_pipe = false;
 };
 
 // How the group's leader ended.
@@ -94,6 +97,14 @@ class ProcessGroup {
   // background processes do not outlive it. Call once, after Release (or after it failed).
   Supervised Supervise(const SuperviseOptions& options);
 
+  // The write end of the program's stdin (ProcessSpec::stdin_pipe; blocking, close-on-exec):
+  // the caller owns it from now on and closes it for EOF. -1 without stdin_pipe or when taken.
+  int TakeStdin() {
+    const int fd = stdin_fd_;
+    stdin_fd_ = -1;
+    return fd;
+  }
+
   // Any thread, any time (also before Supervise): the group gets SIGTERM now (from the
   // Supervise thread, which alone may signal it while the leader is unreaped) and SIGKILL
   // after kill_grace. Later calls do nothing.
@@ -111,6 +122,7 @@ class ProcessGroup {
   int err_fd_ = -1;         // the program's stderr (non-blocking)
   int pid_fd_ = -1;         // pidfd_open(pid_): readable once the leader has exited
   int wake_fd_ = -1;        // eventfd: Terminate() was called
+  int stdin_fd_ = -1;       // write end of the program's stdin, until TakeStdin()
   bool reaped_ = false;
   std::string executable_;
 };
