@@ -11,12 +11,21 @@
 // (zarr v3). Missing source chunks are not written (they read as the fill value in the sink too),
 // so the sink should be empty or hold an earlier transcode of the same source.
 //
+// A zarr v2 sink inside a group with consolidated metadata (its parent holds `.zgroup` and
+// `.zmetadata`, as zarr-python's consolidate_metadata leaves it) is added to that `.zmetadata`
+// after its `.zarray` is written, so zarr.open_consolidated sees it. The op's one consolidation
+// thread makes these read-modify-writes one at a time (sessions of one batch writing arrays of
+// one group would otherwise lose each other's entries). A group without `.zmetadata` gets none:
+// one listing only the new array would hide the others from open_consolidated.
+//
 // `shards` (zarr v3 only, and implied by it): the sink is sharded (sharding_indexed) with that
 // shard shape, each entry a multiple of the chunk shape; the chunks become its inner chunks and
 // shard_writer.h writes each shard whole. A shard's decoded bytes are bounded (kMaxShardBytes,
 // and the session's limits.bytes_in_flight, which holds a shard's chunks until it is written),
 // and a region must start and stop on shard boundaries (or the grid's end), so no two sessions
 // write one shard.
+#include "core/worker_pool.h"
+#include "pipeline/formats/consolidated_metadata.h"
 #include "pipeline/ops/chunk_op.h"
 #include "pipeline/ops/shard_writer.h"
 #include "pipeline/ops/zarr_sink.h"
@@ -54,13 +63,20 @@ struct Written final : ChunkContribution {
 
 class TranscodeConsumer final : public ChunkConsumer {
  public:
+  // `group` (may be null): the consolidated group the sink is member `member_name` of, updated
+  // on `consolidations` (which outlives the consumer) once the .zarray is written.
   TranscodeConsumer(std::shared_ptr<ChunkStore> sink, std::shared_ptr<const Codec> codec,
-                    ArrayMetadata sink_array, nlohmann::json attributes)
+                    ArrayMetadata sink_array, nlohmann::json attributes,
+                    std::shared_ptr<ChunkStore> group, std::string member_name,
+                    WorkerPool& consolidations)
       : zarr3_(sink_array.format == "zarr3"),
         sink_(std::move(sink)),
         codec_(std::move(codec)),
         sink_array_(std::move(sink_array)),
-        attributes_(std::move(attributes)) {}
+        attributes_(std::move(attributes)),
+        group_(std::move(group)),
+        member_name_(std::move(member_name)),
+        consolidations_(consolidations) {}
 
   // The sink keeps the source's byte order, so chunks are re-encoded exactly as stored.
   bool NativeByteOrder() const override { return false; }
@@ -118,19 +134,37 @@ class TranscodeConsumer final : public ChunkConsumer {
     const std::string doc = ZarrV2ArrayDocument(sink_array_);
     Bytes bytes(doc.begin(), doc.end());
     sink_->Put(".zarray", std::move(bytes),
-               [done = std::move(done), url = sink_->url(), written = chunks_written_](Status s) {
+               [this, done = std::move(done), doc, url = sink_->url(),
+                written = chunks_written_](Status s) mutable {
                  if (!s.ok())
                    return done(Status(s.code(), "writing " + url + "/.zarray: " + s.message()));
-                 done(nlohmann::json{{"sink", url}, {"chunks_written", written}});
+                 nlohmann::json result = {{"sink", url}, {"chunks_written", written}};
+                 if (!group_) return done(std::move(result));
+                 Consolidate(nlohmann::json::parse(doc), std::move(result), std::move(done));
                });
+  }
+
+  // Off the store's thread (UpdateConsolidatedMetadata blocks), one group update at a time.
+  void Consolidate(nlohmann::json zarray, nlohmann::json result, FinishDone done) {
+    consolidations_.SubmitAlways([group = group_, name = member_name_, attrs = attributes_,
+                                  zarray = std::move(zarray), result = std::move(result),
+                                  done = std::move(done)]() mutable {
+      Status s = UpdateConsolidatedMetadata(*group, name, zarray, attrs);
+      if (!s.ok()) return done(s);
+      result["consolidated"] = group->url() + "/.zmetadata";
+      done(std::move(result));
+    });
   }
 
   const bool zarr3_;  // the sink is zarr v3 (zarr.json), else zarr v2 (.zarray, .zattrs)
   const std::shared_ptr<ChunkStore> sink_;
   const std::shared_ptr<const Codec> codec_;
   const ArrayMetadata sink_array_;
-  const nlohmann::json attributes_;  // an object, or null for none
-  int64_t chunks_written_ = 0;       // guarded by the pipeline's lock
+  const nlohmann::json attributes_;          // an object, or null for none
+  const std::shared_ptr<ChunkStore> group_;  // null: no consolidated metadata to update
+  const std::string member_name_;
+  WorkerPool& consolidations_;
+  int64_t chunks_written_ = 0;  // guarded by the pipeline's lock
 };
 
 class TranscodeOp final : public ChunkOp {
@@ -219,8 +253,15 @@ class TranscodeOp final : public ChunkOp {
       }
     }
     RETURN_IF_ERROR(CheckSinkIsCompatible(**store, out, "transcode"));
-    return nlohmann::json{
+    nlohmann::json prepared = {
         {"sink", {{"url", url}, {"array", out.ToJson()}, {"attributes", attributes}}}};
+    if (!zarr3) {
+      ASSIGN_OR_RETURN(std::optional<GroupMember> group, ConsolidatedGroupOf(url));
+      if (group) {
+        prepared["sink"]["group"] = {{"url", group->group_url}, {"member", group->name}};
+      }
+    }
+    return prepared;
   }
 
   // A sharded sink is visited shard by shard, so that a shard's chunks come together and the
@@ -281,12 +322,45 @@ class TranscodeOp final : public ChunkOp {
       return MakeShardWriter(std::move(store), std::shared_ptr<const Codec>(std::move(codec)),
                              std::move(out), region, sink.value("attributes", nlohmann::json()));
     }
+    std::shared_ptr<ChunkStore> group;
+    const nlohmann::json group_json = sink.value("group", nlohmann::json());
+    if (group_json.is_object()) {
+      ASSIGN_OR_RETURN(group, services_.stores.Open(group_json.value("url", std::string())));
+      group->LimitValueBytes(ChunkServices::kMaxMetadataBytes);
+    }
     return std::unique_ptr<ChunkConsumer>(std::make_unique<TranscodeConsumer>(
         std::move(store), std::shared_ptr<const Codec>(std::move(codec)), std::move(out),
-        sink.value("attributes", nlohmann::json())));
+        sink.value("attributes", nlohmann::json()), std::move(group),
+        group_json.is_object() ? group_json.value("member", std::string()) : std::string(),
+        consolidations_));
   }
 
  private:
+  // The group whose consolidated metadata a zarr v2 sink at `url` must join: its parent, when
+  // that opens as a store and holds both .zgroup and .zmetadata; nullopt otherwise (no parent,
+  // one this daemon may not reach, or not a consolidated group). Errors are the parent's
+  // reads'.
+  Result<std::optional<GroupMember>> ConsolidatedGroupOf(const std::string& url) const {
+    std::optional<GroupMember> member = ParentGroupOf(url);
+    if (!member) return std::optional<GroupMember>();
+    Result<std::shared_ptr<ChunkStore>> parent = services_.stores.Open(member->group_url);
+    if (!parent.ok()) return std::optional<GroupMember>();
+    (*parent)->LimitValueBytes(ChunkServices::kMaxMetadataBytes);
+    for (const char* key : {".zgroup", ".zmetadata"}) {
+      Result<std::optional<Bytes>> doc = ReadKey(**parent, key);
+      if (!doc.ok()) {
+        return Status(doc.status().code(),
+                      "reading " + member->group_url + "/" + key + ": " + doc.status().message(),
+                      "/sink/url");
+      }
+      if (!*doc) return std::optional<GroupMember>();
+    }
+    return member;
+  }
+
+  // One thread: consolidated metadata updates run one at a time (see the top of the file).
+  mutable WorkerPool consolidations_{1, 1024};
+
   // sink.shards (a list of integers >= 1) against the sink's chunks (the source's, or its inner
   // chunks): same rank, each a multiple of the chunk shape, at most kMaxShardBytes decoded and
   // kMaxInnerChunksPerShard inner chunks. Errors name /sink/shards.

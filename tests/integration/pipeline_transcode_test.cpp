@@ -2,6 +2,8 @@
 // batchd wrote and finds exactly the input's values (tests/e2e/zarr_compare.py).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "tests/support/api_calls.h"
 #include "tests/support/command.h"
 #include "tests/support/daemon_fixture.h"
@@ -168,6 +170,101 @@ TEST_F(PipelineTranscodeTest, RefusesASinkHoldingAnotherArray) {
   // Nothing of b was touched.
   ASSERT_OK_AND_ASSIGN(nlohmann::json cmp, CompareArrays(root() / "b", root() / "b"));
   EXPECT_EQ(cmp["expected"]["shape"], nlohmann::json::parse("[30, 20]"));
+}
+
+// A sink inside a zarr-python group with consolidated metadata joins its .zmetadata: zarr's
+// open_consolidated lists it with the source's values and attributes, and keeps the members
+// that were there.
+TEST_F(PipelineTranscodeTest, ASinkInAConsolidatedGroupJoinsItsZmetadata) {
+  const auto group = root() / "g";
+  ASSERT_OK(RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(), "make",
+                            group.string()})
+                .status());
+  nlohmann::json batch = {{"name", "consolidated"},
+                          {"template", Transcode(group / "src", group / "dst", {{"id", "zstd"}})},
+                          {"data", nlohmann::json::array()}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "completed", kBatchTimeout));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json read,
+                       RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(),
+                                       "read", group.string()}));
+  EXPECT_EQ(read["members"], nlohmann::json::parse(R"(["dst", "other", "src"])")) << read.dump();
+  EXPECT_EQ(read["dst_equal"], true) << read.dump();
+  EXPECT_EQ(read["dst_attrs"]["_ARRAY_DIMENSIONS"], nlohmann::json::parse(R"(["time", "lat"])"))
+      << read.dump();
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client(), id));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json s,
+                       GetJson(client(), "/api/v1/sessions/" + std::to_string(ids[0])));
+  EXPECT_EQ(s["result"]["consolidated"], FileUrl(group) + "/.zmetadata") << s.dump();
+}
+
+// Several sessions writing arrays into one consolidated group each add their own entry: none
+// is lost to another's read-modify-write.
+TEST_F(PipelineTranscodeTest, SessionsWritingArraysOfOneGroupEachJoinItsZmetadata) {
+  const auto group = root() / "g";
+  ASSERT_OK(RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(), "make",
+                            group.string()})
+                .status());
+  nlohmann::json sinks = nlohmann::json::array();
+  for (int i = 0; i < 6; ++i) {
+    sinks.push_back({{"url", FileUrl(group / ("copy" + std::to_string(i)))}, {"codec", nullptr}});
+  }
+  nlohmann::json batch = {{"name", "copies"},
+                          {"template", Transcode(group / "src", group / "copy0", nullptr)},
+                          {"data", {{{{"field", "/sink"}, {"items", sinks}}}}}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "completed", kBatchTimeout));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json read,
+                       RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(),
+                                       "read", group.string()}));
+  EXPECT_EQ(read["members"],
+            nlohmann::json::parse(
+                R"(["copy0", "copy1", "copy2", "copy3", "copy4", "copy5", "other", "src"])"))
+      << read.dump();
+}
+
+// A group without .zmetadata is left without one (one listing only the new array would hide the
+// others from open_consolidated); a damaged .zmetadata fails the session naming it and is left
+// as it was.
+TEST_F(PipelineTranscodeTest, AnUnconsolidatedGroupGetsNoZmetadataAndADamagedOneFails) {
+  const auto plain = root() / "plain";
+  ASSERT_OK(RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(), "make",
+                            plain.string(), "--no-consolidate"})
+                .status());
+  const auto damaged = root() / "damaged";
+  ASSERT_OK(RunJsonCommand({kSystemPython, (E2eScriptsDir() / "zarr_group.py").string(), "make",
+                            damaged.string()})
+                .status());
+  const std::string garbage = R"({"zarr_consolidated_format": 2, "metadata": {}})";
+  {
+    std::ofstream out(damaged / ".zmetadata", std::ios::binary | std::ios::trunc);
+    out << garbage;
+  }
+  nlohmann::json batch = {{"name", "groups"},
+                          {"template", Transcode(plain / "src", plain / "dst", nullptr)},
+                          {"data",
+                           {{{{"field", "/sink"},
+                              {"items",
+                               {{{"url", FileUrl(plain / "dst")}, {"codec", nullptr}},
+                                {{"url", FileUrl(damaged / "dst")}, {"codec", nullptr}}}}}}}}};
+  ASSERT_OK_AND_ASSIGN(std::string id, SubmitBatch(client(), batch));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json done,
+                       WaitForBatchState(client(), id, "failed", kBatchTimeout));
+  EXPECT_EQ(done["counts"]["completed"], 1) << done.dump();
+  EXPECT_TRUE(std::filesystem::exists(plain / "dst" / ".zarray"));
+  EXPECT_FALSE(std::filesystem::exists(plain / ".zmetadata"));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, SessionIdsOf(client(), id));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json s,
+                       GetJson(client(), "/api/v1/sessions/" + std::to_string(ids[1])));
+  EXPECT_NE(s["error"]["message"].get<std::string>().find(
+                FileUrl(damaged) + "/.zmetadata is not zarr v2 consolidated metadata"),
+            std::string::npos)
+      << s.dump();
+  std::ifstream in(damaged / ".zmetadata", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+            garbage);
 }
 
 }  // namespace
