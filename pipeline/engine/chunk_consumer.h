@@ -68,6 +68,11 @@ class ChunkConsumer {
   // already decoding. Default: nothing.
   virtual void OnStop() {}
 
+  // When the session ends in an error (before the consumer is destroyed): its error kind when
+  // the status code does not tell it, e.g. "timeout" for a command stream past its timeout_s.
+  // Empty (the default): transient or permanent by the code.
+  virtual std::string ErrorKind() const { return {}; }
+
   // Called once after every chunk is folded: the session's result. May finish asynchronously
   // (transcode writes its metadata), must not block.
   virtual void Finish(FinishDone done) = 0;

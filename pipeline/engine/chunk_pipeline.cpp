@@ -434,11 +434,13 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     if (checkpoint) SaveCheckpoint(*checkpoint, checkpoint_seq);
     if (!end) return;
     if (!completed) {
-      return done_(error.ok() ? OpOutcome::Canceled() : OpOutcome::Failed(error));
+      return done_(error.ok() ? OpOutcome::Canceled()
+                              : OpOutcome::Failed(error, job_.consumer->ErrorKind()));
     }
     job_.consumer->Finish([self = shared_from_this()](Result<nlohmann::json> result) {
-      self->done_(result.ok() ? OpOutcome::Completed(std::move(*result))
-                              : OpOutcome::Failed(result.status()));
+      self->done_(result.ok()
+                      ? OpOutcome::Completed(std::move(*result))
+                      : OpOutcome::Failed(result.status(), self->job_.consumer->ErrorKind()));
     });
   }
 

@@ -163,7 +163,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
       awaiting_.clear();
       for (Queued& q : queue_) left.push_back(std::move(q.item));
       queue_.clear();
-      if (failure_.ok()) failure_ = ExitFailure(supervised, cut_short, !left.empty());
+      if (failure_.ok()) {
+        timed_out_ = supervised.timed_out;
+        failure_ = ExitFailure(supervised, cut_short, !left.empty());
+      }
       whole = failure_;
       failure = failure_delivered_ ? Status::Ok() : failure_;
       finish = std::move(finish_);
@@ -228,6 +231,13 @@ class Stream : public std::enable_shared_from_this<Stream> {
   }
 
   // The session was canceled, or its pipeline ended without finishing: the program stops.
+  // The stream failed because the program ran past its timeout_s (and nothing else failed
+  // first).
+  bool TimedOut() const {
+    MutexLock lock(mu_);
+    return timed_out_;
+  }
+
   void Stop(bool canceled) {
     MutexLock lock(mu_);
     if (canceled) canceled_ = true;
@@ -395,15 +405,16 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool reader_failed_ = false;
   bool failure_delivered_ = false;  // a chunk carried failure_ already
 
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar changed_;
   std::deque<Queued> queue_ GUARDED_BY(mu_);   // for the writer
   std::deque<Item> awaiting_ GUARDED_BY(mu_);  // written, not answered, in order
   bool finishing_ GUARDED_BY(mu_) = false;     // Finish: the end line after the last chunk
   bool stopping_ GUARDED_BY(mu_) = false;      // write nothing more
   bool canceled_ GUARDED_BY(mu_) = false;
-  bool exited_ GUARDED_BY(mu_) = false;  // Supervise returned
-  Status failure_ GUARDED_BY(mu_);       // the stream's first error
+  bool exited_ GUARDED_BY(mu_) = false;     // Supervise returned
+  bool timed_out_ GUARDED_BY(mu_) = false;  // the stream's failure is its timeout_s
+  Status failure_ GUARDED_BY(mu_);          // the stream's first error
   ChunkConsumer::FinishDone finish_ GUARDED_BY(mu_);
   nlohmann::json finish_result_ GUARDED_BY(mu_);
 };
@@ -439,6 +450,8 @@ class StreamConsumer final : public ChunkConsumer {
     CopyCorner(chunk.data.data(), chunk_shape_, chunk.extent, element_, data.data(), false);
     stream_->Push(std::move(item), std::move(header), std::move(data));
   }
+
+  std::string ErrorKind() const override { return stream_->TimedOut() ? "timeout" : ""; }
 
   void Fold(int64_t, ChunkContribution& c) override {
     auto& s = static_cast<StreamContribution&>(c);

@@ -357,6 +357,28 @@ TEST_F(ChunkStreamTest, AProgramExitingMidStreamFailsTheSessionNamingTheChunkAnd
   ASSERT_NO_FATAL_FAILURE(ExpectFailure(s, {"chunk ", "exited with code 3", "giving up here"}));
 }
 
+// A stream past its timeout_s ends as a plain command does: error kind "timeout", not retried,
+// the program gone.
+TEST_F(ChunkStreamTest, AStreamPastItsTimeoutEndsInErrorKindTimeout) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(MakeArrays().is_object());
+  json job = InlineJob(
+      "import time, batchd_worker\n"
+      "w = batchd_worker.Worker()\n"
+      "for key, chunk in w:\n"
+      "    time.sleep(3600)\n",
+      ArrayUrl("zstd"));
+  job["timeout_s"] = 1;
+  Result<json> s =
+      RunSingleSessionBatch(client(), {{"template", job}, {"max_attempts", 3}}, kGuard);
+  ASSERT_OK(s.status());
+  ASSERT_EQ((*s)["state"], "error") << s->dump();
+  EXPECT_EQ((*s)["error"]["kind"], "timeout") << s->dump();
+  EXPECT_EQ((*s)["attempts"], 1) << s->dump();
+  EXPECT_NE((*s)["error"]["message"].get<std::string>().find("timeout_s"), std::string::npos)
+      << s->dump();
+}
+
 TEST_F(ChunkStreamTest, AGarbageAnswerFailsTheSessionNamingTheChunk) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_TRUE(MakeArrays().is_object());
