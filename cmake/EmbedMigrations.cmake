@@ -1,5 +1,13 @@
 # Writes OUTPUT, a C++ file holding every migrations/NNNN_name.sql as a string, so the daemon
-# carries its schema inside the binary. Run by storage/CMakeLists.txt at build time.
+# carries its schema inside the binary. Run by storage/CMakeLists.txt at build time, once for the
+# SQLite migrations and once for migrations/postgres/ (FUNCTION names the function it defines,
+# NAMESPACE its namespace; both default to the SQLite ones).
+if(NOT FUNCTION)
+  set(FUNCTION EmbeddedMigrations)
+endif()
+if(NOT NAMESPACE)
+  set(NAMESPACE batchd::storage)
+endif()
 file(GLOB sql_files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT sql_files)
 set(body "")
@@ -14,14 +22,14 @@ file(WRITE "${OUTPUT}.tmp"
 "// Generated from migrations/*.sql by cmake/EmbedMigrations.cmake. Do not edit.
 #include \"storage/migrations.h\"
 
-namespace batchd::storage {
+namespace ${NAMESPACE} {
 
-const std::vector<Migration>& EmbeddedMigrations() {
-  static const std::vector<Migration> kMigrations = {
+const std::vector<batchd::storage::Migration>& ${FUNCTION}() {
+  static const std::vector<batchd::storage::Migration> kMigrations = {
 ${body}  };
   return kMigrations;
 }
 
-}  // namespace batchd::storage
+}  // namespace ${NAMESPACE}
 ")
 file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

@@ -57,6 +57,9 @@ class InMemoryStore final : public storage::Store {
   }
   void ReportLiveProgress(storage::SessionLiveProgress) override {}
   void TrimEvents(storage::Callback<int64_t> done) override { done(int64_t{0}); }
+  void ListNodes(storage::Callback<std::vector<storage::NodeRecord>> done) override {
+    done(std::vector<storage::NodeRecord>{});
+  }
   storage::StoreStats Stats() const override { return {}; }
   void Close() override {}
 

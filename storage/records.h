@@ -222,4 +222,25 @@ struct SessionListQuery {
   int limit = 100;
 };
 
+// What a node (one daemon) tells the others about itself; the embedded store has one node.
+struct NodeIdentity {
+  std::string name;    // unique among live nodes; a restarted node keeps its name
+  std::string host;    // the machine's host name
+  std::string listen;  // the API's address, host:port
+  int slots = 1;       // sessions it runs at once at most
+};
+
+// A node as GET /api/v1/nodes shows it.
+struct NodeRecord {
+  int64_t id = 0;
+  NodeIdentity identity;
+  int64_t started_at_ms = 0;
+  int64_t heartbeat_at_ms = 0;
+  std::string state;    // alive | dead | stopped
+  int64_t running = 0;  // sessions in progress on it
+  std::optional<int64_t> ended_at_ms;
+  std::optional<int64_t> rescued_by;  // the node that requeued its sessions
+  int64_t rescued = 0;                // how many
+};
+
 }  // namespace batchd::storage

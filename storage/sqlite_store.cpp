@@ -157,6 +157,19 @@ class SqliteStore final : public Store {
 
   void TrimEvents(Callback<int64_t> done) override { events_->Trim(std::move(done)); }
 
+  void ListNodes(Callback<std::vector<NodeRecord>> done) override {
+    Read(done, [this](StatementCache& s) -> Result<std::vector<NodeRecord>> {
+      ASSIGN_OR_RETURN(QueueStatus queue, QueryQueueStatus(s));
+      NodeRecord self{.id = 1,
+                      .identity = options_.node,
+                      .started_at_ms = opened_at_ms_,
+                      .heartbeat_at_ms = options_.clock(),
+                      .state = "alive",
+                      .running = queue.counts.in_progress};
+      return std::vector<NodeRecord>{std::move(self)};
+    });
+  }
+
   StoreStats Stats() const override {
     WriterStats w = writer_->Stats();
     StoreHealthSnapshot health = writer_->health().Snapshot();
@@ -227,6 +240,7 @@ class SqliteStore final : public Store {
   }
 
   const SqliteStoreOptions options_;
+  const int64_t opened_at_ms_ = options_.clock();
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_'s connection
   std::unique_ptr<EventPublisher> publisher_;   // events_ hands it events: outlives it
   std::unique_ptr<EventLog> events_;            // the writer's observer: outlives it

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/latency_histogram.h"
@@ -145,6 +146,12 @@ class Store {
   // `done` gets the number of events deleted.
   virtual void TrimEvents(Callback<int64_t> done) = 0;
 
+  // --- Nodes (docs/scale-out.md) ---
+
+  // The daemons attached to this store, newest first: the embedded store answers itself
+  // alone; the PostgreSQL store every node that registered (alive, dead or stopped).
+  virtual void ListNodes(Callback<std::vector<NodeRecord>> done) = 0;
+
   virtual StoreStats Stats() const = 0;
 
   // Stops accepting work, finishes what is queued, joins the threads and closes the database.
@@ -184,6 +191,8 @@ struct SqliteStoreOptions {
   // open, event times, the retention cutoff, rates); times callers pass in (claims, retries,
   // outcomes) come from their own clock (core/clock.h).
   WallClock clock = UnixMillis;
+  // What ListNodes answers for this daemon.
+  NodeIdentity node;
 };
 
 // Opens (creating if needed) the database, applies migrations, removes batches a crash left

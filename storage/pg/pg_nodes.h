@@ -1,0 +1,54 @@
+// This node's row in `node`, its heartbeat, and the rescue of dead nodes' sessions.
+//
+// Register: a new row (state alive). An earlier alive row of the same name is this node's own
+// predecessor (a restart after kill -9): it is rescued at once instead of after node_timeout.
+// Heartbeat: every heartbeat_interval, heartbeat_at = now on its own connection. If the row was
+// marked dead meanwhile (a partition outlasted node_timeout and a survivor rescued us), the
+// keeper stops every session this node still runs (on_remote_stop, for each session it had) and
+// registers a new row; node_id() answers the new id from then on, and the outcomes of the lost
+// sessions find them gone.
+// Rescue: each heartbeat also looks for alive nodes whose heartbeat_at is older than
+// node_timeout; under the advisory lock kRescueLockKey, in one transaction, it marks each dead
+// (only if still alive: exactly once), requeues its in_progress sessions (attempts, execution
+// state and checkpoint kept, node_id cleared, counters moved), removes its half-inserted
+// batches, and NOTIFY batchd_stop for its sessions.
+// Stop: marks the row stopped (the scheduler has requeued its sessions by then).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "storage/pg/pg_connection.h"
+#include "storage/pg/pg_store.h"
+#include "storage/records.h"
+
+namespace batchd::storage::pg {
+
+struct PgNodeOptions {
+  std::string uri;
+  NodeIdentity identity;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds node_timeout{10'000};
+  std::function<void(const RemoteStop&)> on_remote_stop;
+  WallClock clock = UnixMillis;
+};
+
+class PgNodeKeeper {
+ public:
+  static Result<std::unique_ptr<PgNodeKeeper>> Start(PgNodeOptions options);
+  virtual ~PgNodeKeeper() = default;
+  virtual int64_t node_id() const = 0;  // any thread
+  // Marks the row stopped and ends the heartbeat. Idempotent.
+  virtual void Stop() = 0;
+};
+
+// Every node row, newest first, with its running session count.
+Result<std::vector<NodeRecord>> QueryNodes(PgConnection& conn);
+
+}  // namespace batchd::storage::pg
