@@ -229,6 +229,7 @@ void RegisterRoutes(Router& router, const ApiContext& ctx) {
              [ctx](HttpRequest& r, Responder done) { GetSession(ctx.store, r, std::move(done)); });
   RegisterLifecycleRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);
+  RegisterNodeRoutes(router, ctx);
   RegisterLogRoute(router, ctx);
   RegisterMetricsRoute(router, ctx);
   RegisterStaticRoutes(router);

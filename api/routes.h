@@ -53,6 +53,9 @@ void RegisterLifecycleRoutes(Router& router, const ApiContext& context);
 // GET /api/v1/events without an upgrade: a page of the stored event log (event_routes.cpp).
 void RegisterEventRoutes(Router& router, const ApiContext& context);
 
+// GET /api/v1/nodes (node_routes.cpp).
+void RegisterNodeRoutes(Router& router, const ApiContext& context);
+
 // GET /api/v1/sessions/{id}/log (log_route.cpp).
 void RegisterLogRoute(Router& router, const ApiContext& context);
 

@@ -235,6 +235,7 @@ const std::vector<Command>& Commands() {
       Lifecycle("resume", "start them again"),
       Lifecycle("retry", "run a batch's failed and canceled sessions again"),
       LogsCommand(),
+      NodesCommand(),
   };
   return kCommands;
 }

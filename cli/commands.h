@@ -31,6 +31,9 @@ int RunCommand(const std::vector<std::string>& args, const char* (*getenv)(const
 // `batchd logs` (log_command.cpp).
 Command LogsCommand();
 
+// `batchd nodes` (node_command.cpp).
+Command NodesCommand();
+
 // The commands part of `batchd --help`.
 std::string CommandsHelp();
 

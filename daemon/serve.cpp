@@ -1,5 +1,6 @@
 #include "daemon/serve.h"
 
+#include <atomic>
 #include <csignal>
 #include <functional>
 
@@ -17,6 +18,7 @@
 #include "daemon/result_folding.h"
 #include "daemon/scheduler.h"
 #include "daemon/session_log_files.h"
+#include "daemon/store_setup.h"
 #include "pipeline/codecs/codec.h"
 #include "pipeline/formats/array_format.h"
 #include "pipeline/ops/chunk_op.h"
@@ -46,6 +48,16 @@ constexpr uint64_t kSpareDescriptors = 512;
 
 // Waits for SIGINT or SIGTERM and returns it; a SIGHUP meanwhile runs `on_hangup`. The signals
 // are blocked in every thread (main.cpp), so only this sigwait receives them.
+// The store URI without a password (postgresql://user:secret@host/db -> postgresql://user@host/db).
+std::string RedactedStore(const std::string& uri) {
+  size_t scheme = uri.find("://");
+  size_t at = uri.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return uri;
+  size_t colon = uri.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon) + uri.substr(at);
+}
+
 int WaitForStopSignal(const std::function<void()>& on_hangup) {
   sigset_t set;
   sigemptyset(&set);
@@ -83,20 +95,25 @@ int RunServe(const ServeConfig& config) {
   pipeline::OpRegistry ops;
   // The one wall clock everything that stores or compares times reads (core/clock.h).
   const WallClock clock = UnixMillis;
-  storage::SqliteStoreOptions store_options;
-  store_options.clock = clock;
-  store_options.merge_results = MakeResultMerger(ops);
-  store_options.db_path = dir->DatabasePath();
-  store_options.insert_slice_rows = config.insert_slice_rows;
-  store_options.max_active_batches = config.max_active_batches;
-  store_options.events.retention_events = config.event_retention_events;
-  store_options.events.retention_age = std::chrono::seconds(config.event_retention_seconds);
-  store_options.events.session_events = {
-      .every_transition_max_sessions = config.event_small_batch,
-      .max_per_second = static_cast<double>(config.event_session_rate)};
-  store_options.event_listener = [&events](const std::vector<storage::EventRecord>& batch) {
-    events.Publish(batch);
-  };
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int slots = config.slots > 0 ? config.slots : cores;
+  // Another node's cancel, or a rescue that took sessions from this node, stops them here. The
+  // store opens before the scheduler exists, so the target is set once it does.
+  auto remote_stop_target = std::make_shared<std::atomic<Scheduler*>>(nullptr);
+  StoreSetup store_setup{
+      .clock = clock,
+      .merge_results = MakeResultMerger(ops),
+      .event_listener =
+          [&events](const std::vector<storage::EventRecord>& batch) { events.Publish(batch); },
+      .sqlite_path = dir->DatabasePath(),
+      .on_remote_stop =
+          [remote_stop_target](const storage::RemoteStop& stop) {
+            Scheduler* scheduler = remote_stop_target->load();
+            if (scheduler == nullptr) return;
+            if (stop.session_id) scheduler->CancelRunningSession(*stop.session_id);
+            if (stop.batch_public_id) scheduler->CancelRunningBatch(*stop.batch_public_id);
+          },
+      .slots = slots};
   // A crash of the daemon's own (not a kill) makes the sessions it left in progress suspects.
   Result<bool> crashed = TakeCrashMarker(dir->CrashMarkerPath());
   if (!crashed.ok()) {
@@ -116,10 +133,9 @@ int RunServe(const ServeConfig& config) {
   if (*leftovers > 0) {
     spdlog::warn("killed {} command process group(s) left running by the previous run", *leftovers);
   }
-  store_options.check_integrity = !config.skip_integrity_check;
-  store_options.crash_policy = {.previous_run_crashed = *crashed,
-                                .quarantine_after = config.quarantine_after_crashes};
-  Result<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(store_options);
+  store_setup.crash_policy = {.previous_run_crashed = *crashed,
+                              .quarantine_after = config.quarantine_after_crashes};
+  Result<std::unique_ptr<storage::Store>> store = OpenStateStore(config, std::move(store_setup));
   if (!store.ok()) {
     spdlog::critical("{}", store.status().message());
     return 1;
@@ -129,7 +145,6 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
 
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pipeline::RegisterBuiltinOps(ops, timers);
 
   // The chunk pipeline: registries of codecs, stores and formats, and one decode pool that
@@ -212,11 +227,12 @@ int RunServe(const ServeConfig& config) {
         "no --http-allow given: http://, https:// and s3:// sources and sinks are refused");
   }
   Scheduler scheduler(**store, ops,
-                      {.slots = config.slots > 0 ? config.slots : cores,
+                      {.slots = slots,
                        .exec_threads = cores,
                        .retry_base_ms = config.retry_backoff_ms,
                        .clock = clock});
 
+  remote_stop_target->store(&scheduler);
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   SessionLogFiles logs(**store, {.work_dir = dir->CommandDir(),
                                  .max_wait = std::chrono::milliseconds(config.log_follow_wait_ms)});
@@ -260,7 +276,7 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   spdlog::info("batchd listening on {}:{} with database {}", config.host, (*server)->port(),
-               dir->DatabasePath().string());
+               config.store.empty() ? dir->DatabasePath().string() : RedactedStore(config.store));
 
   const int sig = WaitForStopSignal([&] { ReloadTokenFile(config, **gate); });
   spdlog::info("received {}, stopping", strsignal(sig));
@@ -273,6 +289,7 @@ int RunServe(const ServeConfig& config) {
   logs.Stop();  // waiting log follows answer now, so the server's stop does not wait for them
   (*server)->Stop();
   scheduler.Stop();
+  remote_stop_target->store(nullptr);
   decode.Stop();  // after the scheduler: running sessions decode until they end
   validation.Stop();
   (*store)->Close();

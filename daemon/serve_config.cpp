@@ -83,6 +83,47 @@ const std::vector<Option>& Options() {
          c.data_dir = v;
          return Status::Ok();
        }},
+      {"--store", "BATCHD_STORE", "URI",
+       "the state store: empty (default) for the embedded SQLite database in DATA_DIR, or "
+       "postgresql://USER@HOST:PORT/DB to share one PostgreSQL database with other nodes "
+       "(docs/scale-out.md)",
+       [](ServeConfig& c, const std::string& v) {
+         if (!v.empty() && !v.starts_with("postgresql://") && !v.starts_with("postgres://")) {
+           return Status::InvalidArgument(
+               "--store takes a postgresql://USER@HOST:PORT/DB URI (or nothing for the embedded "
+               "SQLite database), got '" +
+                   v + "'",
+               "--store");
+         }
+         c.store = v;
+         return Status::Ok();
+       }},
+      {"--node-name", "BATCHD_NODE_NAME", "NAME",
+       "this node's name among the nodes of one PostgreSQL store, unique and kept across "
+       "restarts (default HOST:DATA_DIR)",
+       [](ServeConfig& c, const std::string& v) {
+         if (v.empty() || v.size() > 200) {
+           return Status::InvalidArgument("--node-name takes 1 to 200 characters", "--node-name");
+         }
+         c.node_name = v;
+         return Status::Ok();
+       }},
+      {"--node-timeout-ms", "BATCHD_NODE_TIMEOUT_MS", "MS",
+       "a node whose heartbeat is older than this is dead: another node requeues its sessions "
+       "(PostgreSQL store; default 10000)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--node-timeout-ms", 500, 3'600'000));
+         c.node_timeout_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
+      {"--node-heartbeat-ms", "BATCHD_NODE_HEARTBEAT_MS", "MS",
+       "how often a node writes its heartbeat (PostgreSQL store; default 1000, below "
+       "--node-timeout-ms)",
+       [](ServeConfig& c, const std::string& v) {
+         ASSIGN_OR_RETURN(uint64_t n, ParseCount(v, "--node-heartbeat-ms", 50, 600'000));
+         c.node_heartbeat_ms = static_cast<int64_t>(n);
+         return Status::Ok();
+       }},
       {"--log-level", "BATCHD_LOG_LEVEL", "LEVEL",
        "trace, debug, info (default), warn, error or off",
        [](ServeConfig& c, const std::string& v) {
@@ -575,6 +616,12 @@ Result<ServeConfig> ParseServeArgs(const std::vector<std::string>& args,
       config.allow_commands.clear();
     }
     RETURN_IF_ERROR(it->apply(config, value));
+  }
+  if (config.node_heartbeat_ms >= config.node_timeout_ms) {
+    return Status::InvalidArgument(
+        "--node-heartbeat-ms (" + std::to_string(config.node_heartbeat_ms) +
+            ") must be below --node-timeout-ms (" + std::to_string(config.node_timeout_ms) + ")",
+        "--node-heartbeat-ms");
   }
   if (!config.help && !IsLoopbackAddress(config.host) && config.token_file.empty()) {
     return Status::InvalidArgument(

@@ -15,6 +15,12 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::filesystem::path data_dir = "var";
+  // The state store: empty for the embedded SQLite database in data_dir, or
+  // postgresql://USER@HOST:PORT/DB for many nodes on one database (docs/scale-out.md).
+  std::string store;
+  std::string node_name;             // empty: HOST:DATA_DIR (stable across restarts)
+  int64_t node_timeout_ms = 10'000;  // a node silent this long is dead; its sessions are rescued
+  int64_t node_heartbeat_ms = 1000;
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one JSON object per line (json_log_formatter.h)
   uint64_t max_sessions_per_batch = 10'000'000;
