@@ -455,3 +455,52 @@ TEST_F(ServeConfigTest, HelpMentionsTheCommandFlags) {
 
 }  // namespace
 }  // namespace batchd::daemon
+
+namespace batchd::daemon {
+namespace {
+
+class StoreConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { FakeEnv().clear(); }
+  Result<ServeConfig> Parse(std::vector<std::string> args) {
+    return ParseServeArgs(args, FakeGetenv);
+  }
+};
+
+TEST_F(StoreConfigTest, TheEmbeddedStoreIsTheDefaultAndPostgresIsChosenByUri) {
+  Result<ServeConfig> plain = Parse({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->store, "");
+  EXPECT_EQ(plain->node_timeout_ms, 10'000);
+  EXPECT_EQ(plain->node_heartbeat_ms, 1000);
+  FakeEnv()["BATCHD_STORE"] = "postgresql://batchd@127.0.0.1:5432/a";
+  Result<ServeConfig> env = Parse({});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->store, "postgresql://batchd@127.0.0.1:5432/a");
+  Result<ServeConfig> flag = Parse({"--store", "postgres://u@h/b", "--node-name", "n1",
+                                    "--node-timeout-ms", "3000", "--node-heartbeat-ms", "200"});
+  ASSERT_TRUE(flag.ok()) << flag.status().message();
+  EXPECT_EQ(flag->store, "postgres://u@h/b");
+  EXPECT_EQ(flag->node_name, "n1");
+  EXPECT_EQ(flag->node_timeout_ms, 3000);
+  EXPECT_EQ(flag->node_heartbeat_ms, 200);
+}
+
+TEST_F(StoreConfigTest, BadStoreSettingsNameTheirFlag) {
+  Result<ServeConfig> mysql = Parse({"--store", "mysql://x/y"});
+  ASSERT_FALSE(mysql.ok());
+  EXPECT_EQ(mysql.status().path(), "--store");
+  Result<ServeConfig> slow_beat =
+      Parse({"--node-timeout-ms", "1000", "--node-heartbeat-ms", "1000"});
+  ASSERT_FALSE(slow_beat.ok());
+  EXPECT_EQ(slow_beat.status().path(), "--node-heartbeat-ms");
+  Result<ServeConfig> tiny = Parse({"--node-timeout-ms", "10"});
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_EQ(tiny.status().path(), "--node-timeout-ms");
+  Result<ServeConfig> empty_name = Parse({"--node-name", ""});
+  ASSERT_FALSE(empty_name.ok());
+  EXPECT_EQ(empty_name.status().path(), "--node-name");
+}
+
+}  // namespace
+}  // namespace batchd::daemon
