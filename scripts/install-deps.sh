@@ -14,6 +14,7 @@ packages=(
   time curl
   wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
+  libpq-dev postgresql-15  # the PostgreSQL store (--store postgresql://); its tests start a server
   chromium
   # Sanitizer and fuzzing builds (scripts/build-sanitized.sh): clang with its sanitizer and
   # libFuzzer runtimes, and llvm-symbolizer for readable reports.
