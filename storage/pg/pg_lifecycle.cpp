@@ -37,8 +37,12 @@ Status NotifyStop(PgConnection& conn, const std::string& target) {
   return conn.Run("SELECT pg_notify('batchd_stop', $1)", {PgParam::Text(target)});
 }
 
-// A session request's transaction so far: its batch row locked first, then the session row
-// (the lock order of every writer, so requests never deadlock with claims).
+// A session request's transaction so far: its batch row locked. The session row is read, not
+// locked, under the batch lock: every change out of the states a request changes (uninitialized,
+// error, canceled) is made under that lock too (claims, requests), and a session in progress is
+// never changed by a request, so an outcome writer holding it cannot deadlock with one. The
+// session row is locked only by the UPDATE that changes it: batch first, then session, the lock
+// order of every writer.
 struct LockedSession {
   LockedBatch batch;
   SessionRecord session;
@@ -55,7 +59,7 @@ Result<LockedSession> LockSession(PgConnection& conn, int64_t session_id) {
   // Sessions of a batch still being stored do not exist yet, as for QuerySession.
   if (batch->batch.state == BatchState::kEnqueuing) return missing;
   ASSIGN_OR_RETURN(PgResult s, conn.Exec("SELECT id, batch_id, ordinal, state, attempts "
-                                         "FROM session WHERE id = $1 FOR UPDATE",
+                                         "FROM session WHERE id = $1",
                                          {PgParam::Int(session_id)}));
   if (s.rows() == 0) return missing;  // deleted with its batch meanwhile
   LockedSession locked{std::move(batch).value(), {}};
@@ -63,14 +67,21 @@ Result<LockedSession> LockSession(PgConnection& conn, int64_t session_id) {
   return locked;
 }
 
-// Moves the locked session to `to` (not_before as given), its batch's counters with it, and
-// writes the request's session.state event, all in the caller's transaction.
+// Moves the session to `to` (not_before as given), its batch's counters with it, and writes
+// the request's session.state event, all in the caller's transaction.
 Result<SessionRecord> MoveSession(PgConnection& conn, const LockedSession& locked, SessionState to,
                                   std::optional<int64_t> not_before, int64_t now_ms) {
   const SessionRecord& before = locked.session;
-  RETURN_IF_ERROR(conn.Run("UPDATE session SET state = $1, not_before = $2 WHERE id = $3",
-                           {PgParam::Int(static_cast<int>(to)), PgParam::Optional(not_before),
-                            PgParam::Int(before.id)}));
+  ASSIGN_OR_RETURN(
+      PgResult moved,
+      conn.Exec("UPDATE session SET state = $1, not_before = $2 "
+                "WHERE id = $3 AND state = $4",
+                {PgParam::Int(static_cast<int>(to)), PgParam::Optional(not_before),
+                 PgParam::Int(before.id), PgParam::Int(static_cast<int>(before.state))}));
+  if (moved.affected() != 1) {  // not expected (see LockSession): refuse rather than miscount
+    return Status::Unavailable("session " + std::to_string(before.id) +
+                               " changed during the request; try again");
+  }
   SessionCounts counts = locked.batch.batch.counts;
   MoveCounts(counts, before.state, to);
   RETURN_IF_ERROR(WriteBatchCounts(conn, locked.batch, counts, now_ms));

@@ -1,6 +1,6 @@
 // A read-only REPEATABLE READ transaction: the statements of one multi-statement read (a batch
 // and a page of its sessions) all see one snapshot. Ended (rolled back: it wrote nothing) by
-// the destructor.
+// the destructor. Not for use inside another transaction (its end would end that one too).
 #pragma once
 
 #include "core/status.h"

@@ -103,6 +103,39 @@ TEST_F(PgStoreTest, AtTheActiveBatchLimitAnInsertWritesNothing) {
   ExpectCountersMatchRows();
 }
 
+TEST_F(PgStoreTest, InsertsAtOnceCannotBothTakeTheLastPlace) {
+  Insert(1, {.max_active_batches = 3});
+  // Four nodes insert at once with two places left: exactly two get one.
+  std::vector<Status> results(4);
+  std::vector<std::thread> nodes;
+  for (size_t i = 0; i < results.size(); ++i) {
+    nodes.emplace_back([&, i] {
+      auto conn = PgConnection::Open(uri_);
+      if (!conn.ok()) {
+        results[i] = conn.status();
+        return;
+      }
+      auto created =
+          InsertBatch(**conn, SimpleBatch(100),
+                      {.slice_rows = 10, .max_active_batches = 3, .node_id = int64_t(i)}, 1);
+      results[i] = created.ok() ? Status::Ok() : created.status();
+    });
+  }
+  for (auto& t : nodes) t.join();
+  int ok = 0;
+  for (const Status& s : results) {
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.code(), StatusCode::kLimitExceeded) << s.message();
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM batch"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM session"), 201);
+  ExpectCountersMatchRows();
+}
+
 TEST_F(PgStoreTest, AnInsertThatFailsPartWayLeavesNoRows) {
   Insert(4);  // ids 1..4
   // A row squatting on an id of the next batch's second slice makes that slice's COPY fail.
