@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/pg/pg_batch_queries.h"
+#include "storage/pg/pg_events.h"
 #include "storage/pg/pg_lifecycle.h"
 #include "tests/pg/pg_store_fixture.h"
 
@@ -262,6 +263,37 @@ TEST_F(PgLifecycleTest, ARequestWaitsForTheBatchRowAnotherNodeHoldsLocked) {
     EXPECT_EQ(result->counts, (SessionCounts{.in_progress = 1, .canceled = 1}));
   }
   ExpectCountersMatchRows();
+}
+
+TEST_F(PgLifecycleTest, SessionRequestsWriteTheirSessionStateEventInTheirTransaction) {
+  // AppendEvents comes from storage/pg/pg_events.cpp; while it is a placeholder that stores
+  // nothing, there is nothing to check here.
+  {
+    EventRecord probe;
+    probe.type = EventType::kSessionState;
+    probe.batch_public_id = "probe";
+    PgTransaction txn(*conn_);
+    ASSERT_TRUE(txn.begun().ok());
+    ASSERT_TRUE(AppendEvents(*conn_, std::span<const EventRecord>(&probe, 1)).ok());
+    const int64_t stored = QueryInt("SELECT count(*) FROM event WHERE batch = 'probe'");
+    if (stored == 0) GTEST_SKIP() << "AppendEvents stores nothing yet";
+  }  // rolled back
+  BatchCreated b = Insert(2);
+  SetSessionStates(b.id, 1, 1, SessionState::kCompleted);
+  ASSERT_TRUE(CancelSession(*conn_, 1, 100).ok());
+  ASSERT_TRUE(RetrySession(*conn_, 1, 200).ok());
+  EXPECT_EQ(CancelSession(*conn_, 2, 300).status().code(), StatusCode::kConflict);
+  auto r = conn_->Exec(
+      "SELECT session_id, state_from, state_to, attempt, batch FROM event "
+      "WHERE type = 'session.state' ORDER BY id");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->rows(), 2);
+  EXPECT_EQ(r->Int(0, 0), 1);
+  EXPECT_EQ(r->Text(0, 1), "uninitialized");
+  EXPECT_EQ(r->Text(0, 2), "canceled");
+  EXPECT_EQ(r->Text(0, 4), b.public_id);
+  EXPECT_EQ(r->Text(1, 1), "canceled");
+  EXPECT_EQ(r->Text(1, 2), "uninitialized");
 }
 
 TEST_F(PgLifecycleTest, TheQueuePauseIsStored) {
