@@ -1,5 +1,8 @@
 #include "storage/pg/pg_lifecycle.h"
 
+#include <optional>
+#include <span>
+
 #include "storage/pg/pg_batch_queries.h"
 #include "storage/pg/pg_batch_rows.h"
 #include "storage/pg/pg_events.h"

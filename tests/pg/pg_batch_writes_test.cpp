@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/json_blob.h"
 #include "storage/pg/pg_batch_queries.h"
 #include "storage/pg/pg_batch_writes.h"
 #include "storage/pg/pg_session_copy.h"
