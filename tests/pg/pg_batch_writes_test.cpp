@@ -8,12 +8,10 @@
 #include "storage/pg/pg_batch_queries.h"
 #include "storage/pg/pg_batch_writes.h"
 #include "storage/pg/pg_session_copy.h"
-#include "tests/pg/pg_store_fixture.h"
+#include "tests/pg/pg_data_fixture.h"
 
 namespace batchd::storage::pg {
 namespace {
-
-using testing::PgStoreTest;
 
 TEST(PgSessionCopyTest, RowsAreIdBatchOrdinalLines) {
   std::string rows = "left over from the last slice";
@@ -23,7 +21,7 @@ TEST(PgSessionCopyTest, RowsAreIdBatchOrdinalLines) {
   EXPECT_EQ(rows, "");
 }
 
-TEST_F(PgStoreTest, InsertWritesEverySessionInSlicesAndQueuesTheBatch) {
+TEST_F(PgDataTest, InsertWritesEverySessionInSlicesAndQueuesTheBatch) {
   BatchCreated first = Insert(1000, {.slice_rows = 300, .node_id = 4});
   EXPECT_EQ(first.sessions, 1000u);
   EXPECT_EQ(first.public_id.size(), 16u);
@@ -59,7 +57,7 @@ TEST_F(PgStoreTest, InsertWritesEverySessionInSlicesAndQueuesTheBatch) {
   ExpectCountersMatchRows();
 }
 
-TEST_F(PgStoreTest, TheSpecIsStoredCompressedAndReadBackWhole) {
+TEST_F(PgDataTest, TheSpecIsStoredCompressedAndReadBackWhole) {
   NewBatch batch = SimpleBatch(3);
   batch.spec_json = R"({"items":[)";
   for (int i = 0; i < 2000; ++i) batch.spec_json += (i ? "," : "") + std::to_string(i % 10);
@@ -83,7 +81,7 @@ TEST_F(PgStoreTest, TheSpecIsStoredCompressedAndReadBackWhole) {
   EXPECT_EQ(QueryBatchSpec(*conn_, created->id + 100).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(PgStoreTest, AtTheActiveBatchLimitAnInsertWritesNothing) {
+TEST_F(PgDataTest, AtTheActiveBatchLimitAnInsertWritesNothing) {
   Insert(10, {.max_active_batches = 2});
   Insert(10, {.max_active_batches = 2});
   auto refused = InsertBatch(*conn_, SimpleBatch(10), {.max_active_batches = 2}, 1);
@@ -102,7 +100,7 @@ TEST_F(PgStoreTest, AtTheActiveBatchLimitAnInsertWritesNothing) {
   ExpectCountersMatchRows();
 }
 
-TEST_F(PgStoreTest, InsertsAtOnceCannotBothTakeTheLastPlace) {
+TEST_F(PgDataTest, InsertsAtOnceCannotBothTakeTheLastPlace) {
   Insert(1, {.max_active_batches = 3});
   // Four nodes insert at once with two places left: exactly two get one.
   std::vector<Status> results(4);
@@ -135,7 +133,7 @@ TEST_F(PgStoreTest, InsertsAtOnceCannotBothTakeTheLastPlace) {
   ExpectCountersMatchRows();
 }
 
-TEST_F(PgStoreTest, AnInsertThatFailsPartWayLeavesNoRows) {
+TEST_F(PgDataTest, AnInsertThatFailsPartWayLeavesNoRows) {
   Insert(4);  // ids 1..4
   // A row squatting on an id of the next batch's second slice makes that slice's COPY fail.
   ASSERT_TRUE(conn_->Run("INSERT INTO session (id, batch_id, ordinal) VALUES (20, 999, 0)").ok());
@@ -156,7 +154,7 @@ TEST_F(PgStoreTest, AnInsertThatFailsPartWayLeavesNoRows) {
   ExpectCountersMatchRows();
 }
 
-TEST_F(PgStoreTest, AnInsertWhoseBatchARescueRemovedMeanwhileFailsAndCleansUp) {
+TEST_F(PgDataTest, AnInsertWhoseBatchARescueRemovedMeanwhileFailsAndCleansUp) {
   // A survivor that thought this node dead removes its enqueuing batch while a slice is being
   // written: the insert must not flip a batch that is gone, and removes the rows it wrote.
   auto rescuer = PgConnection::Open(uri_);
@@ -191,7 +189,7 @@ TEST_F(PgStoreTest, AnInsertWhoseBatchARescueRemovedMeanwhileFailsAndCleansUp) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM session"), 0);
 }
 
-TEST_F(PgStoreTest, RemoveBatchesInsertedByTakesOnlyThatNodesEnqueuingBatches) {
+TEST_F(PgDataTest, RemoveBatchesInsertedByTakesOnlyThatNodesEnqueuingBatches) {
   BatchCreated queued = Insert(3, {.node_id = 7});  // queued: never removed
   ASSERT_TRUE(conn_->Run("UPDATE meta SET value = 100 WHERE key = 'next_session_id'").ok());
   auto half = [&](const std::string& id, int64_t node, int64_t first) {
@@ -236,7 +234,7 @@ TEST_F(PgStoreTest, RemoveBatchesInsertedByTakesOnlyThatNodesEnqueuingBatches) {
 
 // Not a correctness test: how long 1M sessions take (BATCHD_PG_BENCH=1 to run it). Prints the
 // time; asserts only the rows.
-TEST_F(PgStoreTest, InsertOneMillionSessions) {
+TEST_F(PgDataTest, InsertOneMillionSessions) {
   if (std::getenv("BATCHD_PG_BENCH") == nullptr) GTEST_SKIP() << "set BATCHD_PG_BENCH=1";
   {
     // The client's share: building the COPY text of 1M rows, in slices of 65536.

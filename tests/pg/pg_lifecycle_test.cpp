@@ -6,15 +6,15 @@
 #include "storage/pg/pg_batch_queries.h"
 #include "storage/pg/pg_events.h"
 #include "storage/pg/pg_lifecycle.h"
-#include "tests/pg/pg_store_fixture.h"
+#include "tests/pg/pg_data_fixture.h"
 
 namespace batchd::storage::pg {
 namespace {
 
-class PgLifecycleTest : public testing::PgStoreTest {
+class PgLifecycleTest : public PgDataTest {
  protected:
   void SetUp() override {
-    PgStoreTest::SetUp();
+    PgDataTest::SetUp();
     auto listener = PgConnection::Open(uri_);
     ASSERT_TRUE(listener.ok());
     listener_ = std::move(listener).value();

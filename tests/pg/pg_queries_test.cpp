@@ -2,14 +2,12 @@
 
 #include "storage/json_blob.h"
 #include "storage/pg/pg_batch_queries.h"
-#include "tests/pg/pg_store_fixture.h"
+#include "tests/pg/pg_data_fixture.h"
 
 namespace batchd::storage::pg {
 namespace {
 
-using testing::PgStoreTest;
-
-TEST_F(PgStoreTest, BatchesAreListedNewestFirstInPages) {
+TEST_F(PgDataTest, BatchesAreListedNewestFirstInPages) {
   std::vector<BatchCreated> created;
   for (int i = 0; i < 5; ++i) created.push_back(Insert(2, {}, "batch" + std::to_string(i)));
   auto first = QueryBatches(*conn_, {.limit = 2});
@@ -36,7 +34,7 @@ TEST_F(PgStoreTest, BatchesAreListedNewestFirstInPages) {
   EXPECT_FALSE(completed->next_cursor);
 }
 
-TEST_F(PgStoreTest, ABatchPageIsCutAtMaxBytesButHoldsAtLeastOneBatch) {
+TEST_F(PgDataTest, ABatchPageIsCutAtMaxBytesButHoldsAtLeastOneBatch) {
   Insert(1, {}, std::string(100, 'a'));
   Insert(1, {}, std::string(100, 'b'));
   Insert(1, {}, std::string(100, 'c'));
@@ -50,7 +48,7 @@ TEST_F(PgStoreTest, ABatchPageIsCutAtMaxBytesButHoldsAtLeastOneBatch) {
   EXPECT_TRUE(two->next_cursor);
 }
 
-TEST_F(PgStoreTest, AMissingBatchIsNotFoundEverywhere) {
+TEST_F(PgDataTest, AMissingBatchIsNotFoundEverywhere) {
   EXPECT_EQ(QueryBatch(*conn_, "nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(QuerySessions(*conn_, {.batch_public_id = "nope"}).status().code(),
             StatusCode::kNotFound);
@@ -61,7 +59,7 @@ TEST_F(PgStoreTest, AMissingBatchIsNotFoundEverywhere) {
   EXPECT_TRUE(QueryQueueStatus(*conn_).ok());
 }
 
-TEST_F(PgStoreTest, SessionsAreListedInIdOrderInPagesAndByState) {
+TEST_F(PgDataTest, SessionsAreListedInIdOrderInPagesAndByState) {
   Insert(3, {}, "before");  // another batch's ids come first: not listed
   BatchCreated b = Insert(10);
   Insert(3, {}, "after");
@@ -93,7 +91,7 @@ TEST_F(PgStoreTest, SessionsAreListedInIdOrderInPagesAndByState) {
   EXPECT_EQ(errors->next_cursor, 7);
 }
 
-TEST_F(PgStoreTest, ASessionComesWithItsBatchSpecAndExecution) {
+TEST_F(PgDataTest, ASessionComesWithItsBatchSpecAndExecution) {
   BatchCreated b = Insert(3);
   auto fresh = QuerySession(*conn_, 2);
   ASSERT_TRUE(fresh.ok()) << fresh.status().message();
@@ -127,7 +125,7 @@ TEST_F(PgStoreTest, ASessionComesWithItsBatchSpecAndExecution) {
   EXPECT_EQ(QuerySession(*conn_, 99).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(PgStoreTest, ASessionOfABatchStillEnqueuingIsNotFound) {
+TEST_F(PgDataTest, ASessionOfABatchStillEnqueuingIsNotFound) {
   Insert(2);
   ASSERT_TRUE(conn_->Run("UPDATE batch SET state = 'enqueuing'").ok());
   auto s = QuerySession(*conn_, 1);
@@ -135,7 +133,7 @@ TEST_F(PgStoreTest, ASessionOfABatchStillEnqueuingIsNotFound) {
   EXPECT_NE(s.status().message().find("no session with id 1"), std::string::npos);
 }
 
-TEST_F(PgStoreTest, SessionResultsArePagedByCountAndBytes) {
+TEST_F(PgDataTest, SessionResultsArePagedByCountAndBytes) {
   BatchCreated b = Insert(5);
   SetSessionStates(b.id, 0, 2, SessionState::kCompleted);
   ASSERT_TRUE(conn_
@@ -169,7 +167,7 @@ TEST_F(PgStoreTest, SessionResultsArePagedByCountAndBytes) {
   EXPECT_EQ(rest->next_cursor, 3);
 }
 
-TEST_F(PgStoreTest, EventSeqIsTheHighestSequencedSeq) {
+TEST_F(PgDataTest, EventSeqIsTheHighestSequencedSeq) {
   BatchCreated b = Insert(1);
   auto none = QueryBatch(*conn_, b.public_id);
   ASSERT_TRUE(none.ok());
@@ -188,7 +186,7 @@ TEST_F(PgStoreTest, EventSeqIsTheHighestSequencedSeq) {
   EXPECT_EQ(session->batch.event_seq, 41);
 }
 
-TEST_F(PgStoreTest, QueueStatusSumsTheCountersOfStoredBatches) {
+TEST_F(PgDataTest, QueueStatusSumsTheCountersOfStoredBatches) {
   BatchCreated a = Insert(4);
   Insert(6);
   SetSessionStates(a.id, 0, 4, SessionState::kCompleted);

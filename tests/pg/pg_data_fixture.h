@@ -12,9 +12,9 @@
 #include "storage/pg/pg_connection.h"
 #include "storage/records.h"
 
-namespace batchd::storage::pg::testing {
+namespace batchd::storage::pg {
 
-class PgStoreTest : public ::testing::Test {
+class PgDataTest : public ::testing::Test {
  protected:
   void SetUp() override;
 
@@ -35,4 +35,4 @@ class PgStoreTest : public ::testing::Test {
   std::unique_ptr<PgConnection> conn_;
 };
 
-}  // namespace batchd::storage::pg::testing
+}  // namespace batchd::storage::pg

@@ -1,11 +1,11 @@
-#include "tests/pg/pg_store_fixture.h"
+#include "tests/pg/pg_data_fixture.h"
 
 #include "storage/pg/pg_migrations.h"
 #include "tests/pg/pg_test_db.h"
 
-namespace batchd::storage::pg::testing {
+namespace batchd::storage::pg {
 
-void PgStoreTest::SetUp() {
+void PgDataTest::SetUp() {
   uri_ = batchd::testing::FreshPgDatabaseUri();
   ASSERT_FALSE(uri_.empty());
   auto conn = PgConnection::Open(uri_);
@@ -15,7 +15,7 @@ void PgStoreTest::SetUp() {
   ASSERT_TRUE(migrated.ok()) << migrated.message();
 }
 
-NewBatch PgStoreTest::SimpleBatch(uint64_t sessions, const std::string& name) {
+NewBatch PgDataTest::SimpleBatch(uint64_t sessions, const std::string& name) {
   NewBatch b;
   b.name = name;
   b.spec_json = R"({"name":")" + name + R"(","groups":[{"n":)" + std::to_string(sessions) + "}]}";
@@ -24,15 +24,15 @@ NewBatch PgStoreTest::SimpleBatch(uint64_t sessions, const std::string& name) {
   return b;
 }
 
-BatchCreated PgStoreTest::Insert(uint64_t sessions, PgInsertOptions options,
-                                 const std::string& name) {
+BatchCreated PgDataTest::Insert(uint64_t sessions, PgInsertOptions options,
+                                const std::string& name) {
   Result<BatchCreated> created = InsertBatch(*conn_, SimpleBatch(sessions, name), options, 1000);
   EXPECT_TRUE(created.ok()) << created.status().message();
   return created.ok() ? *created : BatchCreated{};
 }
 
-void PgStoreTest::SetSessionStates(int64_t batch_id, uint64_t first_ordinal, uint64_t count,
-                                   SessionState state) {
+void PgDataTest::SetSessionStates(int64_t batch_id, uint64_t first_ordinal, uint64_t count,
+                                  SessionState state) {
   Status moved = conn_->Run(
       "UPDATE session SET state = $1, attempts = greatest(attempts, 1) "
       "WHERE batch_id = $2 AND ordinal >= $3 AND ordinal < $4",
@@ -55,7 +55,7 @@ void PgStoreTest::SetSessionStates(int64_t batch_id, uint64_t first_ordinal, uin
   ASSERT_TRUE(recounted.ok()) << recounted.message();
 }
 
-void PgStoreTest::ExpectCountersMatchRows() {
+void PgDataTest::ExpectCountersMatchRows() {
   auto r = conn_->Exec(
       "SELECT b.public_id, b.n_uninitialized, b.n_in_progress, b.n_completed, b.n_error, "
       "b.n_canceled, count(s.id) FILTER (WHERE s.state = 0), "
@@ -72,11 +72,11 @@ void PgStoreTest::ExpectCountersMatchRows() {
   }
 }
 
-int64_t PgStoreTest::QueryInt(const std::string& sql) {
+int64_t PgDataTest::QueryInt(const std::string& sql) {
   auto r = conn_->Exec(sql);
   EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
   if (!r.ok() || r->rows() == 0) return -1;
   return r->Int(0, 0);
 }
 
-}  // namespace batchd::storage::pg::testing
+}  // namespace batchd::storage::pg
