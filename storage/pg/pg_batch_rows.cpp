@@ -1,4 +1,5 @@
 #include "storage/pg/pg_batch_rows.h"
+#include "storage/batch_identity.h"
 
 #include <charconv>
 
@@ -73,28 +74,6 @@ SessionRecord ReadSessionRow(const PgResult& r, int row, int first,
   s.attempts = r.Int(row, first + 4);
   s.batch_public_id = batch_public_id;
   return s;
-}
-
-std::string JoinShape(const std::vector<uint64_t>& lengths) {
-  std::string s;
-  for (uint64_t n : lengths) {
-    if (!s.empty()) s.push_back(',');
-    s.append(std::to_string(n));
-  }
-  return s;
-}
-
-std::vector<uint64_t> SplitShape(std::string_view text) {
-  std::vector<uint64_t> out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    uint64_t v = 0;
-    p = std::from_chars(p, end, v).ptr;
-    out.push_back(v);
-    if (p < end) ++p;  // the comma
-  }
-  return out;
 }
 
 Result<LockedBatch> LockBatch(PgConnection& conn, std::string_view public_id) {

@@ -28,8 +28,6 @@ SessionRecord ReadSessionRow(const PgResult& result, int row, int first,
                              const std::string& batch_public_id);
 
 // batch.shape: the group lengths, comma-separated.
-std::string JoinShape(const std::vector<uint64_t>& lengths);
-std::vector<uint64_t> SplitShape(std::string_view text);
 
 // A batch row locked (FOR UPDATE) by the caller's transaction, with its pause flag.
 struct LockedBatch {

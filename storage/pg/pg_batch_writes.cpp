@@ -1,4 +1,5 @@
 #include "storage/pg/pg_batch_writes.h"
+#include "storage/batch_identity.h"
 
 #include <algorithm>
 #include <chrono>
@@ -14,20 +15,6 @@ namespace batchd::storage::pg {
 namespace {
 
 constexpr char kCopySessions[] = "COPY session (id, batch_id, ordinal) FROM STDIN";
-
-// 64 random bits as 16 hex digits, as the SQLite path makes them (storage/batch_insert_job.cpp):
-// unguessable enough for a public id, short enough to type.
-std::string NewPublicId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t bits = rng();
-  std::string id(16, '0');
-  for (char& c : id) {
-    c = kHex[bits & 0xf];
-    bits >>= 4;
-  }
-  return id;
-}
 
 // The batch row in its own transaction: the id range reserved from meta (whose row lock also
 // serializes the limit check: two inserts cannot both take the last place), the limit checked,
