@@ -232,36 +232,6 @@ TEST_F(PgDataTest, RemoveBatchesInsertedByTakesOnlyThatNodesEnqueuingBatches) {
   EXPECT_EQ(*again, 0);
 }
 
-// Not a correctness test: how long 1M sessions take (BATCHD_PG_BENCH=1 to run it). Prints the
-// time; asserts only the rows.
-TEST_F(PgDataTest, InsertOneMillionSessions) {
-  if (std::getenv("BATCHD_PG_BENCH") == nullptr) GTEST_SKIP() << "set BATCHD_PG_BENCH=1";
-  {
-    // The client's share: building the COPY text of 1M rows, in slices of 65536.
-    std::string rows;
-    size_t bytes = 0;
-    const auto start = std::chrono::steady_clock::now();
-    for (uint64_t at = 0; at < 1'000'000; at += 65536) {
-      BuildSessionCopyRows(rows, 1, 1, at, std::min<uint64_t>(65536, 1'000'000 - at));
-      bytes += rows.size();
-    }
-    std::printf(
-        "COPY text of 1M sessions built in %.1f ms (%zu bytes)\n",
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
-        bytes);
-  }
-  for (uint64_t slice : {uint64_t{65536}, uint64_t{262144}, uint64_t{1} << 20}) {
-    const auto start = std::chrono::steady_clock::now();
-    BatchCreated created = Insert(1'000'000, {.slice_rows = slice});
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("1M sessions, slices of %llu: %.0f ms (enqueue_ms %.0f)\n",
-                static_cast<unsigned long long>(slice), ms, created.enqueue_ms);
-    EXPECT_EQ(
-        QueryInt("SELECT count(*) FROM session WHERE batch_id = " + std::to_string(created.id)),
-        1'000'000);
-  }
-}
 
 }  // namespace
 }  // namespace batchd::storage::pg

@@ -266,18 +266,6 @@ TEST_F(PgLifecycleTest, ARequestWaitsForTheBatchRowAnotherNodeHoldsLocked) {
 }
 
 TEST_F(PgLifecycleTest, SessionRequestsWriteTheirSessionStateEventInTheirTransaction) {
-  // AppendEvents comes from storage/pg/pg_events.cpp; while it is a placeholder that stores
-  // nothing, there is nothing to check here.
-  {
-    EventRecord probe;
-    probe.type = EventType::kSessionState;
-    probe.batch_public_id = "probe";
-    PgTransaction txn(*conn_);
-    ASSERT_TRUE(txn.begun().ok());
-    ASSERT_TRUE(AppendEvents(*conn_, std::span<const EventRecord>(&probe, 1)).ok());
-    const int64_t stored = QueryInt("SELECT count(*) FROM event WHERE batch = 'probe'");
-    if (stored == 0) GTEST_SKIP() << "AppendEvents stores nothing yet";
-  }  // rolled back
   BatchCreated b = Insert(2);
   SetSessionStates(b.id, 1, 1, SessionState::kCompleted);
   ASSERT_TRUE(CancelSession(*conn_, 1, 100).ok());
