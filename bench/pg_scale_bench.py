@@ -260,6 +260,15 @@ def expect_counts(doc, size, what):
         raise BenchError(f"{what}: expected counts {want}, got {doc}")
 
 
+def output_tail(daemon, n=1500):
+    """The end of a daemon's stdout, where it logs."""
+    try:
+        with open(daemon.stdout_path, "rb") as f:
+            return f.read()[-n:].decode(errors="replace").strip() or "(empty)"
+    except OSError:
+        return "(unreadable)"
+
+
 def wait_paused(conns, ports, timeout=5.0):
     """Every node reports the queue paused (the pause is stored in the shared database)."""
     deadline = time.perf_counter() + timeout
@@ -284,7 +293,10 @@ def nodes_run(args, pg, nodes, size, workdir):
             d = Daemon(args.batchd, os.path.join(node_dir, "data"), node_dir,
                        ["--store", uri, "--slots", str(args.slots)] + args.daemon_arg)
             daemons.append(d)
-            d.start(timeout=60)
+            try:
+                d.start(timeout=60)
+            except BenchError as e:
+                raise BenchError(f"{e}; its log: {output_tail(d)}")
         ports = [d.port for d in daemons]
         for port in ports:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -330,7 +342,7 @@ def nodes_run(args, pg, nodes, size, workdir):
             for d in daemons:
                 if not d.alive():
                     raise BenchError(f"a daemon died during the drain; stderr: "
-                                     f"{d.stderr_tail()}")
+                                     f"{d.stderr_tail()}; its log: {output_tail(d)}")
             batch = get_json(conns[0], path)
             now = time.perf_counter() - t0
             completed = (batch.get("counts") or {}).get("completed", 0)
