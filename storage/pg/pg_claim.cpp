@@ -1,0 +1,222 @@
+#include "storage/pg/pg_claim.h"
+
+#include <algorithm>
+
+#include "storage/json_blob.h"
+#include "storage/pg/pg_arrays.h"
+#include "storage/pg/pg_counters.h"
+#include "storage/pg/pg_events.h"
+
+namespace batchd::storage::pg {
+namespace {
+
+struct ClaimableBatch {
+  int64_t id;
+  std::string public_id;
+  int64_t priority;
+  int64_t end_id;  // one past the last session id
+  int64_t cursor;
+  std::optional<int64_t> max_running;
+  int64_t in_progress;
+  int64_t max_attempts;
+  uint64_t sessions;
+};
+
+// The next claimable batch after (priority, id) in claim order, locked; nullopt if none is
+// left unlocked.
+Result<std::optional<ClaimableBatch>> NextBatch(PgConnection& conn,
+                                                const std::optional<ClaimableBatch>& after) {
+  static constexpr char kFirst[] =
+      "SELECT id, public_id, priority, first_session_id, session_count, claim_cursor, "
+      "max_running, n_in_progress, max_attempts FROM batch "
+      "WHERE state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0 "
+      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+  static constexpr char kAfter[] =
+      "SELECT id, public_id, priority, first_session_id, session_count, claim_cursor, "
+      "max_running, n_in_progress, max_attempts FROM batch "
+      "WHERE state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0 "
+      "AND (priority < $1 OR (priority = $1 AND id > $2)) "
+      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+  Result<PgResult> r =
+      after ? conn.Exec(kAfter, {PgParam::Int(after->priority), PgParam::Int(after->id)})
+            : conn.Exec(kFirst);
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return std::optional<ClaimableBatch>();
+  ClaimableBatch b;
+  b.id = r->Int(0, 0);
+  b.public_id = std::string(r->Text(0, 1));
+  b.priority = r->Int(0, 2);
+  const int64_t first = r->Int(0, 3);
+  b.sessions = static_cast<uint64_t>(r->Int(0, 4));
+  b.end_id = first + r->Int(0, 4);
+  b.cursor = std::max(first, r->Int(0, 5));
+  b.max_running = r->OptionalInt(0, 6);
+  b.in_progress = r->Int(0, 7);
+  b.max_attempts = r->Int(0, 8);
+  return std::optional<ClaimableBatch>(std::move(b));
+}
+
+void Collect(const PgResult& r, const ClaimableBatch& b, std::vector<ClaimedSession>& out) {
+  for (int i = 0; i < r.rows(); ++i) {
+    ClaimedSession& c = out.emplace_back();
+    c.id = r.Int(i, 0);
+    c.batch_id = b.id;
+    c.batch_public_id = b.public_id;
+    c.ordinal = static_cast<uint64_t>(r.Int(i, 1));
+    c.attempts = r.Int(i, 2);
+    c.max_attempts = b.max_attempts;
+  }
+}
+
+// The execution records of sessions that ran before, attached to their claims.
+Status LoadExecutions(PgConnection& conn, std::span<ClaimedSession> claimed) {
+  PgArray ids;
+  for (const ClaimedSession& c : claimed) ids.Int(c.id);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Exec("SELECT session_id, state, chunks_done, chunks_total, result, "
+                             "error_kind, error_message, checkpoint FROM session_state "
+                             "WHERE session_id = ANY($1::bigint[])",
+                             {PgParam::Text(ids.Literal())}));
+  for (int i = 0; i < r.rows(); ++i) {
+    ExecutionRecord e;
+    if (!r.IsNull(i, 1)) {
+      ASSIGN_OR_RETURN(e.state_json, DecompressJson(r.Bytes(i, 1)));
+    }
+    e.chunks_done = r.Int(i, 2);
+    e.chunks_total = r.Int(i, 3);
+    e.result_json = r.OptionalText(i, 4);
+    e.error_kind = r.OptionalText(i, 5);
+    e.error_message = r.OptionalText(i, 6);
+    e.checkpoint_json = r.OptionalText(i, 7);
+    const int64_t id = r.Int(i, 0);
+    for (ClaimedSession& c : claimed) {
+      if (c.id == id) c.execution = std::make_shared<const ExecutionRecord>(std::move(e));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ClaimRequeued(PgConnection& conn, int64_t node_id, const ClaimableBatch& b, int64_t take,
+                     int64_t now_ms, std::vector<ClaimedSession>& out) {
+  const size_t before = out.size();
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec(
+          "UPDATE session SET state = 1, attempts = attempts + 1, not_before = NULL, "
+          "node_id = $4 WHERE id IN (SELECT id FROM session WHERE batch_id = $1 AND "
+          "state = 0 AND not_before IS NOT NULL AND not_before <= $2 ORDER BY id "
+          "LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, ordinal, attempts",
+          {PgParam::Int(b.id), PgParam::Int(now_ms), PgParam::Int(take), PgParam::Int(node_id)}));
+  Collect(r, b, out);
+  if (out.size() == before) return Status::Ok();
+  return LoadExecutions(conn, std::span(out).subspan(before));
+}
+
+// Fresh sessions: everything at or past the cursor is fresh unless canceled, and no other node
+// claims from this batch while the claim holds its row, so a plain id range does it.
+Result<int64_t> ClaimFresh(PgConnection& conn, int64_t node_id, const ClaimableBatch& b,
+                           int64_t take, std::vector<ClaimedSession>& out) {
+  const int64_t range_end = std::min(b.end_id, b.cursor + take);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec("UPDATE session SET state = 1, attempts = attempts + 1, "
+                "node_id = $3 WHERE id >= $1 AND id < $2 AND state = 0 AND "
+                "not_before IS NULL RETURNING id, ordinal, attempts",
+                {PgParam::Int(b.cursor), PgParam::Int(range_end), PgParam::Int(node_id)}));
+  Collect(r, b, out);
+  return range_end;
+}
+
+Result<std::optional<int64_t>> NextDue(PgConnection& conn, int64_t now_ms) {
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT min(not_before) FROM session WHERE state = 0 AND "
+                                         "not_before IS NOT NULL AND not_before > $1",
+                                         {PgParam::Int(now_ms)}));
+  return r.OptionalInt(0, 0);
+}
+
+// Whether a batch with room was left out because another transaction held its row.
+Result<bool> SkippedLocked(PgConnection& conn, const std::vector<int64_t>& seen) {
+  PgArray ids;
+  for (int64_t id : seen) ids.Int(id);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec("SELECT EXISTS (SELECT 1 FROM batch WHERE state IN ('queued', 'running') AND "
+                "paused = 0 AND n_uninitialized > 0 AND "
+                "(max_running IS NULL OR n_in_progress < max_running) AND "
+                "NOT (id = ANY($1::bigint[])))",
+                {PgParam::Text(ids.Literal())}));
+  return r.Bool(0, 0);
+}
+
+Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_ms,
+             PgSessionEvents& events, PgClaim& claim) {
+  ASSIGN_OR_RETURN(PgResult gate,
+                   conn.Exec("SELECT (SELECT state FROM node WHERE id = $1 FOR SHARE), "
+                             "(SELECT value FROM meta WHERE key = 'queue_paused')",
+                             {PgParam::Int(node_id)}));
+  if (gate.Text(0, 0) != "alive") {
+    return Status::Unavailable("node " + std::to_string(node_id) +
+                               " is not alive (declared dead or stopped): it claims nothing");
+  }
+  if (gate.Int(0, 1) != 0) return Status::Ok();
+  std::vector<ClaimedSession>& sessions = claim.result.sessions;
+  PgDeltas deltas;
+  PgSessionEventBatch batch_events;
+  std::vector<int64_t> seen;
+  int64_t remaining = max_sessions;
+  std::optional<ClaimableBatch> b;
+  while (remaining > 0) {
+    ASSIGN_OR_RETURN(b, NextBatch(conn, b));
+    if (!b) break;
+    seen.push_back(b->id);
+    int64_t take = remaining;
+    if (b->max_running) take = std::min(take, *b->max_running - b->in_progress);
+    if (take <= 0) continue;
+    const size_t before = sessions.size();
+    RETURN_IF_ERROR(ClaimRequeued(conn, node_id, *b, take, now_ms, sessions));
+    const int64_t took_requeued = static_cast<int64_t>(sessions.size() - before);
+    std::optional<int64_t> cursor;
+    if (take > took_requeued && b->cursor < b->end_id) {
+      ASSIGN_OR_RETURN(cursor, ClaimFresh(conn, node_id, *b, take - took_requeued, sessions));
+    }
+    std::sort(sessions.begin() + static_cast<std::ptrdiff_t>(before), sessions.end(),
+              [](const ClaimedSession& x, const ClaimedSession& y) { return x.id < y.id; });
+    const int64_t claimed = static_cast<int64_t>(sessions.size() - before);
+    if (claimed > 0 || cursor) {
+      PgBatchDelta& d = deltas.For(b->id);
+      MoveCount(d.delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
+      d.claim_cursor = cursor;
+    }
+    if (claimed > 0 && events.EveryTransition(b->sessions)) {
+      for (size_t i = before; i < sessions.size(); ++i) {
+        batch_events.Add(events, b->id, b->public_id, b->sessions, sessions[i].id,
+                         SessionState::kUninitialized, SessionState::kInProgress,
+                         sessions[i].attempts, nullptr, now_ms);
+      }
+    }
+    remaining -= claimed;
+  }
+  RETURN_IF_ERROR(ApplyCounterDeltas(conn, deltas.all(), now_ms));
+  if (!batch_events.events.empty()) RETURN_IF_ERROR(AppendEvents(conn, batch_events.events));
+  ASSIGN_OR_RETURN(claim.result.next_due_ms, NextDue(conn, now_ms));
+  if (remaining > 0) {
+    ASSIGN_OR_RETURN(claim.skipped_locked, SkippedLocked(conn, seen));
+  }
+  claim.changed_batches = deltas.BatchIds();
+  claim.suppressed = std::move(batch_events.suppressed);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<PgClaim> ClaimInTransaction(PgConnection& conn, int64_t node_id, int max_sessions,
+                                   int64_t now_ms, PgSessionEvents& events) {
+  PgTransaction txn(conn);
+  RETURN_IF_ERROR(txn.begun());
+  PgClaim claim;
+  RETURN_IF_ERROR(Claim(conn, node_id, max_sessions, now_ms, events, claim));
+  RETURN_IF_ERROR(txn.Commit());
+  return claim;
+}
+
+}  // namespace batchd::storage::pg
