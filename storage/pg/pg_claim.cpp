@@ -22,38 +22,71 @@ struct ClaimableBatch {
   uint64_t sessions;
 };
 
-// The next claimable batch after (priority, id) in claim order, locked; nullopt if none is
-// left unlocked.
-Result<std::optional<ClaimableBatch>> NextBatch(PgConnection& conn,
-                                                const std::optional<ClaimableBatch>& after) {
-  static constexpr char kFirst[] =
-      "SELECT id, public_id, priority, first_session_id, session_count, claim_cursor, "
-      "max_running, n_in_progress, max_attempts FROM batch "
-      "WHERE state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0 "
-      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
-  static constexpr char kAfter[] =
-      "SELECT id, public_id, priority, first_session_id, session_count, claim_cursor, "
-      "max_running, n_in_progress, max_attempts FROM batch "
-      "WHERE state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0 "
-      "AND (priority < $1 OR (priority = $1 AND id > $2)) "
-      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
-  Result<PgResult> r =
-      after ? conn.Exec(kAfter, {PgParam::Int(after->priority), PgParam::Int(after->id)})
-            : conn.Exec(kFirst);
-  if (!r.ok()) return r.status();
-  if (r->rows() == 0) return std::optional<ClaimableBatch>();
+constexpr char kBatchColumns[] =
+    "id, public_id, priority, first_session_id, session_count, claim_cursor, max_running, "
+    "n_in_progress, max_attempts";
+constexpr char kClaimable[] =
+    "state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0";
+
+// Reads the batch columns at `col` of row 0 (NULL id: none).
+std::optional<ClaimableBatch> BatchAt(const PgResult& r, int col) {
+  if (r.rows() == 0 || r.IsNull(0, col)) return std::nullopt;
   ClaimableBatch b;
-  b.id = r->Int(0, 0);
-  b.public_id = std::string(r->Text(0, 1));
-  b.priority = r->Int(0, 2);
-  const int64_t first = r->Int(0, 3);
-  b.sessions = static_cast<uint64_t>(r->Int(0, 4));
-  b.end_id = first + r->Int(0, 4);
-  b.cursor = std::max(first, r->Int(0, 5));
-  b.max_running = r->OptionalInt(0, 6);
-  b.in_progress = r->Int(0, 7);
-  b.max_attempts = r->Int(0, 8);
-  return std::optional<ClaimableBatch>(std::move(b));
+  b.id = r.Int(0, col);
+  b.public_id = std::string(r.Text(0, col + 1));
+  b.priority = r.Int(0, col + 2);
+  const int64_t first = r.Int(0, col + 3);
+  b.sessions = static_cast<uint64_t>(r.Int(0, col + 4));
+  b.end_id = first + r.Int(0, col + 4);
+  b.cursor = std::max(first, r.Int(0, col + 5));
+  b.max_running = r.OptionalInt(0, col + 6);
+  b.in_progress = r.Int(0, col + 7);
+  b.max_attempts = r.Int(0, col + 8);
+  return b;
+}
+
+// What the claim starts from, in one statement: this node's row (FOR SHARE), the queue's pause
+// flag, the earliest retry still waiting (the claim only takes those due, so it does not move
+// it), and the first claimable batch, locked. No batch is locked if the node is not alive or
+// the queue is paused.
+struct Gate {
+  std::string node_state;
+  bool queue_paused = false;
+  std::optional<int64_t> next_due_ms;
+  std::optional<ClaimableBatch> first;
+};
+
+Result<Gate> OpenGate(PgConnection& conn, int64_t node_id, int64_t now_ms) {
+  static const std::string sql =
+      std::string(
+          "SELECT g.node_state, g.paused, g.next_due, b.* FROM (SELECT "
+          "(SELECT state FROM node WHERE id = $1 FOR SHARE) AS node_state, "
+          "(SELECT value FROM meta WHERE key = 'queue_paused') AS paused, "
+          "(SELECT min(not_before) FROM session WHERE state = 0 AND not_before IS NOT "
+          "NULL AND not_before > $2) AS next_due) g "
+          "LEFT JOIN LATERAL (SELECT ") +
+      kBatchColumns + " FROM batch WHERE " + kClaimable +
+      " AND g.node_state = 'alive' AND g.paused = 0 "
+      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) b ON true";
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, {PgParam::Int(node_id), PgParam::Int(now_ms)}));
+  Gate g;
+  g.node_state = std::string(r.Text(0, 0));
+  g.queue_paused = r.Int(0, 1) != 0;
+  g.next_due_ms = r.OptionalInt(0, 2);
+  g.first = BatchAt(r, 3);
+  return g;
+}
+
+// The next claimable batch after `after` in claim order, locked; nullopt if none is left
+// unlocked.
+Result<std::optional<ClaimableBatch>> NextBatch(PgConnection& conn, const ClaimableBatch& after) {
+  static const std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batch WHERE " +
+                                 kClaimable +
+                                 " AND (priority < $1 OR (priority = $1 AND id > $2)) "
+                                 "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Exec(sql, {PgParam::Int(after.priority), PgParam::Int(after.id)}));
+  return BatchAt(r, 0);
 }
 
 void Collect(const PgResult& r, const ClaimableBatch& b, std::vector<ClaimedSession>& out) {
@@ -96,42 +129,39 @@ Status LoadExecutions(PgConnection& conn, std::span<ClaimedSession> claimed) {
   return Status::Ok();
 }
 
-Status ClaimRequeued(PgConnection& conn, int64_t node_id, const ClaimableBatch& b, int64_t take,
-                     int64_t now_ms, std::vector<ClaimedSession>& out) {
+// From one locked batch, up to `take`: requeued sessions due first (SKIP LOCKED: a lifecycle
+// request may hold one), then fresh ones from the cursor. Everything at or past the cursor is
+// fresh unless canceled, and no other node claims from this batch while the claim holds its
+// row, so a plain id range does it; the range shrinks by the requeued sessions taken. One
+// statement (the two UPDATEs touch disjoint rows: not_before set or not). Answers the new
+// cursor if the fresh range was tried.
+Result<std::optional<int64_t>> ClaimFromBatch(PgConnection& conn, int64_t node_id,
+                                              const ClaimableBatch& b, int64_t take, int64_t now_ms,
+                                              std::vector<ClaimedSession>& out) {
+  const int64_t fresh_end = b.cursor < b.end_id ? b.end_id : b.cursor;
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec("WITH rq AS (UPDATE session SET state = 1, attempts = attempts + 1, "
+                "not_before = NULL, node_id = $5 WHERE id IN (SELECT id FROM session WHERE "
+                "batch_id = $1 AND state = 0 AND not_before IS NOT NULL AND not_before <= $2 "
+                "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, ordinal, attempts), "
+                "fr AS (UPDATE session SET state = 1, attempts = attempts + 1, node_id = $5 "
+                "WHERE id >= $4 AND id < least($6, $4 + $3 - (SELECT count(*) FROM rq)) AND "
+                "state = 0 AND not_before IS NULL RETURNING id, ordinal, attempts) "
+                "SELECT id, ordinal, attempts, true FROM rq UNION ALL "
+                "SELECT id, ordinal, attempts, false FROM fr",
+                {PgParam::Int(b.id), PgParam::Int(now_ms), PgParam::Int(take),
+                 PgParam::Int(b.cursor), PgParam::Int(node_id), PgParam::Int(fresh_end)}));
   const size_t before = out.size();
-  ASSIGN_OR_RETURN(
-      PgResult r,
-      conn.Exec(
-          "UPDATE session SET state = 1, attempts = attempts + 1, not_before = NULL, "
-          "node_id = $4 WHERE id IN (SELECT id FROM session WHERE batch_id = $1 AND "
-          "state = 0 AND not_before IS NOT NULL AND not_before <= $2 ORDER BY id "
-          "LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, ordinal, attempts",
-          {PgParam::Int(b.id), PgParam::Int(now_ms), PgParam::Int(take), PgParam::Int(node_id)}));
   Collect(r, b, out);
-  if (out.size() == before) return Status::Ok();
-  return LoadExecutions(conn, std::span(out).subspan(before));
-}
-
-// Fresh sessions: everything at or past the cursor is fresh unless canceled, and no other node
-// claims from this batch while the claim holds its row, so a plain id range does it.
-Result<int64_t> ClaimFresh(PgConnection& conn, int64_t node_id, const ClaimableBatch& b,
-                           int64_t take, std::vector<ClaimedSession>& out) {
-  const int64_t range_end = std::min(b.end_id, b.cursor + take);
-  ASSIGN_OR_RETURN(
-      PgResult r,
-      conn.Exec("UPDATE session SET state = 1, attempts = attempts + 1, "
-                "node_id = $3 WHERE id >= $1 AND id < $2 AND state = 0 AND "
-                "not_before IS NULL RETURNING id, ordinal, attempts",
-                {PgParam::Int(b.cursor), PgParam::Int(range_end), PgParam::Int(node_id)}));
-  Collect(r, b, out);
-  return range_end;
-}
-
-Result<std::optional<int64_t>> NextDue(PgConnection& conn, int64_t now_ms) {
-  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT min(not_before) FROM session WHERE state = 0 AND "
-                                         "not_before IS NOT NULL AND not_before > $1",
-                                         {PgParam::Int(now_ms)}));
-  return r.OptionalInt(0, 0);
+  int64_t requeued = 0;
+  for (int i = 0; i < r.rows(); ++i) requeued += r.Bool(i, 3) ? 1 : 0;
+  if (requeued > 0) {
+    // Only requeued sessions have a session_state row: fresh ones match nothing.
+    RETURN_IF_ERROR(LoadExecutions(conn, std::span(out).subspan(before)));
+  }
+  if (take <= requeued || b.cursor >= b.end_id) return std::optional<int64_t>();
+  return std::optional<int64_t>(std::min(b.end_id, b.cursor + take - requeued));
 }
 
 // Whether a batch with room was left out because another transaction held its row.
@@ -150,55 +180,49 @@ Result<bool> SkippedLocked(PgConnection& conn, const std::vector<int64_t>& seen)
 
 Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_ms,
              PgSessionEvents& events, PgClaim& claim) {
-  ASSIGN_OR_RETURN(PgResult gate,
-                   conn.Exec("SELECT (SELECT state FROM node WHERE id = $1 FOR SHARE), "
-                             "(SELECT value FROM meta WHERE key = 'queue_paused')",
-                             {PgParam::Int(node_id)}));
-  if (gate.Text(0, 0) != "alive") {
+  ASSIGN_OR_RETURN(Gate gate, OpenGate(conn, node_id, now_ms));
+  if (gate.node_state != "alive") {
     return Status::Unavailable("node " + std::to_string(node_id) +
                                " is not alive (declared dead or stopped): it claims nothing");
   }
-  if (gate.Int(0, 1) != 0) return Status::Ok();
+  claim.result.next_due_ms = gate.next_due_ms;
+  if (gate.queue_paused) return Status::Ok();
   std::vector<ClaimedSession>& sessions = claim.result.sessions;
   PgDeltas deltas;
   PgSessionEventBatch batch_events;
   std::vector<int64_t> seen;
   int64_t remaining = max_sessions;
-  std::optional<ClaimableBatch> b;
-  while (remaining > 0) {
-    ASSIGN_OR_RETURN(b, NextBatch(conn, b));
-    if (!b) break;
+  std::optional<ClaimableBatch> b = std::move(gate.first);
+  while (remaining > 0 && b) {
     seen.push_back(b->id);
     int64_t take = remaining;
     if (b->max_running) take = std::min(take, *b->max_running - b->in_progress);
-    if (take <= 0) continue;
-    const size_t before = sessions.size();
-    RETURN_IF_ERROR(ClaimRequeued(conn, node_id, *b, take, now_ms, sessions));
-    const int64_t took_requeued = static_cast<int64_t>(sessions.size() - before);
-    std::optional<int64_t> cursor;
-    if (take > took_requeued && b->cursor < b->end_id) {
-      ASSIGN_OR_RETURN(cursor, ClaimFresh(conn, node_id, *b, take - took_requeued, sessions));
-    }
-    std::sort(sessions.begin() + static_cast<std::ptrdiff_t>(before), sessions.end(),
-              [](const ClaimedSession& x, const ClaimedSession& y) { return x.id < y.id; });
-    const int64_t claimed = static_cast<int64_t>(sessions.size() - before);
-    if (claimed > 0 || cursor) {
-      PgBatchDelta& d = deltas.For(b->id);
-      MoveCount(d.delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
-      d.claim_cursor = cursor;
-    }
-    if (claimed > 0 && events.EveryTransition(b->sessions)) {
-      for (size_t i = before; i < sessions.size(); ++i) {
-        batch_events.Add(events, b->id, b->public_id, b->sessions, sessions[i].id,
-                         SessionState::kUninitialized, SessionState::kInProgress,
-                         sessions[i].attempts, nullptr, now_ms);
+    if (take > 0) {
+      const size_t before = sessions.size();
+      ASSIGN_OR_RETURN(std::optional<int64_t> cursor,
+                       ClaimFromBatch(conn, node_id, *b, take, now_ms, sessions));
+      std::sort(sessions.begin() + static_cast<std::ptrdiff_t>(before), sessions.end(),
+                [](const ClaimedSession& x, const ClaimedSession& y) { return x.id < y.id; });
+      const int64_t claimed = static_cast<int64_t>(sessions.size() - before);
+      if (claimed > 0 || cursor) {
+        PgBatchDelta& d = deltas.For(b->id);
+        MoveCount(d.delta, SessionState::kUninitialized, SessionState::kInProgress, claimed);
+        d.claim_cursor = cursor;
       }
+      if (claimed > 0 && events.EveryTransition(b->sessions)) {
+        for (size_t i = before; i < sessions.size(); ++i) {
+          batch_events.Add(events, b->id, b->public_id, b->sessions, sessions[i].id,
+                           SessionState::kUninitialized, SessionState::kInProgress,
+                           sessions[i].attempts, nullptr, now_ms);
+        }
+      }
+      remaining -= claimed;
     }
-    remaining -= claimed;
+    if (remaining <= 0) break;
+    ASSIGN_OR_RETURN(b, NextBatch(conn, *b));
   }
   RETURN_IF_ERROR(ApplyCounterDeltas(conn, deltas.all(), now_ms));
   if (!batch_events.events.empty()) RETURN_IF_ERROR(AppendEvents(conn, batch_events.events));
-  ASSIGN_OR_RETURN(claim.result.next_due_ms, NextDue(conn, now_ms));
   if (remaining > 0) {
     ASSIGN_OR_RETURN(claim.skipped_locked, SkippedLocked(conn, seen));
   }

@@ -243,7 +243,8 @@ TEST_F(PgSchedulingTest, ARetryWaitsForItsTimeAndIsClaimedFirst) {
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->sessions.size(), 2u);
   // Sorted by id within the batch; the retried session is one of them with attempt 2.
-  std::set<int64_t> ids(Ids(*later).begin(), Ids(*later).end());
+  const std::vector<int64_t> later_ids = Ids(*later);
+  std::set<int64_t> ids(later_ids.begin(), later_ids.end());
   EXPECT_EQ(ids.count(claimed->sessions[0].id), 1u);
   for (const auto& c : later->sessions) {
     if (c.id == claimed->sessions[0].id) {
