@@ -10,6 +10,9 @@
 namespace batchd::storage::pg {
 namespace {
 
+// How long a waiting claim waits for a batch row at most (then it fails: nothing claimed).
+constexpr int64_t kLockWaitMs = 200;
+
 struct ClaimableBatch {
   int64_t id;
   std::string public_id;
@@ -27,6 +30,13 @@ constexpr char kBatchColumns[] =
     "n_in_progress, max_attempts";
 constexpr char kClaimable[] =
     "state IN ('queued', 'running') AND paused = 0 AND n_uninitialized > 0";
+
+// The same statement waiting for locked rows instead of skipping them.
+std::string WithoutSkipLocked(std::string sql) {
+  const size_t at = sql.find(" SKIP LOCKED");
+  if (at != std::string::npos) sql.erase(at, 12);
+  return sql;
+}
 
 // Reads the batch columns at `col` of row 0 (NULL id: none).
 std::optional<ClaimableBatch> BatchAt(const PgResult& r, int col) {
@@ -56,8 +66,8 @@ struct Gate {
   std::optional<ClaimableBatch> first;
 };
 
-Result<Gate> OpenGate(PgConnection& conn, int64_t node_id, int64_t now_ms) {
-  static const std::string sql =
+Result<Gate> OpenGate(PgConnection& conn, int64_t node_id, int64_t now_ms, bool wait) {
+  static const std::string skip_sql =
       std::string(
           "SELECT g.node_state, g.paused, g.next_due, b.* FROM (SELECT "
           "(SELECT state FROM node WHERE id = $1 FOR SHARE) AS node_state, "
@@ -68,7 +78,9 @@ Result<Gate> OpenGate(PgConnection& conn, int64_t node_id, int64_t now_ms) {
       kBatchColumns + " FROM batch WHERE " + kClaimable +
       " AND g.node_state = 'alive' AND g.paused = 0 "
       "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) b ON true";
-  ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, {PgParam::Int(node_id), PgParam::Int(now_ms)}));
+  static const std::string wait_sql = WithoutSkipLocked(skip_sql);
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec(wait ? wait_sql : skip_sql,
+                                         {PgParam::Int(node_id), PgParam::Int(now_ms)}));
   Gate g;
   g.node_state = std::string(r.Text(0, 0));
   g.queue_paused = r.Int(0, 1) != 0;
@@ -79,13 +91,15 @@ Result<Gate> OpenGate(PgConnection& conn, int64_t node_id, int64_t now_ms) {
 
 // The next claimable batch after `after` in claim order, locked; nullopt if none is left
 // unlocked.
-Result<std::optional<ClaimableBatch>> NextBatch(PgConnection& conn, const ClaimableBatch& after) {
-  static const std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batch WHERE " +
-                                 kClaimable +
-                                 " AND (priority < $1 OR (priority = $1 AND id > $2)) "
-                                 "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn.Exec(sql, {PgParam::Int(after.priority), PgParam::Int(after.id)}));
+Result<std::optional<ClaimableBatch>> NextBatch(PgConnection& conn, const ClaimableBatch& after,
+                                                bool wait) {
+  static const std::string skip_sql = std::string("SELECT ") + kBatchColumns +
+                                      " FROM batch WHERE " + kClaimable +
+                                      " AND (priority < $1 OR (priority = $1 AND id > $2)) "
+                                      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+  static const std::string wait_sql = WithoutSkipLocked(skip_sql);
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec(wait ? wait_sql : skip_sql,
+                                         {PgParam::Int(after.priority), PgParam::Int(after.id)}));
   return BatchAt(r, 0);
 }
 
@@ -178,9 +192,12 @@ Result<bool> SkippedLocked(PgConnection& conn, const std::vector<int64_t>& seen)
   return r.Bool(0, 0);
 }
 
-Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_ms,
+Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_ms, bool wait,
              PgSessionEvents& events, PgClaim& claim) {
-  ASSIGN_OR_RETURN(Gate gate, OpenGate(conn, node_id, now_ms));
+  if (wait) {
+    RETURN_IF_ERROR(conn.Run("SET LOCAL lock_timeout = " + std::to_string(kLockWaitMs)));
+  }
+  ASSIGN_OR_RETURN(Gate gate, OpenGate(conn, node_id, now_ms, wait));
   if (gate.node_state != "alive") {
     return Status::Unavailable("node " + std::to_string(node_id) +
                                " is not alive (declared dead or stopped): it claims nothing");
@@ -219,7 +236,7 @@ Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_
       remaining -= claimed;
     }
     if (remaining <= 0) break;
-    ASSIGN_OR_RETURN(b, NextBatch(conn, *b));
+    ASSIGN_OR_RETURN(b, NextBatch(conn, *b, wait));
   }
   RETURN_IF_ERROR(ApplyCounterDeltas(conn, deltas.all(), now_ms));
   if (!batch_events.events.empty()) RETURN_IF_ERROR(AppendEvents(conn, batch_events.events));
@@ -234,11 +251,11 @@ Status Claim(PgConnection& conn, int64_t node_id, int max_sessions, int64_t now_
 }  // namespace
 
 Result<PgClaim> ClaimInTransaction(PgConnection& conn, int64_t node_id, int max_sessions,
-                                   int64_t now_ms, PgSessionEvents& events) {
+                                   int64_t now_ms, PgSessionEvents& events, bool wait) {
   PgTransaction txn(conn);
   RETURN_IF_ERROR(txn.begun());
   PgClaim claim;
-  RETURN_IF_ERROR(Claim(conn, node_id, max_sessions, now_ms, events, claim));
+  RETURN_IF_ERROR(Claim(conn, node_id, max_sessions, now_ms, wait, events, claim));
   RETURN_IF_ERROR(txn.Commit());
   return claim;
 }

@@ -35,10 +35,14 @@ struct PgClaim {
 };
 
 // Runs the claim in one transaction on `conn` (committed on success, rolled back on failure).
+// `wait`: lock the batches FOR UPDATE without SKIP LOCKED (waiting up to 200 ms for a row,
+// then failing): for a second try after a claim that came back short because a batch was
+// locked, when there is nothing else to claim and the holder (a claim or the tail of an
+// outcome round) commits in a moment.
 // kUnavailable if this node is no longer alive or on a serialization failure, deadlock or lost
 // connection (try again); kIoError for other server errors; kIoError if a stored execution
 // state does not decompress.
 Result<PgClaim> ClaimInTransaction(PgConnection& conn, int64_t node_id, int max_sessions,
-                                   int64_t now_ms, PgSessionEvents& events);
+                                   int64_t now_ms, PgSessionEvents& events, bool wait = false);
 
 }  // namespace batchd::storage::pg

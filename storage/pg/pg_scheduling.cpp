@@ -18,11 +18,11 @@
 namespace batchd::storage::pg {
 namespace {
 
-// A claim that found a claimable batch locked by another transaction (another node's claim, an
-// outcome round closing) tries again this many times, after 1, 2, 4 ms, for what it still
-// wants; then it answers a next_due_ms this close, so the scheduler asks again soon instead of
-// waiting for a session to finish that may never come.
-constexpr int kLockedRetries = 3;
+// A claim that came back short while a claimable batch was locked by another transaction
+// (another node's claim, an outcome round closing) tries once more for what it still wants,
+// this time waiting for the batch rows (briefly: pg_claim.h); if still short it answers a
+// next_due_ms this close, so the scheduler asks again soon instead of waiting for a session to
+// finish that may never come.
 constexpr int64_t kLockedDueMs = 20;
 
 // One retry of a statement that failed for a transient reason (a deadlock, a lost connection).
@@ -124,11 +124,12 @@ class PgSchedulingImpl final : public PgScheduling {
     }
   }
 
-  Result<PgClaim> ClaimOnce(int64_t node_id, int max_sessions, int64_t now_ms) {
+  Result<PgClaim> ClaimOnce(int64_t node_id, int max_sessions, int64_t now_ms, bool wait) {
     Result<PgClaim> claim =
-        ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_);
+        ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_, wait);
     if (!claim.ok() && Reconnected(*claim_conn_, claim.status())) {
-      claim = ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_);
+      claim =
+          ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_, wait);
     }
     return claim;
   }
@@ -140,20 +141,18 @@ class PgSchedulingImpl final : public PgScheduling {
           "claiming resumes once they are");
     }
     const int64_t node_id = options_.node_id();
-    ASSIGN_OR_RETURN(PgClaim claim, ClaimOnce(node_id, max_sessions, now_ms));
+    ASSIGN_OR_RETURN(PgClaim claim, ClaimOnce(node_id, max_sessions, now_ms, false));
     Publish(node_id, claim);
     ClaimResult result = std::move(claim.result);
-    for (int retry = 0; retry < kLockedRetries && claim.skipped_locked &&
-                        static_cast<int>(result.sessions.size()) < max_sessions;
-         ++retry) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1 << retry));
+    if (claim.skipped_locked && static_cast<int>(result.sessions.size()) < max_sessions) {
       Result<PgClaim> more =
-          ClaimOnce(node_id, max_sessions - static_cast<int>(result.sessions.size()), now_ms);
-      if (!more.ok()) break;  // what was claimed stands
-      claim = std::move(*more);
-      Publish(node_id, claim);
-      for (ClaimedSession& c : claim.result.sessions) result.sessions.push_back(std::move(c));
-      result.next_due_ms = claim.result.next_due_ms;
+          ClaimOnce(node_id, max_sessions - static_cast<int>(result.sessions.size()), now_ms, true);
+      if (more.ok()) {
+        claim = std::move(*more);
+        Publish(node_id, claim);
+        for (ClaimedSession& c : claim.result.sessions) result.sessions.push_back(std::move(c));
+        result.next_due_ms = claim.result.next_due_ms;
+      }  // else what was claimed stands; claim.skipped_locked sets the early next_due
     }
     if (claim.skipped_locked && static_cast<int>(result.sessions.size()) < max_sessions) {
       const int64_t soon = now_ms + kLockedDueMs;
