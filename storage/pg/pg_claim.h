@@ -38,7 +38,9 @@ struct PgClaim {
 // `wait`: lock the batches FOR UPDATE without SKIP LOCKED (waiting up to 200 ms for a row,
 // then failing): for a second try after a claim that came back short because a batch was
 // locked, when there is nothing else to claim and the holder (a claim or the tail of an
-// outcome round) commits in a moment.
+// outcome round) commits in a moment. The wait is shorter than the server's deadlock_timeout
+// (1 s): a waiting claim holding one batch row while an outcome round holding the next wants
+// the first gives up first, instead of stalling both for the deadlock check.
 // kUnavailable if this node is no longer alive or on a serialization failure, deadlock or lost
 // connection (try again); kIoError for other server errors; kIoError if a stored execution
 // state does not decompress.

@@ -96,6 +96,7 @@ class PgSchedulingImpl final : public PgScheduling {
     {
       MutexLock lock(mu_);
       if (!stopping_) {
+        if (holding_.load() && ReplacedCheckpoint(entry)) return;
         pending_.push_back(std::move(entry));
         if (holding_.load()) unstored_.store(carried_ + pending_.size());
         wanted_.Signal();
@@ -104,6 +105,21 @@ class PgSchedulingImpl final : public PgScheduling {
     }
     if (auto* f = std::get_if<PgFinished>(&entry))
       f->done(Status::Unavailable("the store is closing"));
+  }
+
+  // While a failed round waits, only a session's latest checkpoint matters: a long outage must
+  // not pile them up (the buffer stays bounded by the slots, as in the embedded store).
+  bool ReplacedCheckpoint(PgScheduleEntry& entry) REQUIRES(mu_) {
+    auto* p = std::get_if<CheckpointUpdate>(&entry);
+    if (p == nullptr) return false;
+    for (PgScheduleEntry& e : pending_) {
+      auto* earlier = std::get_if<CheckpointUpdate>(&e);
+      if (earlier != nullptr && earlier->session_id == p->session_id) {
+        *earlier = std::move(*p);
+        return true;
+      }
+    }
+    return false;
   }
 
   void ClaimLoop() {

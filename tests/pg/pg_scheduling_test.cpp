@@ -360,3 +360,63 @@ TEST_F(PgSchedulingTest, AServerThatIsNotThereFailsTheStart) {
 
 }  // namespace
 }  // namespace batchd::storage::pg
+
+namespace batchd::storage::pg {
+namespace {
+
+class PgSchedulingFailureTest : public testing::PgSchedFixture {
+ protected:
+  // Ends every other connection to the test database (the scheduling's own ones).
+  void KillOtherConnections() {
+    ASSERT_TRUE(conn_
+                    ->Run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid()")
+                    .ok());
+  }
+};
+
+TEST_F(PgSchedulingFailureTest, LostConnectionsAreOpenedAgainAndTheOutcomeWaitsForIt) {
+  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t batch = InsertBatch(3);
+  auto sched = StartScheduling(node);
+  auto claimed = Claim(*sched, 2, UnixMillis());
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->sessions.size(), 2u);
+  KillOtherConnections();
+  // The flush's first try fails on the dead connection; it reconnects and tries again.
+  auto applied = Finish(*sched, Completed(claimed->sessions[0], UnixMillis()));
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  EXPECT_TRUE(*applied);
+  EXPECT_EQ(sched->OutcomesUnstored(), 0u);
+  // The claim connection too.
+  auto more = Claim(*sched, 5, UnixMillis());
+  ASSERT_TRUE(more.ok()) << more.status().message();
+  EXPECT_EQ(more->sessions.size(), 1u);
+  EXPECT_EQ(QueryInt("SELECT n_completed FROM batch WHERE id = " + std::to_string(batch)), 1);
+  ExpectCountersEqualRows();
+}
+
+TEST_F(PgSchedulingFailureTest, ABatchLockedThroughoutIsNotClaimedAndIsDueAgainSoon) {
+  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t batch = InsertBatch(3);
+  auto sched = StartScheduling(node);
+  auto holder = Connect();
+  ASSERT_TRUE(holder->Run("BEGIN").ok());
+  ASSERT_TRUE(
+      holder->Run("SELECT id FROM batch WHERE id = " + std::to_string(batch) + " FOR UPDATE").ok());
+  const int64_t now = UnixMillis();
+  auto r = Claim(*sched, 3, now);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->sessions.empty());
+  ASSERT_TRUE(r->next_due_ms.has_value());
+  EXPECT_LE(*r->next_due_ms, now + 20);
+  ASSERT_TRUE(holder->Run("COMMIT").ok());
+  r = Claim(*sched, 3, now);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->sessions.size(), 3u);
+  EXPECT_FALSE(r->next_due_ms.has_value());
+  ExpectCountersEqualRows();
+}
+
+}  // namespace
+}  // namespace batchd::storage::pg
