@@ -1,13 +1,191 @@
 #include "storage/pg/pg_nodes.h"
 
-namespace batchd::storage::pg {
+#include <atomic>
+#include <thread>
 
-Result<std::unique_ptr<PgNodeKeeper>> PgNodeKeeper::Start(PgNodeOptions) {
-  return Status::Internal("PostgreSQL node keeper: not written yet");
+#include <spdlog/spdlog.h>
+
+#include "core/log_throttle.h"
+#include "core/mutex.h"
+#include "storage/pg/pg_rescue.h"
+
+namespace batchd::storage::pg {
+namespace {
+
+class PgNodeKeeperImpl final : public PgNodeKeeper {
+ public:
+  PgNodeKeeperImpl(PgNodeOptions options, std::unique_ptr<PgConnection> conn)
+      : options_(std::move(options)), events_(options_.session_events), conn_(std::move(conn)) {}
+  ~PgNodeKeeperImpl() override { Stop(); }
+
+  Status Register() {
+    ASSIGN_OR_RETURN(int64_t id, InsertRow());
+    id_.store(id);
+    // An alive row of the same name is this node before a restart (kill -9): its sessions are
+    // ours to rescue now, not after node_timeout.
+    ASSIGN_OR_RETURN(PgResult earlier,
+                     conn_->Exec("SELECT id FROM node WHERE name = $1 AND state = 'alive' AND "
+                                 "id <> $2 ORDER BY id",
+                                 {PgParam::Text(options_.identity.name), PgParam::Int(id)}));
+    for (int i = 0; i < earlier.rows(); ++i) {
+      RETURN_IF_ERROR(RescueOne(earlier.Int(i, 0)));
+    }
+    return Status::Ok();
+  }
+
+  void StartThread() {
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  int64_t node_id() const override { return id_.load(); }
+  PgNodeSessions& sessions() override { return sessions_; }
+
+  void Stop() override {
+    {
+      MutexLock lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    wake_.SignalAll();
+    if (thread_.joinable()) thread_.join();
+    if (conn_->IsBroken() && !conn_->Reconnect().ok()) {
+      spdlog::warn(
+          "node {}: not marked stopped (the database is unreachable); the others will "
+          "rescue its sessions after the node timeout",
+          node_id());
+      return;
+    }
+    Result<PgRescue> r =
+        RescueNode(*conn_, node_id(), std::nullopt, "stopped", options_.clock(), events_);
+    if (!r.ok()) {
+      spdlog::warn("node {}: not marked stopped: {}", node_id(), r.status().ToString());
+    } else if (!r->sessions.empty()) {
+      spdlog::info("node {}: {} session(s) still in progress at the stop requeued", node_id(),
+                   r->sessions.size());
+    }
+  }
+
+ private:
+  Result<int64_t> InsertRow() {
+    const int64_t now = options_.clock();
+    const NodeIdentity& n = options_.identity;
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_->Exec("INSERT INTO node (name, host, listen, started_at, slots, "
+                    "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $4) RETURNING id",
+                    {PgParam::Text(n.name), PgParam::Text(n.host), PgParam::Text(n.listen),
+                     PgParam::Int(now), PgParam::Int(n.slots)}));
+    return r.Int(0, 0);
+  }
+
+  Status RescueOne(int64_t victim) {
+    ASSIGN_OR_RETURN(PgRescue r,
+                     RescueNode(*conn_, victim, node_id(), "dead", options_.clock(), events_));
+    if (r.marked) {
+      spdlog::warn("node {} rescued node {}: {} session(s) requeued", node_id(), victim,
+                   r.sessions.size());
+    }
+    return Status::Ok();
+  }
+
+  void Loop() {
+    MutexLock lock(mu_);
+    while (!stopped_) {
+      const auto deadline = std::chrono::steady_clock::now() + options_.heartbeat_interval;
+      while (!stopped_ && wake_.WaitUntil(mu_, deadline) != std::cv_status::timeout) {
+      }
+      if (stopped_) return;
+      lock.Unlock();
+      if (Status s = Beat(); !s.ok()) {
+        if (std::optional<int64_t> suppressed = beat_log_.Admit()) {
+          spdlog::warn("node {}: heartbeat failed: {}{}", node_id(), s.ToString(),
+                       SuppressedSuffix(*suppressed));
+        }
+      }
+      lock.Lock();
+    }
+  }
+
+  Status Beat() {
+    if (conn_->IsBroken()) RETURN_IF_ERROR(conn_->Reconnect());
+    const int64_t now = options_.clock();
+    ASSIGN_OR_RETURN(PgResult beat,
+                     conn_->Exec("UPDATE node SET heartbeat_at = $2 WHERE id = $1 AND "
+                                 "state = 'alive' RETURNING id",
+                                 {PgParam::Int(node_id()), PgParam::Int(now)}));
+    if (beat.rows() == 0) RETURN_IF_ERROR(Lost());
+    ASSIGN_OR_RETURN(PgResult dead, conn_->Exec("SELECT id FROM node WHERE state = 'alive' AND "
+                                                "heartbeat_at < $1 AND id <> $2 ORDER BY id",
+                                                {PgParam::Int(now - options_.node_timeout.count()),
+                                                 PgParam::Int(node_id())}));
+    for (int i = 0; i < dead.rows(); ++i) RETURN_IF_ERROR(RescueOne(dead.Int(i, 0)));
+    return Status::Ok();
+  }
+
+  // Our row is not alive: another node declared us dead (a partition outlasted node_timeout)
+  // and requeued our sessions. Start over under a new row; stop what we still run.
+  Status Lost() {
+    const int64_t old_id = node_id();
+    ASSIGN_OR_RETURN(int64_t new_id, InsertRow());
+    id_.store(new_id);
+    std::vector<int64_t> lost = sessions_.TakeClaimedUnder(old_id);
+    spdlog::warn(
+        "node {} was declared dead by another node; registered again as node {}, "
+        "stopping the {} session(s) it lost",
+        old_id, new_id, lost.size());
+    if (options_.on_remote_stop) {
+      for (int64_t id : lost) options_.on_remote_stop(RemoteStop{.session_id = id});
+    }
+    return Status::Ok();
+  }
+
+  const PgNodeOptions options_;
+  PgSessionEvents events_;
+  std::unique_ptr<PgConnection> conn_;  // the heartbeat thread's (Start/Stop use it around it)
+  std::atomic<int64_t> id_{0};
+  PgNodeSessions sessions_;
+  Mutex mu_;
+  CondVar wake_;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  LogThrottle beat_log_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PgNodeKeeper>> PgNodeKeeper::Start(PgNodeOptions options) {
+  ASSIGN_OR_RETURN(auto conn, PgConnection::Open(options.uri));
+  auto keeper = std::make_unique<PgNodeKeeperImpl>(std::move(options), std::move(conn));
+  RETURN_IF_ERROR(keeper->Register());
+  keeper->StartThread();
+  return std::unique_ptr<PgNodeKeeper>(std::move(keeper));
 }
 
-Result<std::vector<NodeRecord>> QueryNodes(PgConnection&) {
-  return Status::Internal("PostgreSQL QueryNodes: not written yet");
+Result<std::vector<NodeRecord>> QueryNodes(PgConnection& conn) {
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec("SELECT n.id, n.name, n.host, n.listen, n.slots, n.started_at, n.heartbeat_at, "
+                "n.state, n.ended_at, n.rescued_by, n.rescued, "
+                "(SELECT count(*) FROM session s WHERE s.node_id = n.id AND s.state = 1) "
+                "FROM node n ORDER BY n.id DESC"));
+  std::vector<NodeRecord> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    NodeRecord& n = out.emplace_back();
+    n.id = r.Int(i, 0);
+    n.identity.name = std::string(r.Text(i, 1));
+    n.identity.host = std::string(r.Text(i, 2));
+    n.identity.listen = std::string(r.Text(i, 3));
+    n.identity.slots = static_cast<int>(r.Int(i, 4));
+    n.started_at_ms = r.Int(i, 5);
+    n.heartbeat_at_ms = r.Int(i, 6);
+    n.state = std::string(r.Text(i, 7));
+    n.ended_at_ms = r.OptionalInt(i, 8);
+    n.rescued_by = r.OptionalInt(i, 9);
+    n.rescued = r.Int(i, 10);
+    n.running = r.Int(i, 11);
+  }
+  return out;
 }
 
 }  // namespace batchd::storage::pg

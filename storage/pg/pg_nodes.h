@@ -12,7 +12,18 @@
 // (only if still alive: exactly once), requeues its in_progress sessions (attempts, execution
 // state and checkpoint kept, node_id cleared, counters moved), removes its half-inserted
 // batches, and NOTIFY batchd_stop for its sessions.
-// Stop: marks the row stopped (the scheduler has requeued its sessions by then).
+// Stop: marks the row stopped and requeues whatever it still has in progress (outcomes a stop
+// gave up on), in the rescue's one transaction (pg_rescue.h), so nothing stays in progress on
+// a node nobody will rescue.
+//
+// Which sessions a lost node stops: the database no longer knows (the rescue cleared their
+// node_id; another node may run them already), so the keeper keeps the registry of sessions
+// claimed and not yet finished, with the node id they were claimed under (pg_node_sessions.h,
+// fed by PgScheduling through PgSchedulingOptions::sessions = &keeper->sessions()). On finding
+// its row dead it switches node_id() to the new row first (claims under the old id are refused
+// by then: a claim reads its node row FOR SHARE, pg_claim.h), then calls on_remote_stop for
+// every session claimed under the old id. The rescue also sends NOTIFY batchd_stop for each,
+// which reaches a node that was only slow, not cut off.
 #pragma once
 
 #include <chrono>
@@ -25,8 +36,10 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "storage/pg/pg_connection.h"
+#include "storage/pg/pg_node_sessions.h"
 #include "storage/pg/pg_store.h"
 #include "storage/records.h"
+#include "storage/session_event_policy.h"
 
 namespace batchd::storage::pg {
 
@@ -36,14 +49,20 @@ struct PgNodeOptions {
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds node_timeout{10'000};
   std::function<void(const RemoteStop&)> on_remote_stop;
+  // Which of the rescued sessions' transitions become session.state events.
+  SessionEventOptions session_events;
   WallClock clock = UnixMillis;
 };
 
 class PgNodeKeeper {
  public:
+  // Registers the row (rescuing a predecessor of the same name at once) and starts the
+  // heartbeat thread. kUnavailable if the server cannot be reached.
   static Result<std::unique_ptr<PgNodeKeeper>> Start(PgNodeOptions options);
   virtual ~PgNodeKeeper() = default;
   virtual int64_t node_id() const = 0;  // any thread
+  // The sessions claimed on this process (see above); outlives the scheduling that feeds it.
+  virtual PgNodeSessions& sessions() = 0;
   // Marks the row stopped and ends the heartbeat. Idempotent.
   virtual void Stop() = 0;
 };

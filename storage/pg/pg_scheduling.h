@@ -9,6 +9,14 @@
 // applies only WHERE state = in_progress AND node_id = this node, so a node that lost a session
 // to a rescue never finishes it (done(false)). Counters, the folded result and session.state
 // events (SessionEventPolicy) change in the same transaction.
+//
+// Threads: a claim thread and a flush thread, each with its own connection; every method
+// returns at once and calls `done` on one of them. A flush that cannot commit (the server gone,
+// a deadlock) keeps its entries, in order, and is tried again (100 ms doubling to 5 s, the
+// connection re-opened if lost) until it commits; `done` waits, and claims fail with
+// kUnavailable meanwhile (OutcomesUnstored > 0). Only Stop gives up on them: one last try,
+// then `done` gets the error (the sessions stay in progress on this node, whose stop or
+// rescue requeues them). pg_claim.h and pg_outcome_round.h have the SQL.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +27,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "storage/pg/pg_events.h"
+#include "storage/pg/pg_node_sessions.h"
 #include "storage/records.h"
 #include "storage/session_event_policy.h"
 #include "storage/store.h"
@@ -33,11 +42,16 @@ struct PgSchedulingOptions {
   ResultMerger merge_results;
   SessionEventOptions session_events;
   PgEventHub* events = nullptr;  // told which batches' counters moved; outlives this
+  // Told which sessions were claimed under which node id and which outcomes are stored, so the
+  // node keeper can stop a lost node's sessions (pg_node_sessions.h). May be null; outlives this.
+  PgNodeSessions* sessions = nullptr;
   WallClock clock = UnixMillis;
 };
 
 class PgScheduling {
  public:
+  // Opens the two connections and starts the threads; kUnavailable if the server cannot be
+  // reached.
   static Result<std::unique_ptr<PgScheduling>> Start(PgSchedulingOptions options);
   virtual ~PgScheduling() = default;
 

@@ -194,6 +194,7 @@ Result<std::unique_ptr<Store>> OpenPgStore(const PgStoreOptions& options) {
                                             .heartbeat_interval = options.heartbeat_interval,
                                             .node_timeout = options.node_timeout,
                                             .on_remote_stop = options.on_remote_stop,
+                                            .session_events = options.events.session_events,
                                             .clock = options.clock}));
   pg::PgNodeKeeper* keeper = node.get();
   ASSIGN_OR_RETURN(auto scheduling,
@@ -202,6 +203,7 @@ Result<std::unique_ptr<Store>> OpenPgStore(const PgStoreOptions& options) {
                                             .merge_results = options.merge_results,
                                             .session_events = options.events.session_events,
                                             .events = events.get(),
+                                            .sessions = &keeper->sessions(),
                                             .clock = options.clock}));
   ASSIGN_OR_RETURN(auto pool,
                    pg::PgJobPool::Start(options.uri, options.connections, options.queue_limit));

@@ -1,0 +1,48 @@
+#include "storage/pg/pg_session_events.h"
+
+namespace batchd::storage::pg {
+
+void PgSessionEventBatch::CountSuppressed(int64_t batch_id) {
+  for (auto& [id, n] : suppressed) {
+    if (id == batch_id) {
+      ++n;
+      return;
+    }
+  }
+  suppressed.emplace_back(batch_id, 1);
+}
+
+void PgSessionEventBatch::Add(PgSessionEvents& policy, int64_t batch_id,
+                              const std::string& batch_public_id, uint64_t batch_sessions,
+                              int64_t session_id, SessionState from, SessionState to,
+                              int64_t attempt, const SessionOutcome* outcome, int64_t now_ms) {
+  // As the embedded event log (storage/event_log.cpp): a cancel is no error worth an event.
+  const bool carries_error =
+      outcome != nullptr && !outcome->error_kind.empty() && outcome->error_kind != "canceled";
+  switch (policy.Judge(batch_sessions, carries_error, now_ms)) {
+    case SessionEventPolicy::Verdict::kIgnore:
+      return;
+    case SessionEventPolicy::Verdict::kSuppress:
+      CountSuppressed(batch_id);
+      return;
+    case SessionEventPolicy::Verdict::kEmit:
+      break;
+  }
+  EventRecord& e = events.emplace_back();
+  e.time_ms = now_ms;
+  e.type = EventType::kSessionState;
+  e.batch_public_id = batch_public_id;
+  e.session_id = session_id;
+  e.from = SessionStateName(from);
+  e.to = SessionStateName(to);
+  e.attempt = attempt;
+  if (outcome != nullptr) {
+    e.error_kind = outcome->error_kind;
+    e.error_message = outcome->error_message;
+    if (outcome->target == SessionOutcome::Target::kRequeue && !outcome->error_kind.empty()) {
+      e.retry_at_ms = outcome->not_before_ms;
+    }
+  }
+}
+
+}  // namespace batchd::storage::pg
