@@ -12,6 +12,7 @@
 //   - NOTIFY batchd_stop payloads ("session:<id>", "batch:<public id>") become RemoteStops.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,27 +29,49 @@
 
 namespace batchd::storage::pg {
 
-// Appends `events` (their seq ignored) inside the caller's transaction.
+// Appends `events` (their seq ignored: rows are inserted with seq NULL, numbered by the
+// sequencer after commit) inside the caller's transaction. The same columns as the SQLite log
+// (storage/event_table.cpp).
 Status AppendEvents(PgConnection& conn, std::span<const EventRecord> events);
 
-// A page of sequenced events for `query`, with the log's extent in the same snapshot.
+// A page of sequenced events for `query` (the semantics of storage/event_table.h's ReadEvents:
+// after_seq, filters, limit, tail, max_bytes, more), with the log's extent in the same
+// snapshot: one REPEATABLE READ READ ONLY transaction, so `conn` must not be in one. Rows not
+// numbered yet are not there.
 Result<EventPage> ReadEvents(PgConnection& conn, const EventQuery& query);
 
-// The highest seq handed out so far (0 if none).
+// The highest seq visible in the caller's snapshot (0 if none): max(seq), which retention never
+// lowers (it always keeps the newest event). Not the sequence's own value, which may count a
+// pass not committed yet (pg_event_table.cpp says why that matters).
 Result<int64_t> LatestEventSeq(PgConnection& conn);
 
 struct PgEventHubOptions {
   std::string uri;
   EventLogOptions events;
   EventListener listener;
+  // Called on the hub's notification thread; must not block (a stop must reach the node
+  // within a second). May be empty.
   std::function<void(const RemoteStop&)> on_remote_stop;
-  WallClock clock = UnixMillis;
+  WallClock clock = UnixMillis;             // event times, the retention cutoff, the rates
+  SteadyClock steady_clock = SteadyMillis;  // the progress interval (tests step it by hand)
+  // How often the sequencer runs a pass without being woken, and the follower reads without
+  // being told: the backstop for a notification lost to a reconnect.
+  std::chrono::milliseconds sequencer_backstop{100};
+  std::chrono::milliseconds follower_backstop{1000};
 };
 
 class PgEventHub {
  public:
   // Opens its connections (LISTEN batchd_event_rows, batchd_events, batchd_stop), finds the
-  // latest seq (the listener gets only events after it) and starts its threads.
+  // latest seq (the listener gets only events after it) and starts its threads:
+  //   - the sequencer: its connection LISTENs batchd_event_rows and batchd_stop; it runs a pass
+  //     when woken (and every sequencer_backstop) and calls on_remote_stop between passes;
+  //   - the follower: LISTEN batchd_events; reads seq > the last delivered, in pages, and calls
+  //     the listener (exactly once per event, in seq order, one call at a time);
+  //   - the worker: progress rounds and retention, on a connection of its own.
+  // Each reconnects when the server goes away (with LISTEN again), then runs a pass / read at
+  // once, since notifications may have been missed. kUnavailable if the server cannot be
+  // reached at start.
   static Result<std::unique_ptr<PgEventHub>> Start(PgEventHubOptions options);
   virtual ~PgEventHub() = default;
 
@@ -62,6 +85,8 @@ class PgEventHub {
   virtual void SessionEventsSuppressed(int64_t batch_id, int64_t count) = 0;
   // A retention pass now; `done` gets the number of events deleted.
   virtual void Trim(std::function<void(Result<int64_t>)> done) = 0;
+  // The last seq handed to the listener (the start point before any).
+  virtual int64_t DeliveredSeq() const = 0;
   // Delivers what is sequenced, then stops the threads. Idempotent.
   virtual void Stop() = 0;
 };

@@ -1,0 +1,125 @@
+#include "storage/pg/pg_progress_events.h"
+
+#include <set>
+#include <string>
+
+#include "storage/pg/pg_events.h"
+
+namespace batchd::storage::pg {
+namespace {
+
+bool IsFinished(std::string_view batch_state) {
+  return batch_state == "completed" || batch_state == "failed" || batch_state == "canceled";
+}
+
+// How much a counter grew since `prev`, remembering `now_value`.
+int64_t Grown(int64_t& prev, int64_t now_value) {
+  const int64_t d = now_value >= prev ? now_value - prev : now_value;  // restarted: all new
+  prev = now_value;
+  return d;
+}
+
+}  // namespace
+
+Result<int64_t> PgProgressEventWriter::Write(PgConnection& conn,
+                                             const LiveProgressCoalescer::Round& round,
+                                             int64_t now_ms) {
+  PgTransaction tx(conn);
+  RETURN_IF_ERROR(tx.begun());
+  std::vector<EventRecord> events;
+  std::set<int64_t> batches(round.batches.begin(), round.batches.end());
+  for (const SessionLiveProgress& r : round.reports) {
+    ASSIGN_OR_RETURN(std::optional<int64_t> batch_id, SessionProgress(conn, r, now_ms, events));
+    if (batch_id) batches.insert(*batch_id);
+  }
+  for (int64_t batch_id : batches) RETURN_IF_ERROR(BatchProgressOf(conn, batch_id, now_ms, events));
+  RETURN_IF_ERROR(AppendEvents(conn, events));
+  RETURN_IF_ERROR(tx.Commit());
+  return static_cast<int64_t>(events.size());
+}
+
+Result<std::optional<int64_t>> PgProgressEventWriter::SessionProgress(
+    PgConnection& conn, const SessionLiveProgress& r, int64_t now_ms,
+    std::vector<EventRecord>& out) {
+  ASSIGN_OR_RETURN(PgResult found, conn.Exec("SELECT id FROM batch WHERE public_id = $1",
+                                             {PgParam::Text(r.batch_public_id)}));
+  if (found.rows() == 0) return std::optional<int64_t>();  // deleted meanwhile
+  const int64_t batch_id = found.Int(0, 0);
+  SessionSeen& seen = sessions_[r.session_id];
+  seen.batch_id = batch_id;
+  BatchProgress& p = batches_[batch_id];
+  p.chunks_done += Grown(seen.chunks, r.chunks_done);
+  p.bytes_done += Grown(seen.bytes, r.bytes_done);
+
+  EventRecord& e = out.emplace_back();
+  e.time_ms = now_ms;
+  e.type = EventType::kSessionProgress;
+  e.batch_public_id = r.batch_public_id;
+  e.session_id = r.session_id;
+  e.chunks_done = r.chunks_done;
+  e.chunks_total = r.chunks_total;
+  e.bytes_done = r.bytes_done;
+  e.done_ranges = r.done_ranges;
+  return std::optional<int64_t>(batch_id);
+}
+
+void PgProgressEventWriter::ForgetBatch(int64_t batch_id, bool deleted) {
+  batches_.erase(batch_id);
+  if (deleted) suppressed_.erase(batch_id);
+  std::erase_if(sessions_, [batch_id](const auto& s) { return s.second.batch_id == batch_id; });
+}
+
+Status PgProgressEventWriter::BatchProgressOf(PgConnection& conn, int64_t batch_id, int64_t now_ms,
+                                              std::vector<EventRecord>& out) {
+  ASSIGN_OR_RETURN(PgResult s, conn.Exec("SELECT public_id, state, session_count, "
+                                         "n_uninitialized, n_in_progress, n_completed, n_error, "
+                                         "n_canceled FROM batch WHERE id = $1",
+                                         {PgParam::Int(batch_id)}));
+  if (s.rows() == 0) {
+    ForgetBatch(batch_id, /*deleted=*/true);
+    return Status::Ok();
+  }
+  const std::string_view state = s.Text(0, 1);
+  if (state == "enqueuing") return Status::Ok();  // not announced yet
+  if (IsFinished(state)) {
+    // batch.finished (from the trigger) carries the final counters; a retry starts afresh.
+    ForgetBatch(batch_id, /*deleted=*/false);
+    return Status::Ok();
+  }
+  const SessionCounts counts{s.Int(0, 3), s.Int(0, 4), s.Int(0, 5), s.Int(0, 6), s.Int(0, 7)};
+  const uint64_t sessions = static_cast<uint64_t>(s.Int(0, 2));
+  if (counts.uninitialized == static_cast<int64_t>(sessions)) {
+    return Status::Ok();  // nothing started: batch.enqueued (or batch.state) says it all
+  }
+  BatchProgress& p = batches_[batch_id];
+  auto found = suppressed_.find(batch_id);
+  const int64_t suppressed = found != suppressed_.end() ? found->second : 0;
+  if (p.counts == counts && p.chunks_reported == p.chunks_done &&
+      p.suppressed_reported == suppressed) {
+    return Status::Ok();  // nothing new to say
+  }
+  EventRecord& e = out.emplace_back();
+  e.time_ms = now_ms;
+  e.type = EventType::kBatchProgress;
+  e.batch_public_id = std::string(s.Text(0, 0));
+  e.to = std::string(state);
+  e.sessions = sessions;
+  e.counts = counts;
+  e.sessions_per_s =
+      p.sessions_rate.Observe(counts.completed + counts.error + counts.canceled, now_ms);
+  const int64_t left = counts.uninitialized + counts.in_progress;
+  if (e.sessions_per_s && *e.sessions_per_s > 0 && state != "paused") {
+    e.eta_s = static_cast<double>(left) / *e.sessions_per_s;
+  }
+  if (p.chunks_done > 0) {
+    e.chunks_per_s = p.chunks_rate.Observe(p.chunks_done, now_ms);
+    e.bytes_per_s = p.bytes_rate.Observe(p.bytes_done, now_ms);
+  }
+  e.suppressed_session_events = suppressed;
+  p.counts = counts;
+  p.chunks_reported = p.chunks_done;
+  p.suppressed_reported = suppressed;
+  return Status::Ok();
+}
+
+}  // namespace batchd::storage::pg
