@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <initializer_list>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -17,6 +16,7 @@
 #include "storage/live_progress_coalescer.h"
 #include "storage/pg/pg_event_sequencer.h"
 #include "storage/pg/pg_event_table.h"
+#include "storage/pg/pg_notification_loop.h"
 #include "storage/pg/pg_progress_events.h"
 #include "storage/pg/pg_remote_stop.h"
 
@@ -32,27 +32,62 @@ constexpr int64_t kPassLimit = 10'000;       // rows one sequencer pass numbers 
 constexpr int kFollowerPage = 1'024;         // events per read (and per listener call) at most
 constexpr int64_t kRetentionSlice = 10'000;  // events one retention transaction deletes at most
 constexpr milliseconds kMaxWait{100};        // how long a thread waits before looking at Stop
-constexpr milliseconds kMaxBackoff{2'000};   // between reconnect attempts at most
+
+NotificationLoopOptions SequencerLoopOptions(const PgEventHubOptions& options) {
+  return {.channels = {kRowsChannel},
+          // A pass holds the lock every node's sequencer waits for: a node that stalls in the
+          // middle of one (paused, cut off) must not stop the others for long.
+          .session_setup = "SET idle_in_transaction_session_timeout = '10s'",
+          .backstop = options.sequencer_backstop,
+          .name = "event sequencer"};
+}
+
+NotificationLoopOptions FollowerLoopOptions(const PgEventHubOptions& options) {
+  return {.channels = {kEventsChannel},
+          .backstop = options.follower_backstop,
+          .name = "event follower"};
+}
+
+// Its own connection and thread, so that neither a pass waiting for the lock nor a slow listener
+// delays a stop (it must reach the node within a second).
+NotificationLoopOptions StopLoopOptions() {
+  return {.channels = {kStopChannel}, .backstop = std::chrono::hours(1), .name = "stop listener"};
+}
 
 class PgEventHubImpl final : public PgEventHub {
  public:
   PgEventHubImpl(PgEventHubOptions options, std::unique_ptr<PgConnection> sequencer_conn,
                  std::unique_ptr<PgConnection> follower_conn,
-                 std::unique_ptr<PgConnection> worker_conn, int64_t start_seq)
+                 std::unique_ptr<PgConnection> stop_conn, std::unique_ptr<PgConnection> worker_conn,
+                 int64_t start_seq)
       : options_(std::move(options)),
         coalescer_({.interval = options_.events.progress_interval,
                     .max_reports_per_round = options_.events.session_progress_per_interval},
                    options_.steady_clock),
         sequencer_conn_(std::move(sequencer_conn)),
         follower_conn_(std::move(follower_conn)),
+        stop_conn_(std::move(stop_conn)),
         worker_conn_(std::move(worker_conn)),
         delivered_seq_(start_seq) {}
 
   ~PgEventHubImpl() override { Stop(); }
 
   void StartThreads() {
-    sequencer_ = std::thread([this] { SequencerLoop(); });
-    follower_ = std::thread([this] { FollowerLoop(); });
+    sequencer_ = std::thread([this] {
+      RunNotificationLoop(*sequencer_conn_, SequencerLoopOptions(options_), stopping_sequencer_,
+                          [this](const std::vector<PgNotification>&) { return RunPasses(); });
+    });
+    follower_ = std::thread([this] {
+      RunNotificationLoop(*follower_conn_, FollowerLoopOptions(options_), stopping_follower_,
+                          [this](const std::vector<PgNotification>&) { return DeliverNew(); });
+    });
+    stops_ = std::thread([this] {
+      RunNotificationLoop(*stop_conn_, StopLoopOptions(), stopping_stops_,
+                          [this](const std::vector<PgNotification>& notes) {
+                            HandleStopNotices(notes);
+                            return Status::Ok();
+                          });
+    });
     worker_ = std::thread([this] { WorkerLoop(); });
   }
 
@@ -106,110 +141,19 @@ class PgEventHubImpl final : public PgEventHub {
     if (sequencer_.joinable()) sequencer_.join();
     stopping_follower_.store(true);
     if (follower_.joinable()) follower_.join();
+    stopping_stops_.store(true);
+    if (stops_.joinable()) stops_.join();
   }
 
  private:
-  // --- The sequencer -------------------------------------------------------------------------
+  // --- The listening threads ----------------------------------------------------------------
 
-  void SequencerLoop() {
-    bool broken = false;
-    bool pass_due = true;  // rows may have committed before this node listened
-    milliseconds backoff{0};
-    steady_clock::time_point last_pass{};
-    while (true) {
-      const bool stopping = stopping_sequencer_.load();
-      if (broken) {
-        if (stopping) break;
-        if (!Reconnect(*sequencer_conn_, {kRowsChannel, kStopChannel}, stopping_sequencer_,
-                       backoff)) {
-          continue;
-        }
-        broken = false;
-        pass_due = true;  // a wake-up may have been missed
-      }
-      if (pass_due || stopping || steady_clock::now() - last_pass >= options_.sequencer_backstop) {
-        pass_due = false;
-        last_pass = steady_clock::now();
-        Status s = RunPasses();
-        if (!s.ok()) {
-          spdlog::warn("event sequencer pass failed: {}", s.ToString());
-          if (sequencer_conn_->IsBroken()) {
-            broken = true;
-            continue;
-          }
-        }
-      }
-      if (stopping) break;
-      auto notes = sequencer_conn_->WaitForNotifications(
-          std::min<milliseconds>(options_.sequencer_backstop, kMaxWait));
-      if (!notes.ok()) {
-        spdlog::warn("event sequencer lost its connection: {}", notes.status().ToString());
-        broken = true;
-        continue;
-      }
-      for (const PgNotification& note : *notes) {
-        if (note.channel == kStopChannel) {
-          HandleStopNotice(note.payload);
-        } else {
-          pass_due = true;
-        }
-      }
-    }
-  }
-
-  // Passes until one numbers fewer rows than its limit (the backlog is gone).
+  // Passes until one numbers fewer rows than its limit (the backlog is gone). Whatever woke it
+  // (a commit's NOTIFY, the backstop, a reconnect, Stop), a pass looks at every unsequenced row.
   Status RunPasses() {
     while (true) {
       ASSIGN_OR_RETURN(int64_t numbered, RunSequencerPass(*sequencer_conn_, kPassLimit));
       if (numbered < kPassLimit) return Status::Ok();
-    }
-  }
-
-  void HandleStopNotice(std::string_view payload) {
-    std::optional<RemoteStop> stop = ParseRemoteStopPayload(payload);
-    if (!stop) {
-      spdlog::warn("ignoring a malformed {} notification: \"{}\"", kStopChannel, payload);
-      return;
-    }
-    if (options_.on_remote_stop) options_.on_remote_stop(*stop);
-  }
-
-  // --- The follower --------------------------------------------------------------------------
-
-  void FollowerLoop() {
-    bool broken = false;
-    bool read_due = true;
-    milliseconds backoff{0};
-    steady_clock::time_point last_read{};
-    while (true) {
-      const bool stopping = stopping_follower_.load();
-      if (broken) {
-        if (stopping) break;
-        if (!Reconnect(*follower_conn_, {kEventsChannel}, stopping_follower_, backoff)) continue;
-        broken = false;
-        read_due = true;  // a notification may have been missed
-      }
-      if (read_due || stopping || steady_clock::now() - last_read >= options_.follower_backstop) {
-        read_due = false;
-        last_read = steady_clock::now();
-        Status s = DeliverNew();
-        if (!s.ok()) {
-          spdlog::warn("event follower read failed: {}", s.ToString());
-          if (follower_conn_->IsBroken()) {
-            broken = true;
-            continue;
-          }
-        }
-      }
-      if (stopping) break;
-      auto notes = follower_conn_->WaitForNotifications(
-          std::min<milliseconds>(options_.follower_backstop, kMaxWait));
-      if (!notes.ok()) {
-        spdlog::warn("event follower lost its connection: {}", notes.status().ToString());
-        broken = true;
-        continue;
-      }
-      if (!notes->empty()) read_due = true;
     }
   }
 
@@ -225,6 +169,17 @@ class PgEventHubImpl final : public PgEventHub {
       delivered_seq_.store(page.events.back().seq);
       NoteDelivered(static_cast<int64_t>(page.events.size()));
       if (!page.more) return Status::Ok();
+    }
+  }
+
+  void HandleStopNotices(const std::vector<PgNotification>& notes) {
+    for (const PgNotification& note : notes) {
+      std::optional<RemoteStop> stop = ParseRemoteStopPayload(note.payload);
+      if (!stop) {
+        spdlog::warn("ignoring a malformed {} notification: \"{}\"", kStopChannel, note.payload);
+      } else if (options_.on_remote_stop) {
+        options_.on_remote_stop(*stop);
+      }
     }
   }
 
@@ -277,6 +232,7 @@ class PgEventHubImpl final : public PgEventHub {
       if (retention) {
         grown_since_retention_.store(0);
         Result<int64_t> deleted = RunRetention();
+        if (!deleted.ok() && worker_conn_->IsBroken()) deleted = RunRetention();  // reconnects
         if (!deleted.ok()) spdlog::warn("event retention failed: {}", deleted.status().ToString());
         for (auto& done : trims) done(deleted);
         next_retention = steady_clock::now() + options_.events.retention_interval;
@@ -293,6 +249,9 @@ class PgEventHubImpl final : public PgEventHub {
         return;
       }
       Result<int64_t> written = progress_.Write(*worker_conn_, round, options_.clock());
+      if (!written.ok() && worker_conn_->IsBroken() && EnsureConnected(*worker_conn_)) {
+        written = progress_.Write(*worker_conn_, round, options_.clock());  // once more
+      }
       if (!written.ok()) {
         spdlog::warn("progress events not written: {}", written.status().ToString());
       }
@@ -331,35 +290,11 @@ class PgEventHubImpl final : public PgEventHub {
     return s.ok();
   }
 
-  // Waits `backoff` (unless `stopping` is set meanwhile), then reconnects `conn` and LISTENs
-  // again. False if that failed (the backoff grows) or the hub is stopping.
-  bool Reconnect(PgConnection& conn, std::initializer_list<const char*> channels,
-                 const std::atomic<bool>& stopping, milliseconds& backoff) {
-    const auto until = steady_clock::now() + backoff;
-    while (!stopping.load() && steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::min<milliseconds>(
-          kMaxWait, std::chrono::duration_cast<milliseconds>(until - steady_clock::now())));
-    }
-    if (stopping.load()) return false;
-    Status s = conn.Reconnect();
-    for (const char* channel : channels) {
-      if (s.ok()) s = conn.Listen(channel);
-    }
-    if (!s.ok()) {
-      backoff = std::clamp(backoff * 2, milliseconds{100}, kMaxBackoff);
-      spdlog::warn("event hub reconnect failed (next try in {} ms): {}", backoff.count(),
-                   s.ToString());
-      return false;
-    }
-    backoff = milliseconds{0};
-    spdlog::info("event hub reconnected to PostgreSQL");
-    return true;
-  }
-
   const PgEventHubOptions options_;
   LiveProgressCoalescer coalescer_;
   std::unique_ptr<PgConnection> sequencer_conn_;  // the sequencer thread's
   std::unique_ptr<PgConnection> follower_conn_;   // the follower thread's
+  std::unique_ptr<PgConnection> stop_conn_;       // the stop thread's
   std::unique_ptr<PgConnection> worker_conn_;     // the worker thread's
   PgProgressEventWriter progress_;                // the worker thread's
 
@@ -367,6 +302,7 @@ class PgEventHubImpl final : public PgEventHub {
   std::atomic<int64_t> grown_since_retention_{0};
   std::atomic<bool> stopping_sequencer_{false};
   std::atomic<bool> stopping_follower_{false};
+  std::atomic<bool> stopping_stops_{false};
 
   Mutex mu_;
   CondVar wake_;  // the worker waits on it
@@ -380,28 +316,23 @@ class PgEventHubImpl final : public PgEventHub {
   bool stopped_ GUARDED_BY(stop_mu_) = false;
   std::thread sequencer_;
   std::thread follower_;
+  std::thread stops_;
   std::thread worker_;
 };
-
-Result<std::unique_ptr<PgConnection>> OpenListening(const std::string& uri,
-                                                    std::initializer_list<const char*> channels) {
-  ASSIGN_OR_RETURN(auto conn, PgConnection::Open(uri));
-  for (const char* channel : channels) RETURN_IF_ERROR(conn->Listen(channel));
-  return conn;
-}
 
 }  // namespace
 
 Result<std::unique_ptr<PgEventHub>> PgEventHub::Start(PgEventHubOptions options) {
-  ASSIGN_OR_RETURN(auto sequencer_conn, OpenListening(options.uri, {kRowsChannel, kStopChannel}));
+  ASSIGN_OR_RETURN(auto sequencer_conn, OpenListening(options.uri, SequencerLoopOptions(options)));
   // LISTEN before reading the latest seq: a pass committing in between is then both above the
   // start point and notified.
-  ASSIGN_OR_RETURN(auto follower_conn, OpenListening(options.uri, {kEventsChannel}));
+  ASSIGN_OR_RETURN(auto follower_conn, OpenListening(options.uri, FollowerLoopOptions(options)));
   ASSIGN_OR_RETURN(int64_t start_seq, LatestEventSeq(*follower_conn));
+  ASSIGN_OR_RETURN(auto stop_conn, OpenListening(options.uri, StopLoopOptions()));
   ASSIGN_OR_RETURN(auto worker_conn, PgConnection::Open(options.uri));
-  auto hub =
-      std::make_unique<PgEventHubImpl>(std::move(options), std::move(sequencer_conn),
-                                       std::move(follower_conn), std::move(worker_conn), start_seq);
+  auto hub = std::make_unique<PgEventHubImpl>(std::move(options), std::move(sequencer_conn),
+                                              std::move(follower_conn), std::move(stop_conn),
+                                              std::move(worker_conn), start_seq);
   hub->StartThreads();
   return std::unique_ptr<PgEventHub>(std::move(hub));
 }

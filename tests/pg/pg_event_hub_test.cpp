@@ -53,8 +53,8 @@ TEST(PgEventHubTest, TwoNodesDeliverTheSameSequenceOfEveryCommittedEventExactlyO
 
   // Each writer commits transactions of 1-3 events and rolls back every fifth. An event's
   // session id is writer * 1e6 + transaction * 10 + its index in the transaction.
-  constexpr int kWriters = 6;
-  constexpr int kTransactions = 40;
+  constexpr int kWriters = 8;
+  constexpr int kTransactions = 100;
   std::vector<std::set<int64_t>> committed(kWriters);
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
