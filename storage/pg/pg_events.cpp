@@ -208,7 +208,6 @@ class PgEventHubImpl final : public PgEventHub {
       std::vector<std::function<void(Result<int64_t>)>> trims;
       bool retention = false;
       bool stopping = false;
-      std::unordered_map<int64_t, int64_t> suppressed;
       {
         MutexLock lock(mu_);
         while (!stopping_worker_ && trims_.empty() && !retention_wanted_ && !wake_pending_ &&
@@ -225,9 +224,7 @@ class PgEventHubImpl final : public PgEventHub {
         retention = retention_wanted_ || !trims.empty() || steady_clock::now() >= next_retention;
         retention_wanted_ = false;
         wake_pending_ = false;
-        suppressed.swap(suppressed_);
       }
-      for (const auto& [batch_id, count] : suppressed) progress_.AddSuppressed(batch_id, count);
       WriteProgressIfDue();
       if (retention) {
         grown_since_retention_.store(0);
@@ -244,6 +241,13 @@ class PgEventHubImpl final : public PgEventHub {
   void WriteProgressIfDue() {
     while (coalescer_.StartRoundIfDue()) {
       LiveProgressCoalescer::Round round = coalescer_.TakeRound();
+      // Counted before their batch was marked changed: a round that holds the batch holds them.
+      std::unordered_map<int64_t, int64_t> suppressed;
+      {
+        MutexLock lock(mu_);
+        suppressed.swap(suppressed_);
+      }
+      for (const auto& [batch_id, count] : suppressed) progress_.AddSuppressed(batch_id, count);
       if (!EnsureConnected(*worker_conn_)) {
         spdlog::warn("progress events not written: the database is unreachable");
         return;
