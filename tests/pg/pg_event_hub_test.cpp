@@ -99,7 +99,9 @@ TEST(PgEventHubTest, TwoNodesDeliverTheSameSequenceOfEveryCommittedEventExactlyO
   std::map<int64_t, int64_t> last_of_writer;  // writer -> last marker seen, in seq order
   for (size_t i = 0; i < seen_a.size(); ++i) {
     const EventRecord& e = seen_a[i];
-    if (i > 0) EXPECT_LT(seen_a[i - 1].seq, e.seq);
+    if (i > 0) {
+      EXPECT_LT(seen_a[i - 1].seq, e.seq);
+    }
     EXPECT_EQ(e.session_id, seen_b[i].session_id);
     EXPECT_TRUE(delivered.insert(*e.session_id).second) << "twice: " << *e.session_id;
     // One writer's commits keep their order, and a transaction's rows keep theirs.
