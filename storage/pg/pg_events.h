@@ -49,7 +49,7 @@ struct PgEventHubOptions {
   std::string uri;
   EventLogOptions events;
   EventListener listener;
-  // Called on the hub's notification thread; must not block (a stop must reach the node
+  // Called on the hub's stop listener thread; must not block (a stop must reach the node
   // within a second). May be empty.
   std::function<void(const RemoteStop&)> on_remote_stop;
   WallClock clock = UnixMillis;             // event times, the retention cutoff, the rates
@@ -64,14 +64,17 @@ class PgEventHub {
  public:
   // Opens its connections (LISTEN batchd_event_rows, batchd_events, batchd_stop), finds the
   // latest seq (the listener gets only events after it) and starts its threads:
-  //   - the sequencer: its connection LISTENs batchd_event_rows and batchd_stop; it runs a pass
-  //     when woken (and every sequencer_backstop) and calls on_remote_stop between passes;
+  //   - the sequencer: LISTEN batchd_event_rows; runs a pass when woken (and every
+  //     sequencer_backstop);
   //   - the follower: LISTEN batchd_events; reads seq > the last delivered, in pages, and calls
   //     the listener (exactly once per event, in seq order, one call at a time);
+  //   - the stop listener: LISTEN batchd_stop; calls on_remote_stop (its own connection, so a
+  //     pass waiting for the lock or a slow listener never delays a stop);
   //   - the worker: progress rounds and retention, on a connection of its own.
   // Each reconnects when the server goes away (with LISTEN again), then runs a pass / read at
-  // once, since notifications may have been missed. kUnavailable if the server cannot be
-  // reached at start.
+  // once, since notifications may have been missed. Events are not lost that way (they are
+  // read by seq), but a batchd_stop sent while the stop listener was away is: LISTEN keeps no
+  // backlog. kUnavailable if the server cannot be reached at start.
   static Result<std::unique_ptr<PgEventHub>> Start(PgEventHubOptions options);
   virtual ~PgEventHub() = default;
 
@@ -83,7 +86,8 @@ class PgEventHub {
   virtual void BatchesChanged(std::span<const int64_t> batch_ids) = 0;
   // session.state events the policy refused for `batch_id` (reported in batch.progress).
   virtual void SessionEventsSuppressed(int64_t batch_id, int64_t count) = 0;
-  // A retention pass now; `done` gets the number of events deleted.
+  // A retention pass now (all its slices, on the worker thread); `done` gets the number of
+  // events deleted, or kUnavailable once the hub is stopped.
   virtual void Trim(std::function<void(Result<int64_t>)> done) = 0;
   // The last seq handed to the listener (the start point before any).
   virtual int64_t DeliveredSeq() const = 0;
