@@ -139,10 +139,20 @@ std::string TypeArray(const std::vector<EventType>& types) {
   return out + "}";
 }
 
+// The newest seq handed out, in SQL: max(seq) in the statement's snapshot, exactly what its
+// reader can see. Only when retention has emptied the log does the sequence's own value stand in
+// (numbers are never reused, so a client told latest_seq N resyncs rather than wait for events
+// <= N). nextval is not transactional, so that value may count a pass not committed yet; the
+// changes of those events committed before the pass, so a client resyncing then misses no state.
+constexpr const char* kLatestSeqSql =
+    "coalesce((SELECT max(seq) FROM event), "
+    "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_seq))";
+
 // The extent of the sequenced log in the caller's snapshot: (oldest, latest).
 Result<std::pair<int64_t, int64_t>> Extent(PgConnection& conn) {
-  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT min(seq), max(seq) FROM event"));
-  const int64_t latest = r.OptionalInt(0, 1).value_or(0);
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Exec(std::string("SELECT (SELECT min(seq) FROM event), ") + kLatestSeqSql));
+  const int64_t latest = r.Int(0, 1);
   return std::pair{r.OptionalInt(0, 0).value_or(latest + 1), latest};
 }
 
@@ -160,13 +170,9 @@ Status AppendEvents(PgConnection& conn, std::span<const EventRecord> events) {
   return Status::Ok();
 }
 
-// Why max(seq) and not the sequence: nextval is not transactional, so the sequence may already
-// count a pass that has not committed; answering its value would let a reader take seq N as
-// read while the events up to N are still invisible to it. max(seq) in the reader's snapshot is
-// exactly what it can see, and retention always keeps the newest event, so it never goes back.
 Result<int64_t> LatestEventSeq(PgConnection& conn) {
-  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT max(seq) FROM event"));
-  return r.OptionalInt(0, 0).value_or(0);
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec(std::string("SELECT ") + kLatestSeqSql));
+  return r.Int(0, 0);
 }
 
 Result<EventPage> ReadEvents(PgConnection& conn, const EventQuery& q) {
@@ -219,9 +225,10 @@ Result<EventPage> ReadEvents(PgConnection& conn, const EventQuery& q) {
 Result<int64_t> DeleteExpiredEvents(PgConnection& conn, const EventRetention& retention) {
   PgTransaction tx(conn);
   RETURN_IF_ERROR(tx.begun());
-  ASSIGN_OR_RETURN(auto extent, Extent(conn));
-  const auto [oldest, newest] = extent;
-  if (newest == 0) return int64_t{0};  // nothing sequenced
+  ASSIGN_OR_RETURN(PgResult bounds, conn.Exec("SELECT min(seq), max(seq) FROM event"));
+  if (bounds.IsNull(0, 0)) return int64_t{0};  // nothing sequenced
+  const int64_t oldest = bounds.Int(0, 0);
+  const int64_t newest = bounds.Int(0, 1);
   // Everything below keep_from goes: by count (seqs are dense but for retention's cuts and a
   // rolled-back pass's numbers, so newest - max_events is exact enough), then by age.
   int64_t keep_from = std::max(oldest, newest - retention.max_events + 1);
@@ -230,10 +237,9 @@ Result<int64_t> DeleteExpiredEvents(PgConnection& conn, const EventRetention& re
                              "ORDER BY seq LIMIT 1",
                              {PgParam::Int(keep_from), PgParam::Int(retention.min_time_ms)}));
   keep_from = young.rows() > 0 ? young.Int(0, 0) : newest + 1;
-  // The newest event stays (LatestEventSeq reads max(seq)); nothing the local follower has not
-  // delivered goes; one slice at a time keeps the transaction short.
-  keep_from =
-      std::min({keep_from, newest, oldest + retention.max_delete, retention.delivered_seq + 1});
+  // Nothing the local follower has not delivered goes; one slice at a time keeps the
+  // transaction short.
+  keep_from = std::min({keep_from, oldest + retention.max_delete, retention.delivered_seq + 1});
   if (keep_from <= oldest) return int64_t{0};
   ASSIGN_OR_RETURN(PgResult deleted,
                    conn.Exec("DELETE FROM event WHERE seq < $1", {PgParam::Int(keep_from)}));

@@ -17,9 +17,8 @@ struct EventRetention {
 };
 
 // Deletes one slice of the oldest sequenced events that retention lets go, in its own
-// transaction (`conn` must not be in one), and answers how many went. The newest sequenced
-// event is always kept, so max(seq) never goes back and LatestEventSeq stays exact (see
-// pg_event_table.cpp). Unsequenced rows are never touched.
+// transaction (`conn` must not be in one), and answers how many went. It may empty the log
+// (LatestEventSeq then answers the sequence's value). Unsequenced rows are never touched.
 Result<int64_t> DeleteExpiredEvents(PgConnection& conn, const EventRetention& retention);
 
 }  // namespace batchd::storage::pg

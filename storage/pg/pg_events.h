@@ -40,9 +40,8 @@ Status AppendEvents(PgConnection& conn, std::span<const EventRecord> events);
 // numbered yet are not there.
 Result<EventPage> ReadEvents(PgConnection& conn, const EventQuery& query);
 
-// The highest seq visible in the caller's snapshot (0 if none): max(seq), which retention never
-// lowers (it always keeps the newest event). Not the sequence's own value, which may count a
-// pass not committed yet (pg_event_table.cpp says why that matters).
+// The highest seq handed out so far (0 if none): max(seq) in the caller's snapshot, or the
+// sequence's last value when retention emptied the log (pg_event_table.cpp says why).
 Result<int64_t> LatestEventSeq(PgConnection& conn);
 
 struct PgEventHubOptions {

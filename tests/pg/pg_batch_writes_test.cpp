@@ -232,6 +232,5 @@ TEST_F(PgDataTest, RemoveBatchesInsertedByTakesOnlyThatNodesEnqueuingBatches) {
   EXPECT_EQ(*again, 0);
 }
 
-
 }  // namespace
 }  // namespace batchd::storage::pg

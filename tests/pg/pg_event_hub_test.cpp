@@ -341,14 +341,15 @@ TEST(PgEventHubTest, TrimKeepsTheBoundAndDeletesTheOldest) {
   EXPECT_EQ(page->latest_seq, 30);
   EXPECT_EQ(page->events.size(), 10u);
 
-  // Two hours later all ten are too old; the newest stays so the latest seq holds.
+  // Two hours later all ten are too old: the log empties, its latest seq stays.
   clock.Advance(std::chrono::hours(2));
   deleted = trim();
   ASSERT_TRUE(deleted.ok());
-  EXPECT_EQ(*deleted, 9);
+  EXPECT_EQ(*deleted, 10);
   page = ReadEvents(*conn, {});
   ASSERT_TRUE(page.ok());
-  EXPECT_EQ(page->oldest_seq, 30);
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(page->oldest_seq, 31);
   EXPECT_EQ(page->latest_seq, 30);
 
   hub->Stop();

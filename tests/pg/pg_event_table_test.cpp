@@ -254,20 +254,30 @@ TEST_F(PgEventTableTest, RetentionDeletesTheOldestInSlicesWithinItsLimits) {
   EXPECT_EQ(page->oldest_seq, 27);
   EXPECT_EQ(page->latest_seq, 30);
   EXPECT_EQ(page->events.size(), 4u);
-  // All too old: the newest stays, so the latest seq never goes back.
+  // All too old: the log empties, and its extent still says where it stood.
   deleted = DeleteExpiredEvents(
       *conn_,
       {.max_events = 100, .min_time_ms = 1'000'000, .max_delete = 100, .delivered_seq = 30});
   ASSERT_TRUE(deleted.ok());
-  EXPECT_EQ(*deleted, 3);
+  EXPECT_EQ(*deleted, 4);
   page = ReadEvents(*conn_, {});
   ASSERT_TRUE(page.ok());
-  EXPECT_EQ(page->oldest_seq, 30);
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(page->oldest_seq, 31);
   EXPECT_EQ(page->latest_seq, 30);
-  // Even a bound of 0 keeps the newest.
+  auto latest = LatestEventSeq(*conn_);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(*latest, 30);
+  // An empty log: nothing to do; the next event gets a new number.
   deleted = DeleteExpiredEvents(*conn_, {.max_events = 0, .delivered_seq = 30});
   ASSERT_TRUE(deleted.ok());
   EXPECT_EQ(*deleted, 0);
+  CommitEvents(*conn_, {MarkerEvent("b", 31)});
+  SequenceAll();
+  page = ReadEvents(*conn_, {});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].seq, 31);
 }
 
 TEST(PgRemoteStopTest, PayloadsRoundTripAndMalformedOnesAreRefused) {
