@@ -4,6 +4,9 @@
 // PostgreSQL) across many pages, with every session completed once.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "tests/integration/scaleout/scaleout_cluster.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/status_assertions.h"
@@ -102,6 +105,33 @@ TEST(EventLogReadingTest, ReadsEveryPageOfARealLogAndFindsEachSessionCompletedOn
                        ReadEventLog(client, "batch=" + id + "&types=session.state", since));
   ASSERT_EQ(tail.size(), events.size() - 1000);
   EXPECT_EQ(tail.front(), events[1000]);
+  ASSERT_OK_AND_ASSIGN(ExitStatus exit, daemon->Stop());
+  EXPECT_TRUE(exit.CleanExit()) << exit.ToString();
+}
+
+// BATCHD_TEST_DAEMON_STORE (tests/support/daemon_process.h): a value it does not know fails the
+// start instead of silently testing SQLite; "sqlite" is the embedded store.
+TEST(DaemonStoreChoiceTest, AnUnknownStoreIsRefusedAndSqliteIsTheEmbeddedStore) {
+  struct RestoreEnv {
+    ~RestoreEnv() { ::unsetenv(kStoreEnvVariable); }
+  } restore;
+  ASSERT_EQ(std::getenv(kStoreEnvVariable), nullptr) << "run this test without it";
+  TempDir dir;
+  DaemonOptions options;
+  options.binary = BATCHD_BINARY;
+  options.data_dir = dir.path();
+  ::setenv(kStoreEnvVariable, "mysql", 1);
+  Result<std::unique_ptr<DaemonProcess>> refused = DaemonProcess::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("mysql"), std::string::npos)
+      << refused.status().ToString();
+
+  ::setenv(kStoreEnvVariable, "sqlite", 1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DaemonProcess> daemon, DaemonProcess::Start(options));
+  EXPECT_EQ(daemon->store(), "");
+  EXPECT_TRUE(std::filesystem::exists(daemon->db_path()));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / kStoreUriFile));
   ASSERT_OK_AND_ASSIGN(ExitStatus exit, daemon->Stop());
   EXPECT_TRUE(exit.CleanExit()) << exit.ToString();
 }
