@@ -237,6 +237,18 @@ Result<std::string> SessionNodeName(const std::string& store_uri, int64_t sessio
   return std::string(r.Text(0, 0));
 }
 
+Result<std::optional<std::string>> NodeRunningBatch(const std::string& store_uri,
+                                                    const std::string& batch_id) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Open(store_uri));
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn->Exec("SELECT n.name FROM session s JOIN batch b ON b.id = s.batch_id "
+                              "JOIN node n ON n.id = s.node_id "
+                              "WHERE b.public_id = $1 AND s.state = 1 LIMIT 1",
+                              {PgParam::Text(batch_id)}));
+  if (r.rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(r.Text(0, 0)));
+}
+
 Result<int64_t> InProgressOnNode(const std::string& store_uri, const std::string& node_name) {
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Open(store_uri));
   ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT count(*) FROM session s JOIN node n ON "

@@ -102,6 +102,10 @@ Result<int64_t> OrphanedInProgress(const std::string& store_uri, const std::stri
 // it is not in progress.
 Result<std::string> SessionNodeName(const std::string& store_uri, int64_t session_id);
 
+// The name of a node running a session of the batch (state 1) now, if any.
+Result<std::optional<std::string>> NodeRunningBatch(const std::string& store_uri,
+                                                    const std::string& batch_id);
+
 // Sessions in state 1 belonging to the node rows named `node_name` (all its incarnations).
 Result<int64_t> InProgressOnNode(const std::string& store_uri, const std::string& node_name);
 

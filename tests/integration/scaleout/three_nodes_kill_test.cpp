@@ -27,16 +27,17 @@ namespace {
 constexpr int64_t kSleepSessions = 30'000;
 constexpr int64_t kMaxRunning = 8;
 constexpr int kKills = 5;
-constexpr int kStatsRows = 50;  // the array's chunk grid is kStatsRows x 5: one row a session
+constexpr int kStatsRows = 50;  // the array's chunk grid is kStatsRows x 50: one row a session
 // Hang guards only: the test fails on a drain that stands still for this long, not on speed.
 constexpr auto kDrainTimeout = std::chrono::minutes(20);
 constexpr auto kStatsTimeout = std::chrono::minutes(5);
 
 nlohmann::json StatsBatch(const std::string& url) {
   nlohmann::json regions = nlohmann::json::array();
-  for (int r = 0; r < kStatsRows; ++r) regions.push_back({{r, r + 1}, {0, 5}});
+  for (int r = 0; r < kStatsRows; ++r) regions.push_back({{r, r + 1}, {0, 50}});
   return {{"name", "stats rows"},
           {"max_attempts", 10},
+          {"max_running", 2},  // spread over time, so the first kill can fall inside it
           {"template", {{"op", "stats"}, {"source", {{"url", url}}}, {"region", nullptr}}},
           {"data", {{{{"field", "/region"}, {"items", regions}}}}}};
 }
@@ -167,11 +168,11 @@ TEST_F(ThreeNodesKillTest, EverySessionCompletesOnceThroughFiveKillsAndStatsEqua
             << std::endl;
   std::mt19937_64 rng(seed);
 
-  // The array: 500 x 40 float64 in 10 x 8 chunks, a 50 x 5 chunk grid, zstd.
+  // The array: 500 x 400 float64 in 10 x 8 chunks, a 50 x 50 chunk grid, zstd.
   const std::filesystem::path array = arrays_.path() / "rows";
   ASSERT_OK_AND_ASSIGN(std::vector<nlohmann::json> oracles,
                        MakeArrays({{array,
-                                    {"--shape", "500,40", "--chunks", "10,8", "--dtype", "<f8",
+                                    {"--shape", "500,400", "--chunks", "10,8", "--dtype", "<f8",
                                      "--compressor", "zstd", "--seed", "14"}}}));
   const nlohmann::json stats_batch = StatsBatch(FileUrl(array));
 
@@ -234,25 +235,47 @@ TEST_F(ThreeNodesKillTest, EverySessionCompletesOnceThroughFiveKillsAndStatsEqua
   std::uniform_int_distribution<int> which(0, 2);
   std::uniform_int_distribution<int> jitter_ms(0, 300);
   std::uniform_int_distribution<int> down_ms(0, 4000);
+  // The first kill falls inside the stats batch (after a random number of its sessions, on a
+  // node running one of them, if it is still running then); the others inside the drain.
+  std::uniform_int_distribution<int64_t> stats_at(1, kStatsRows / 2);
+  const int64_t first_kill_stats = stats_at(rng);
   for (int k = 0; k < kKills; ++k) {
-    ASSERT_OK_AND_ASSIGN(nlohmann::json b,
-                         PollBatch(
-                             AnyLiveClient(), sleep_id,
-                             [&](const nlohmann::json& batch) {
-                               return batch["counts"]["completed"].get<int64_t>() >= kill_at[k] ||
-                                      batch["state"] == "completed";
-                             },
-                             kDrainTimeout, "the drain to reach the next kill"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(rng)));
-    ClusterNode& victim = *nodes_[which(rng)];
+    Result<nlohmann::json> reached =
+        k == 0 ? PollBatch(
+                     AnyLiveClient(), stats_id,
+                     [&](const nlohmann::json& batch) {
+                       return batch["counts"]["completed"].get<int64_t>() >= first_kill_stats ||
+                              batch["state"] == "completed";
+                     },
+                     kStatsTimeout, "the stats batch to reach the first kill",
+                     std::chrono::milliseconds(10))
+               : PollBatch(
+                     AnyLiveClient(), sleep_id,
+                     [&](const nlohmann::json& batch) {
+                       return batch["counts"]["completed"].get<int64_t>() >= kill_at[k] ||
+                              batch["state"] == "completed";
+                     },
+                     kDrainTimeout, "the drain to reach the next kill");
+    ASSERT_TRUE(reached.ok()) << reached.status().ToString();
+    const nlohmann::json& b = *reached;
+    ClusterNode* victim = nodes_[which(rng)].get();
+    if (k == 0) {
+      ASSERT_OK_AND_ASSIGN(std::optional<std::string> runner, NodeRunningBatch(uri, stats_id));
+      for (auto& node : nodes_) {
+        if (runner && node->name() == *runner) victim = node.get();
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(rng)));
+    }
     const int down = down_ms(rng);
-    std::cout << "kill " << (k + 1) << ": SIGKILL " << victim.name() << " at "
-              << b["counts"]["completed"] << " completed, down " << down << " ms" << std::endl;
-    victim.Kill();
+    std::cout << "kill " << (k + 1) << ": SIGKILL " << victim->name() << " at "
+              << b["counts"]["completed"] << " completed of " << b["name"] << ", down " << down
+              << " ms" << std::endl;
+    victim->Kill();
     sampler.SetPorts(LivePorts());
     std::this_thread::sleep_for(std::chrono::milliseconds(down));
-    Status restarted = victim.Start();
-    ASSERT_TRUE(restarted.ok()) << restarted.ToString() << "\n" << victim.LogTail();
+    Status restarted = victim->Start();
+    ASSERT_TRUE(restarted.ok()) << restarted.ToString() << "\n" << victim->LogTail();
     sampler.SetPorts(LivePorts());
   }
 
