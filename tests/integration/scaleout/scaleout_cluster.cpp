@@ -257,13 +257,17 @@ Result<int64_t> InProgressOnNode(const std::string& store_uri, const std::string
   return r.Int(0, 0);
 }
 
+Result<int64_t> InProgressRows(PgConnection& conn, const std::string& batch_id) {
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Exec("SELECT count(*) FROM session s JOIN batch b ON b.id = s.batch_id "
+                             "WHERE b.public_id = $1 AND s.state = 1",
+                             {PgParam::Text(batch_id)}));
+  return r.Int(0, 0);
+}
+
 Result<int64_t> InProgressRows(const std::string& store_uri, const std::string& batch_id) {
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Open(store_uri));
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn->Exec("SELECT count(*) FROM session s JOIN batch b ON b.id = s.batch_id "
-                              "WHERE b.public_id = $1 AND s.state = 1",
-                              {PgParam::Text(batch_id)}));
-  return r.Int(0, 0);
+  return InProgressRows(*conn, batch_id);
 }
 
 Result<nlohmann::json> WaitForNodes(HttpClient& client,

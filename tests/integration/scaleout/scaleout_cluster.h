@@ -25,6 +25,10 @@
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 
+namespace batchd::storage::pg {
+class PgConnection;
+}
+
 namespace batchd::testing {
 
 // How every node of a test cluster is started.
@@ -109,8 +113,10 @@ Result<std::optional<std::string>> NodeRunningBatch(const std::string& store_uri
 // Sessions in state 1 belonging to the node rows named `node_name` (all its incarnations).
 Result<int64_t> InProgressOnNode(const std::string& store_uri, const std::string& node_name);
 
-// The batch's session rows in state 1 (not its counter): what max_running bounds.
+// The batch's session rows in state 1 (not its counter): what max_running bounds. The second
+// form reuses a connection, for samplers that ask many times a second.
 Result<int64_t> InProgressRows(const std::string& store_uri, const std::string& batch_id);
+Result<int64_t> InProgressRows(storage::pg::PgConnection& conn, const std::string& batch_id);
 
 // Polls GET /api/v1/nodes on `client` until `done(items)` holds; the items. Fails after
 // `timeout` with the last answer.

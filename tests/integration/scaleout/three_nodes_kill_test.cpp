@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "storage/pg/pg_connection.h"
 #include "tests/integration/scaleout/scaleout_cluster.h"
 #include "tests/pg/pg_test_db.h"
 #include "tests/support/api_calls.h"
@@ -92,6 +93,7 @@ class InProgressSampler {
 
  private:
   void Run() {
+    std::unique_ptr<storage::pg::PgConnection> conn;  // one for the whole run
     while (!stop_) {
       std::vector<uint16_t> ports;
       {
@@ -110,7 +112,15 @@ class InProgressSampler {
         if (n > kMaxRunning) Violation("REST in_progress " + std::to_string(n) + ": " + b.dump());
         break;
       }
-      if (Result<int64_t> rows = InProgressRows(store_uri_, batch_id_); rows.ok()) {
+      if (conn == nullptr || conn->IsBroken()) {
+        Result<std::unique_ptr<storage::pg::PgConnection>> opened =
+            storage::pg::PgConnection::Open(store_uri_);
+        conn = opened.ok() ? std::move(opened).value() : nullptr;
+      }
+      if (Result<int64_t> rows = conn == nullptr
+                                     ? Result<int64_t>(Status::Unavailable("no connection"))
+                                     : InProgressRows(*conn, batch_id_);
+          rows.ok()) {
         ++row_samples_;
         max_rows_ = std::max<int64_t>(max_rows_, *rows);
         if (*rows > kMaxRunning) Violation(std::to_string(*rows) + " session rows in state 1");
