@@ -21,10 +21,12 @@ PipelineFigures ReadPipelineFigures() {
 }
 
 HttpResponse Render(const ApiContext& ctx, const Router& router,
-                    const Result<storage::QueueStatus>& queue) {
+                    const Result<storage::QueueStatus>& queue,
+                    Result<std::vector<storage::NodeRecord>> nodes) {
   MetricsSnapshot s;
   s.version = BATCHD_VERSION;
   if (queue.ok()) s.queue = *queue;
+  if (nodes.ok()) s.nodes = std::move(*nodes);
   s.store = ctx.store.Stats();
   s.scheduler = ctx.scheduler.Stats();
   if (ctx.events != nullptr) s.events = ctx.events->GetStats();
@@ -40,11 +42,15 @@ HttpResponse Render(const ApiContext& ctx, const Router& router,
 }  // namespace
 
 void RegisterMetricsRoute(Router& router, const ApiContext& ctx) {
-  // The sessions by state are a read (a sum over the batch rows' counters) on the reader pool;
-  // the rest is atomics and small locks, gathered and rendered on that reader thread too.
+  // The sessions by state are a read (a sum over the batch rows' counters) on the reader pool,
+  // then the node table; the rest is atomics and small locks, gathered and rendered on that
+  // reader thread too.
   router.Add("GET", "/metrics", [ctx, r = &router](HttpRequest&, Responder respond) {
-    ctx.store.GetQueueStatus(
-        [ctx, r, respond](Result<storage::QueueStatus> queue) { respond(Render(ctx, *r, queue)); });
+    ctx.store.GetQueueStatus([ctx, r, respond](Result<storage::QueueStatus> queue) {
+      ctx.store.ListNodes([ctx, r, respond, queue](Result<std::vector<storage::NodeRecord>> nodes) {
+        respond(Render(ctx, *r, queue, std::move(nodes)));
+      });
+    });
   });
 }
 

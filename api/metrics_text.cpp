@@ -34,6 +34,29 @@ void WriteQueue(PrometheusText& out, const storage::QueueStatus& q) {
         q.paused ? 1 : 0);
 }
 
+// Every node scrapes the same node table, so each one's /metrics shows the whole cluster's
+// nodes by state; a dashboard sums nothing across nodes for it.
+void WriteNodes(PrometheusText& out, const std::vector<storage::NodeRecord>& nodes) {
+  int64_t alive = 0, dead = 0, stopped = 0, running = 0;
+  for (const storage::NodeRecord& n : nodes) {
+    if (n.state == "alive") {
+      ++alive;
+      running += n.running;
+    } else if (n.state == "dead") {
+      ++dead;
+    } else {
+      ++stopped;
+    }
+  }
+  out.Family("batchd_nodes", MT::kGauge,
+             "Daemons attached to the store by state (GET /api/v1/nodes; 1 alive for SQLite).");
+  out.Sample({{"state", "alive"}}, alive);
+  out.Sample({{"state", "dead"}}, dead);
+  out.Sample({{"state", "stopped"}}, stopped);
+  Gauge(out, "batchd_nodes_running_sessions",
+        "Sessions in progress on the alive nodes, over all nodes.", running);
+}
+
 void WriteScheduler(PrometheusText& out, const SchedulerStats& s) {
   Gauge(out, "batchd_scheduler_slots", "Sessions that may be in progress at once (--slots).",
         s.slots);
@@ -149,6 +172,7 @@ std::string MetricsText(const MetricsSnapshot& s) {
   out.Family("batchd_build_info", MT::kGauge, "Always 1; the version is a label.");
   out.Sample({{"version", s.version}}, int64_t{1});
   if (s.queue) WriteQueue(out, *s.queue);
+  if (s.nodes) WriteNodes(out, *s.nodes);
   WriteScheduler(out, s.scheduler);
   WritePipeline(out, s.pipeline);
   if (s.http) s.http->Write(out);

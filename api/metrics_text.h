@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/event_hub.h"
 #include "api/http_metrics.h"
@@ -38,7 +39,9 @@ struct MetricsSnapshot {
   std::optional<EventHub::Stats> events;  // nullopt without an event hub
   PipelineFigures pipeline;
   std::optional<ProcessStats> process;  // nullopt if /proc could not be read
-  const HttpMetrics* http = nullptr;    // may be null
+  // The nodes attached to the store (Store::ListNodes); nullopt when it could not answer.
+  std::optional<std::vector<storage::NodeRecord>> nodes;
+  const HttpMetrics* http = nullptr;  // may be null
 };
 
 std::string MetricsText(const MetricsSnapshot& snapshot);

@@ -73,7 +73,13 @@ void Scheduler::Wake() {
 void Scheduler::TimerLoop() {
   MutexLock lock(mu_);
   while (!stopping_) {
-    if (!next_due_ms_) {
+    if (!next_due_ms_ && options_.idle_claim_interval_ms > 0) {
+      if (timer_changed_.WaitFor(mu_, std::chrono::milliseconds(options_.idle_claim_interval_ms)) ==
+          std::cv_status::timeout) {
+        wake_ = true;
+        MaybeClaim();
+      }
+    } else if (!next_due_ms_) {
       timer_changed_.Wait(mu_);
     } else if (const int64_t now = options_.clock(); now < *next_due_ms_) {
       // A wait for the time left, not until a system_clock time: the time is the clock's.

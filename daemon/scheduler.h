@@ -45,6 +45,10 @@ struct SchedulerOptions {
   std::chrono::milliseconds shutdown_grace{5000};
   // Stamps claims, outcomes and retry times (unix ms), and counts finished sessions per second.
   WallClock clock = UnixMillis;
+  // Claim this often even when nothing woke the scheduler (0: never). With a store shared by
+  // many nodes, work arrives through other nodes too (a batch submitted there, sessions rescued
+  // from a dead node); their events wake the scheduler at once, this catches what has none.
+  int64_t idle_claim_interval_ms = 0;
 };
 
 class Scheduler final : public api::SchedulerControl {

@@ -97,18 +97,27 @@ int RunServe(const ServeConfig& config) {
   const WallClock clock = UnixMillis;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int slots = config.slots > 0 ? config.slots : cores;
-  // Another node's cancel, or a rescue that took sessions from this node, stops them here. The
-  // store opens before the scheduler exists, so the target is set once it does.
-  auto remote_stop_target = std::make_shared<std::atomic<Scheduler*>>(nullptr);
+  // The store's threads reach the scheduler (another node's cancel, a rescue that took sessions
+  // from this node, other nodes' events that may mean work here); the store opens before the
+  // scheduler exists, so the target is set once it does.
+  auto scheduler_target = std::make_shared<std::atomic<Scheduler*>>(nullptr);
   StoreSetup store_setup{
       .clock = clock,
       .merge_results = MakeResultMerger(ops),
       .event_listener =
-          [&events](const std::vector<storage::EventRecord>& batch) { events.Publish(batch); },
+          [&events, scheduler_target,
+           shared = !config.store.empty()](const std::vector<storage::EventRecord>& batch) {
+            events.Publish(batch);
+            // A shared store's events include other nodes' changes: new batches, resumed or
+            // retried ones, sessions rescued or freed under max_running. Each may be work here.
+            if (Scheduler* scheduler = scheduler_target->load(); shared && scheduler) {
+              scheduler->Wake();
+            }
+          },
       .sqlite_path = dir->DatabasePath(),
       .on_remote_stop =
-          [remote_stop_target](const storage::RemoteStop& stop) {
-            Scheduler* scheduler = remote_stop_target->load();
+          [scheduler_target](const storage::RemoteStop& stop) {
+            Scheduler* scheduler = scheduler_target->load();
             if (scheduler == nullptr) return;
             if (stop.session_id) scheduler->CancelRunningSession(*stop.session_id);
             if (stop.batch_public_id) scheduler->CancelRunningBatch(*stop.batch_public_id);
@@ -230,9 +239,10 @@ int RunServe(const ServeConfig& config) {
                       {.slots = slots,
                        .exec_threads = cores,
                        .retry_base_ms = config.retry_backoff_ms,
-                       .clock = clock});
+                       .clock = clock,
+                       .idle_claim_interval_ms = config.store.empty() ? 0 : 1000});
 
-  remote_stop_target->store(&scheduler);
+  scheduler_target->store(&scheduler);
   WorkerPool validation(kValidationThreads, kValidationQueueLimit);
   SessionLogFiles logs(**store, {.work_dir = dir->CommandDir(),
                                  .max_wait = std::chrono::milliseconds(config.log_follow_wait_ms)});
@@ -289,7 +299,7 @@ int RunServe(const ServeConfig& config) {
   logs.Stop();  // waiting log follows answer now, so the server's stop does not wait for them
   (*server)->Stop();
   scheduler.Stop();
-  remote_stop_target->store(nullptr);
+  scheduler_target->store(nullptr);
   decode.Stop();  // after the scheduler: running sessions decode until they end
   validation.Stop();
   (*store)->Close();

@@ -14,6 +14,9 @@ packages=(
   time curl
   wrk python3-prometheus-client  # the load benchmark (bench/load_bench.py) and its format check
   nginx  # the HTTP chunk store tests and benchmark (its WebDAV module takes PUT)
+  # The PostgreSQL store and its tests (tests/support/postgres_server.h): postgresql-15 brings
+  # initdb, postgres, psql and pg_isready under /usr/lib/postgresql/15/bin; libpq-dev the client.
+  postgresql-15 libpq-dev
   chromium
   # Sanitizer and fuzzing builds (scripts/build-sanitized.sh): clang with its sanitizer and
   # libFuzzer runtimes, and llvm-symbolizer for readable reports.

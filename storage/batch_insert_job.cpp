@@ -1,4 +1,5 @@
 #include "storage/batch_insert_job.h"
+#include "storage/batch_identity.h"
 
 #include <algorithm>
 #include <random>
@@ -18,28 +19,6 @@ std::string MultiRowInsertSql(uint64_t rows) {
   std::string sql = "INSERT INTO session (id, batch_id, ordinal) VALUES ";
   for (uint64_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?)" : ",(?,?,?)";
   return sql;
-}
-
-// 64 random bits as 16 hex digits: unguessable enough for a public id, short enough to type.
-std::string NewPublicId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t bits = rng();
-  std::string id(16, '0');
-  for (char& c : id) {
-    c = kHex[bits & 0xf];
-    bits >>= 4;
-  }
-  return id;
-}
-
-std::string JoinShape(const std::vector<uint64_t>& lengths) {
-  std::string s;
-  for (uint64_t n : lengths) {
-    if (!s.empty()) s.push_back(',');
-    s.append(std::to_string(n));
-  }
-  return s;
 }
 
 }  // namespace

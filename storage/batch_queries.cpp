@@ -1,4 +1,5 @@
 #include "storage/batch_queries.h"
+#include "storage/batch_identity.h"
 
 #include <algorithm>
 #include <charconv>
@@ -18,19 +19,6 @@ constexpr const char* kBatchColumns =
     "b.n_completed, b.n_error, b.n_canceled, b.created_at, b.finished_at, b.result, "
     // In the same statement, so from the same snapshot: the event log's latest seq.
     "(SELECT seq FROM sqlite_sequence WHERE name = 'event')";
-
-std::vector<uint64_t> SplitShape(const std::string& text) {
-  std::vector<uint64_t> out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    uint64_t v = 0;
-    p = std::from_chars(p, end, v).ptr;
-    out.push_back(v);
-    if (p < end) ++p;  // the comma
-  }
-  return out;
-}
 
 // Reads the kBatchColumns starting at column `first`.
 BatchRecord ReadBatch(SQLite::Statement& s, int first = 0) {

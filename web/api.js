@@ -49,6 +49,7 @@ export const resultsUrl = (batch, format) =>
 export const getSession = (session) => api('GET', `/api/v1/sessions/${id(session)}`);
 export const batchAction = (batch, action) => api('POST', `/api/v1/batches/${id(batch)}/${action}`);
 export const submitBatch = (text) => api('POST', '/api/v1/batches', text);
+export const listNodes = () => api('GET', '/api/v1/nodes');
 export const readEvents = (query) => api('GET', '/api/v1/events?' + new URLSearchParams(query));
 
 // A slice of a session's stdout or stderr (GET /api/v1/sessions/{id}/log): the bytes, and

@@ -75,6 +75,13 @@ async function main() {
     await row.locator('.badge.completed').waitFor();
     await shot('list-live');
     ok('the list shows a new batch and its bar reaches 100% live');
+    // The nodes card: the embedded store's one node, alive, with the daemon's slots.
+    const nodeRow = page.locator('[data-testid=nodes] [data-testid=node-row][data-state=alive]');
+    await nodeRow.waitFor();
+    assert((await page.locator('[data-testid=node-row]').count()) === 1, 'more than one node listed');
+    const served = await rest('GET', '/api/v1/nodes');
+    assert((await nodeRow.textContent()).includes(served.items[0].name), 'the node row lacks its name');
+    ok('the nodes card lists this daemon, alive');
 
     // 2. Submit from the page; its bar reaches 100% live.
     step = 2;

@@ -382,3 +382,33 @@ TEST_F(CliTest, ATokenFromTheFlagOrTheEnvironmentIsSentAndRefusalsSayWhy) {
 
 }  // namespace
 }  // namespace batchd::testing
+
+namespace batchd::testing {
+namespace {
+
+class NodesCliTest : public CliTest {};
+
+TEST_F(NodesCliTest, TheEmbeddedStoreListsThisDaemonAsItsOneNode) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--slots", "3", "--node-name", "solo"}));
+  CliResult table = Cli({"nodes"});
+  ASSERT_EQ(table.exit_code, kOk) << table.Describe();
+  std::vector<std::string> lines = Lines(table.out);
+  ASSERT_EQ(lines.size(), 2u) << table.out;
+  EXPECT_TRUE(lines[0].starts_with("ID ")) << table.out;
+  EXPECT_NE(lines[1].find("alive"), std::string::npos) << table.out;
+  EXPECT_NE(lines[1].find("solo"), std::string::npos) << table.out;
+  CliResult as_json = Cli({"nodes", "--json"});
+  ASSERT_EQ(as_json.exit_code, kOk) << as_json.Describe();
+  json nodes = json::parse(as_json.out);
+  ASSERT_EQ(nodes["items"].size(), 1u);
+  EXPECT_EQ(nodes["items"][0]["name"], "solo");
+  EXPECT_EQ(nodes["items"][0]["slots"], 3);
+  EXPECT_EQ(nodes["items"][0]["state"], "alive");
+  EXPECT_EQ(nodes["items"][0]["running"], 0);
+  CliResult bad = Cli({"nodes", "--wide"});
+  EXPECT_EQ(bad.exit_code, kUsage) << bad.Describe();
+  EXPECT_NE(bad.err.find("--wide"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace batchd::testing

@@ -6,8 +6,8 @@
 
 namespace batchd::testing {
 
-// postgresql://batchd@127.0.0.1:PORT/<new database>. Fails the calling test (ADD_FAILURE) and
-// answers "" if no server could be started.
+// postgresql://batchd@127.0.0.1:PORT/<new database>, on tests/support/postgres_fixture.h's
+// shared server (started on first use: call it first from the test's main thread).
 std::string FreshPgDatabaseUri();
 
 }  // namespace batchd::testing

@@ -3,6 +3,7 @@
 import { listBatches } from '../api.js';
 import { EventFeed } from '../events.js';
 import { el, fmt, rate, time } from '../format.js';
+import { nodesCard } from '../parts/nodes_card.js';
 import { progressBar } from '../parts/progress_bar.js';
 
 const PAGE = 25;
@@ -12,6 +13,7 @@ export function mountList(root) {
   const filter = el('select', { 'data-testid': 'state-filter', 'aria-label': 'filter by state' },
     STATES.map((s) => el('option', { value: s }, s || 'all states')));
   const body = el('tbody');
+  const nodes = nodesCard();
   const more = el('button', { type: 'button', hidden: true }, 'Load more');
   const empty = el('p', { class: 'muted', hidden: true }, 'No batches yet. ',
     el('a', { href: '#/submit' }, 'Submit one.'));
@@ -25,7 +27,8 @@ export function mountList(root) {
           el('th', { class: 'num' }, 'Errors'), el('th', { class: 'num' }, 'Canceled'),
           el('th', { class: 'num' }, 'Rate'), el('th', {}, 'Created'))),
         body),
-      empty, el('div', { class: 'pager' }, more)));
+      empty, el('div', { class: 'pager' }, more)),
+    nodes.card);
 
   const rows = new Map();  // batch id -> row controller
   let cursor = null;
@@ -122,5 +125,8 @@ export function mountList(root) {
   filter.addEventListener('change', () => load(true));
   more.addEventListener('click', () => load(false));
   load(true).catch((err) => root.append(el('div', { class: 'notice error' }, `Could not load batches: ${err.message}`)));
-  return () => feed.stop();
+  return () => {
+    feed.stop();
+    nodes.stop();
+  };
 }

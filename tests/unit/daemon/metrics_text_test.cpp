@@ -46,6 +46,10 @@ MetricsSnapshot SampleSnapshot() {
   s.events = EventHub::Stats{.subscribers = 200, .latest_seq = 999, .subscriptions = 250};
   s.pipeline = {.chunks_done = 64, .bytes_read = 1 << 20, .bytes_in_flight = -5};
   s.process = ProcessStats{.resident_bytes = 50 << 20, .cpu_seconds = 1.25};
+  s.nodes = std::vector<storage::NodeRecord>{{.id = 3, .state = "alive", .running = 4},
+                                             {.id = 2, .state = "dead", .running = 0},
+                                             {.id = 1, .state = "alive", .running = 2},
+                                             {.id = 0, .state = "stopped", .running = 0}};
   return s;
 }
 
@@ -63,6 +67,10 @@ TEST(MetricsTextTest, EveryFamilyIsValidAndCarriesItsFigure) {
   EXPECT_EQ(e.Value("batchd_queue_depth"), 10);
   EXPECT_EQ(e.Value("batchd_queue_paused"), 1);
   EXPECT_EQ(e.Value("batchd_scheduler_slots_busy"), 2);
+  EXPECT_EQ(e.Value("batchd_nodes", {{"state", "alive"}}), 2);
+  EXPECT_EQ(e.Value("batchd_nodes", {{"state", "dead"}}), 1);
+  EXPECT_EQ(e.Value("batchd_nodes", {{"state", "stopped"}}), 1);
+  EXPECT_EQ(e.Value("batchd_nodes_running_sessions"), 6);
   EXPECT_EQ(e.Value("batchd_sessions_claimed_total"), 41);
   EXPECT_EQ(e.Value("batchd_session_outcomes_total", {{"outcome", "requeued"}}), 1);
   EXPECT_EQ(e.Value("batchd_scheduler_sessions_per_second"), 1.5);
@@ -86,8 +94,10 @@ TEST(MetricsTextTest, WithoutQueueStatusEventsOrProcessThoseFamiliesAreLeftOut) 
   s.queue.reset();
   s.events.reset();
   s.process.reset();
+  s.nodes.reset();
   const PromExposition e = Parse(MetricsText(s));
   EXPECT_EQ(e.Find("batchd_sessions"), nullptr);
+  EXPECT_EQ(e.Find("batchd_nodes"), nullptr);
   EXPECT_EQ(e.Find("batchd_websocket_clients"), nullptr);
   EXPECT_EQ(e.Find("process_resident_memory_bytes"), nullptr);
   EXPECT_NE(e.Find("batchd_sqlite_commits_total"), nullptr);

@@ -268,3 +268,23 @@ TEST_F(SchedulerTest, QuickSessionsNeverShowMoreInProgressThanSlotsInTheDatabase
 
 }  // namespace
 }  // namespace batchd::daemon
+
+namespace batchd::daemon {
+namespace {
+
+TEST_F(SchedulerTest, AnIdleClaimIntervalFindsWorkNothingWokeItFor) {
+  const std::string id =
+      Create(R"({"template":{"op":"noop","x":0},"data":[[{"field":"/x","items":[1,2,3]}]]})");
+  Await<storage::BatchRecord>([&](auto cb) { store_->SetBatchPaused(id, true, cb); });
+  scheduler_ = std::make_unique<Scheduler>(
+      *store_, ops_, SchedulerOptions{.slots = 2, .idle_claim_interval_ms = 10});
+  scheduler_->Start();
+  // Resumed behind the scheduler's back, as another node's request would be: no Wake().
+  Await<storage::BatchRecord>([&](auto cb) { store_->SetBatchPaused(id, false, cb); });
+  const storage::BatchRecord done = WaitFinished(id);
+  EXPECT_EQ(done.state, storage::BatchState::kCompleted);
+  EXPECT_EQ(done.counts.completed, 3);
+}
+
+}  // namespace
+}  // namespace batchd::daemon

@@ -1,39 +1,31 @@
 // Store::ListSessionResults, the pager behind the results export: keyset pages in id order that
 // cover a batch's sessions exactly once, never cross into the next batch, carry each dequeued
 // session's result and error (and nothing for the others), and end early, with a cursor, once
-// the results' text passes max_bytes.
+// the results' text passes max_bytes (was tests/unit/storage/session_results_test.cpp).
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "storage/store.h"
-#include "storage_test_util.h"
+#include "tests/conformance/conformance_fixture.h"
 
-namespace batchd::storage {
+namespace batchd::storage::conformance {
 namespace {
 
-using testing::Await;
-using testing::MakeBatch;
-using testing::TempDir;
+using storage::testing::Await;
+using storage::testing::MakeBatch;
 
-class SessionResultsTest : public ::testing::Test {
+class SessionResultsTest : public StoreConformanceTest {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<Store>> s = OpenSqliteStore({.db_path = dir_.path() / "batchd.db"});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+    StoreConformanceTest::SetUp();
+    ASSERT_NO_FATAL_FAILURE(Open());
   }
 
-  BatchCreated Create(uint64_t n) {
-    Result<BatchCreated> r =
-        Await<BatchCreated>([&](auto cb) { store_->CreateBatch(MakeBatch(n), cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : BatchCreated{};
-  }
+  BatchCreated Create(uint64_t n) { return StoreConformanceTest::Create(MakeBatch(n)); }
 
   Result<storage::Page<SessionResultRow>> ReadPage(SessionResultsQuery q) {
     return Await<storage::Page<SessionResultRow>>(
-        [&](auto cb) { store_->ListSessionResults(q, cb); });
+        [&](auto cb) { store().ListSessionResults(q, cb); });
   }
 
   // Every row of the batch, page by page; the page sizes in `sizes`.
@@ -49,6 +41,8 @@ class SessionResultsTest : public ::testing::Test {
       sizes->push_back(p->items.size());
       out.insert(out.end(), p->items.begin(), p->items.end());
       if (!p->next_cursor) break;
+      EXPECT_FALSE(p->items.empty()) << "a page with a cursor holds a row";
+      if (p->items.empty()) break;
       EXPECT_EQ(*p->next_cursor, p->items.back().id);
       cursor = p->next_cursor;
     }
@@ -61,15 +55,12 @@ class SessionResultsTest : public ::testing::Test {
     o.result_json = std::move(result);
     o.error_kind = std::move(kind);
     o.error_message = std::move(message);
-    Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
+    Result<bool> r = Await<bool>([&](auto cb) { store().FinishSession(o, cb); });
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
-TEST_F(SessionResultsTest, PagesCoverTheBatchOnceInOrderAndStopAtItsEnd) {
+TEST_P(SessionResultsTest, PagesCoverTheBatchOnceInOrderAndStopAtItsEnd) {
   const BatchCreated before = Create(3);  // neighbours: their rows must never show up
   const BatchCreated b = Create(2501);
   const BatchCreated after = Create(4);
@@ -93,12 +84,12 @@ TEST_F(SessionResultsTest, PagesCoverTheBatchOnceInOrderAndStopAtItsEnd) {
   EXPECT_EQ(All(before.public_id, 1000, SIZE_MAX, &sizes).size(), 3u);
 }
 
-TEST_F(SessionResultsTest, RowsCarryResultsAndErrorsOfDequeuedSessionsOnly) {
+TEST_P(SessionResultsTest, RowsCarryResultsAndErrorsOfDequeuedSessionsOnly) {
   const BatchCreated b = Create(4);
-  Result<ClaimResult> claim = Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(3, 0, cb); });
+  Result<ClaimResult> claim = Await<ClaimResult>([&](auto cb) { store().ClaimSessions(3, 0, cb); });
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   ASSERT_EQ(claim->sessions.size(), 3u);
-  for (const ClaimedSession& c : claim->sessions) store_->SaveExecutionState(c.id, "{}", 0);
+  for (const ClaimedSession& c : claim->sessions) store().SaveExecutionState(c.id, "{}", 0);
   ASSERT_NO_FATAL_FAILURE(
       Finish(claim->sessions[0], SessionOutcome::Target::kCompleted, R"({"sum":1.5})"));
   ASSERT_NO_FATAL_FAILURE(Finish(claim->sessions[1], SessionOutcome::Target::kError, std::nullopt,
@@ -120,14 +111,14 @@ TEST_F(SessionResultsTest, RowsCarryResultsAndErrorsOfDequeuedSessionsOnly) {
   EXPECT_EQ(rows[3].attempts, 0);
 }
 
-TEST_F(SessionResultsTest, LargeResultsEndAPageEarlyButEachPageHoldsARow) {
+TEST_P(SessionResultsTest, LargeResultsEndAPageEarlyButEachPageHoldsARow) {
   const BatchCreated b = Create(5);
-  Result<ClaimResult> claim = Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(5, 0, cb); });
+  Result<ClaimResult> claim = Await<ClaimResult>([&](auto cb) { store().ClaimSessions(5, 0, cb); });
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   ASSERT_EQ(claim->sessions.size(), 5u);
   const std::string big = "\"" + std::string(1000, 'x') + "\"";  // 1002 bytes each
   for (const ClaimedSession& c : claim->sessions) {
-    store_->SaveExecutionState(c.id, "{}", 0);
+    store().SaveExecutionState(c.id, "{}", 0);
     ASSERT_NO_FATAL_FAILURE(Finish(c, SessionOutcome::Target::kCompleted, big));
   }
   std::vector<size_t> sizes;
@@ -142,12 +133,14 @@ TEST_F(SessionResultsTest, LargeResultsEndAPageEarlyButEachPageHoldsARow) {
   EXPECT_EQ(sizes, (std::vector<size_t>{1, 1, 1, 1, 1}));
 }
 
-TEST_F(SessionResultsTest, AMissingBatchIsNotFound) {
+TEST_P(SessionResultsTest, AMissingBatchIsNotFound) {
   Create(2);
   Result<storage::Page<SessionResultRow>> p = ReadPage({.batch_public_id = "00000000000000ff"});
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), StatusCode::kNotFound);
 }
 
+BATCHD_FOR_EVERY_STORE(SessionResultsTest);
+
 }  // namespace
-}  // namespace batchd::storage
+}  // namespace batchd::storage::conformance

@@ -1,49 +1,26 @@
 // The store's scheduling contract (Store::ClaimSessions, FinishSession, lifecycle), driven
 // directly, without a scheduler: claim order, max_running, idempotent outcomes, backoff, and
-// the counters after every step.
-#include <SQLiteCpp/Database.h>
+// the counters after every step (was tests/unit/storage/scheduling_store_test.cpp).
 #include <gtest/gtest.h>
 
-#include "storage/store.h"
-#include "storage_test_util.h"
+#include "tests/conformance/conformance_fixture.h"
 #include "tests/support/manual_clock.h"
 
-namespace batchd::storage {
+namespace batchd::storage::conformance {
 namespace {
 
-using testing::Await;
-using testing::CountRows;
-using testing::ExpectCountersEqualRows;
-using testing::MakeBatch;
-using testing::TempDir;
+using storage::testing::Await;
+using storage::testing::MakeBatch;
 
-class SchedulingStoreTest : public ::testing::Test {
+class SchedulingStoreTest : public StoreConformanceTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    store_.reset();
-    Result<std::unique_ptr<Store>> s =
-        OpenSqliteStore({.db_path = db_path(), .clock = clock_.AsWallClock()});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+  void SetUp() override {
+    StoreConformanceTest::SetUp();
+    ASSERT_NO_FATAL_FAILURE(Open({.clock = clock_.AsWallClock()}));
   }
 
-  std::filesystem::path db_path() const { return dir_.path() / "batchd.db"; }
-
-  BatchCreated Create(NewBatch b) {
-    Result<BatchCreated> r =
-        Await<BatchCreated>([&](auto cb) { store_->CreateBatch(std::move(b), cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : BatchCreated{};
-  }
-
-  ClaimResult Claim(int n) { return Claim(n, clock_.Now()); }
-  ClaimResult Claim(int n, int64_t now) {
-    Result<ClaimResult> r = Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, now, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : ClaimResult{};
-  }
+  ClaimResult Claim(int n) { return StoreConformanceTest::Claim(n, clock_.Now()); }
+  ClaimResult Claim(int n, int64_t now) { return StoreConformanceTest::Claim(n, now); }
 
   bool Finish(const ClaimedSession& c, SessionOutcome::Target target, int64_t not_before = 0) {
     SessionOutcome o{.session_id = c.id, .batch_id = c.batch_id, .target = target};
@@ -53,23 +30,17 @@ class SchedulingStoreTest : public ::testing::Test {
       o.error_kind = "permanent";
       o.error_message = "boom";
     }
-    Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
+    Result<bool> r = Await<bool>([&](auto cb) { store().FinishSession(o, cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() && *r;
   }
 
-  BatchRecord Batch(const std::string& id) {
-    Result<BatchRecord> r = Await<BatchRecord>([&](auto cb) { store_->GetBatch(id, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : BatchRecord{};
-  }
-
-  TempDir dir_;
-  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
-  std::unique_ptr<Store> store_;
+  // The store reads it until it closes: the fixture's TearDown closes the store before the
+  // members go.
+  batchd::testing::ManualClock clock_;
 };
 
-TEST_F(SchedulingStoreTest, ClaimsHigherPriorityFirstThenOlderBatchesInIdOrder) {
+TEST_P(SchedulingStoreTest, ClaimsHigherPriorityFirstThenOlderBatchesInIdOrder) {
   BatchCreated low_old = Create(MakeBatch(3, /*priority=*/0));
   BatchCreated high = Create(MakeBatch(2, /*priority=*/5));
   BatchCreated low_new = Create(MakeBatch(2, /*priority=*/0));
@@ -90,27 +61,28 @@ TEST_F(SchedulingStoreTest, ClaimsHigherPriorityFirstThenOlderBatchesInIdOrder) 
   }
   EXPECT_EQ(Batch(low_old.public_id).state, BatchState::kRunning);
   EXPECT_EQ(Batch(low_new.public_id).counts.in_progress, 1);
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-TEST_F(SchedulingStoreTest, ClaimsNeverExceedMaxRunningAndNeverCreateSessionState) {
+TEST_P(SchedulingStoreTest, ClaimsNeverExceedMaxRunningAndNeverCreateSessionState) {
   NewBatch b = MakeBatch(10);
   b.max_running = 3;
   BatchCreated c = Create(std::move(b));
   ClaimResult first = Claim(100);
   EXPECT_EQ(first.sessions.size(), 3u);
   EXPECT_TRUE(Claim(100).sessions.empty()) << "max_running is reached";
-  EXPECT_EQ(CountRows(db_path(), "session_state"), 0) << "claiming alone materializes nothing";
+  EXPECT_EQ(engine().CountRows("session_state"), 0) << "claiming alone materializes nothing";
 
+  ASSERT_FALSE(first.sessions.empty());
   ASSERT_TRUE(Finish(first.sessions[0], SessionOutcome::Target::kCompleted));
   ClaimResult next = Claim(100);
   ASSERT_EQ(next.sessions.size(), 1u);
   EXPECT_EQ(next.sessions[0].ordinal, 3u);
   EXPECT_EQ(Batch(c.public_id).counts.in_progress, 3);
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-TEST_F(SchedulingStoreTest, AnOutcomeCountsOnceEvenIfReportedTwice) {
+TEST_P(SchedulingStoreTest, AnOutcomeCountsOnceEvenIfReportedTwice) {
   BatchCreated c = Create(MakeBatch(1));
   ClaimResult r = Claim(1);
   ASSERT_EQ(r.sessions.size(), 1u);
@@ -122,15 +94,15 @@ TEST_F(SchedulingStoreTest, AnOutcomeCountsOnceEvenIfReportedTwice) {
   EXPECT_EQ(b.counts.error, 0);
   EXPECT_EQ(b.state, BatchState::kCompleted);
   EXPECT_TRUE(b.finished_at_ms);
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-TEST_F(SchedulingStoreTest, RequeuedSessionWaitsOutItsBackoffAndKeepsItsState) {
+TEST_P(SchedulingStoreTest, RequeuedSessionWaitsOutItsBackoffAndKeepsItsState) {
   Create(MakeBatch(1));
   const int64_t now = clock_.Now();
   ClaimResult r = Claim(1, now);
   ASSERT_EQ(r.sessions.size(), 1u);
-  store_->SaveExecutionState(r.sessions[0].id, R"({"job":{"op":"noop"},"resolved":{}})", now);
+  store().SaveExecutionState(r.sessions[0].id, R"({"job":{"op":"noop"},"resolved":{}})", now);
   ASSERT_TRUE(Finish(r.sessions[0], SessionOutcome::Target::kRequeue, now + 60'000));
 
   ClaimResult early = Claim(1, now + 1000);
@@ -143,19 +115,19 @@ TEST_F(SchedulingStoreTest, RequeuedSessionWaitsOutItsBackoffAndKeepsItsState) {
   EXPECT_EQ(due.sessions[0].attempts, 2);
   ASSERT_TRUE(due.sessions[0].execution);
   EXPECT_EQ(due.sessions[0].execution->state_json, R"({"job":{"op":"noop"},"resolved":{}})");
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-// The times the store stamps itself come from its clock (SqliteStoreOptions::clock), not the
+// The times the store stamps itself come from its clock (the options' clock), not the
 // system's: a clock set to 2001 gives 2001 times.
-TEST_F(SchedulingStoreTest, TheStoreStampsItsOwnTimesWithItsClock) {
+TEST_P(SchedulingStoreTest, TheStoreStampsItsOwnTimesWithItsClock) {
   constexpr int64_t kT = 1'000'000'000'000;  // 2001-09-09, no system clock's time today
   clock_.Set(kT);
   BatchCreated c = Create(MakeBatch(2));
   EXPECT_EQ(Batch(c.public_id).created_at_ms, kT);
   clock_.Advance(std::chrono::milliseconds(5000));
   Result<BatchRecord> canceled =
-      Await<BatchRecord>([&](auto cb) { store_->CancelBatch(c.public_id, cb); });
+      Await<BatchRecord>([&](auto cb) { store().CancelBatch(c.public_id, cb); });
   ASSERT_TRUE(canceled.ok()) << canceled.status().ToString();
   EXPECT_EQ(canceled->state, BatchState::kCanceled);
   ASSERT_TRUE(canceled->finished_at_ms);
@@ -165,25 +137,23 @@ TEST_F(SchedulingStoreTest, TheStoreStampsItsOwnTimesWithItsClock) {
   BatchCreated d = Create(MakeBatch(1));
   ASSERT_EQ(Claim(1).sessions.size(), 1u);
   clock_.Advance(std::chrono::milliseconds(5000));
-  Reopen();
-  SQLite::Database db(db_path().string(), SQLite::OPEN_READONLY);
-  SQLite::Statement not_before(db, "SELECT not_before FROM session WHERE id = ?");
-  not_before.bind(1, Batch(d.public_id).first_session_id);
-  ASSERT_TRUE(not_before.executeStep());
-  EXPECT_EQ(not_before.getColumn(0).getInt64(), kT + 10'000);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  std::optional<SessionRow> row = engine().Session(Batch(d.public_id).first_session_id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->not_before, kT + 10'000);
 }
 
-TEST_F(SchedulingStoreTest, ReopeningRequeuesSessionsACrashLeftInProgress) {
+TEST_P(SchedulingStoreTest, ReopeningRequeuesSessionsACrashLeftInProgress) {
   BatchCreated c = Create(MakeBatch(4));
   ClaimResult r = Claim(3);
   ASSERT_EQ(r.sessions.size(), 3u);
   ASSERT_TRUE(Finish(r.sessions[0], SessionOutcome::Target::kCompleted));
-  store_->SaveExecutionState(r.sessions[1].id, R"({"job":{},"resolved":{}})", clock_.Now());
+  store().SaveExecutionState(r.sessions[1].id, R"({"job":{},"resolved":{}})", clock_.Now());
   // Make sure the saved state is committed before the "crash" (a later write flushes it).
   ASSERT_TRUE(Batch(c.public_id).counts.in_progress == 2);
-  Await<QueueStatus>([&](auto cb) { store_->SetQueuePaused(false, cb); });
+  ASSERT_TRUE(Await<QueueStatus>([&](auto cb) { store().SetQueuePaused(false, cb); }).ok());
 
-  Reopen();  // two sessions were in progress when the store went away
+  ASSERT_NO_FATAL_FAILURE(Reopen());  // two sessions were in progress when the store went away
 
   BatchRecord b = Batch(c.public_id);
   EXPECT_EQ(b.counts.in_progress, 0);
@@ -193,26 +163,27 @@ TEST_F(SchedulingStoreTest, ReopeningRequeuesSessionsACrashLeftInProgress) {
   ASSERT_EQ(again.sessions.size(), 3u);
   EXPECT_EQ(again.sessions[0].id, r.sessions[1].id) << "requeued sessions go first";
   EXPECT_TRUE(again.sessions[0].execution) << "its execution state was kept";
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-TEST_F(SchedulingStoreTest, CancelPauseRetryAndDeleteFollowTheBatchState) {
+TEST_P(SchedulingStoreTest, CancelPauseRetryAndDeleteFollowTheBatchState) {
   BatchCreated c = Create(MakeBatch(5));
   ClaimResult r = Claim(2);
+  ASSERT_EQ(r.sessions.size(), 2u);
   ASSERT_TRUE(Finish(r.sessions[0], SessionOutcome::Target::kError));
 
   Result<BatchRecord> paused =
-      Await<BatchRecord>([&](auto cb) { store_->SetBatchPaused(c.public_id, true, cb); });
+      Await<BatchRecord>([&](auto cb) { store().SetBatchPaused(c.public_id, true, cb); });
   ASSERT_TRUE(paused.ok());
   EXPECT_EQ(paused->state, BatchState::kPaused);
   EXPECT_TRUE(Claim(10).sessions.empty()) << "a paused batch is not claimed";
 
   Result<uint64_t> early_delete =
-      Await<uint64_t>([&](auto cb) { store_->DeleteBatch(c.public_id, cb); });
+      Await<uint64_t>([&](auto cb) { store().DeleteBatch(c.public_id, cb); });
   EXPECT_EQ(early_delete.status().code(), StatusCode::kConflict);
 
   Result<BatchRecord> canceled =
-      Await<BatchRecord>([&](auto cb) { store_->CancelBatch(c.public_id, cb); });
+      Await<BatchRecord>([&](auto cb) { store().CancelBatch(c.public_id, cb); });
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->counts.canceled, 3);
   EXPECT_EQ(canceled->counts.in_progress, 1) << "the running one is the scheduler's to stop";
@@ -220,51 +191,54 @@ TEST_F(SchedulingStoreTest, CancelPauseRetryAndDeleteFollowTheBatchState) {
   EXPECT_EQ(Batch(c.public_id).state, BatchState::kFailed) << "one error, the rest canceled";
 
   Result<BatchRecord> pause_done =
-      Await<BatchRecord>([&](auto cb) { store_->SetBatchPaused(c.public_id, true, cb); });
+      Await<BatchRecord>([&](auto cb) { store().SetBatchPaused(c.public_id, true, cb); });
   EXPECT_EQ(pause_done.status().code(), StatusCode::kConflict);
 
   Result<BatchRecord> retried =
-      Await<BatchRecord>([&](auto cb) { store_->RetryBatch(c.public_id, clock_.Now(), cb); });
+      Await<BatchRecord>([&](auto cb) { store().RetryBatch(c.public_id, clock_.Now(), cb); });
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->counts.uninitialized, 5);
   EXPECT_EQ(retried->state, BatchState::kPaused) << "still paused: retry does not resume";
-  Await<BatchRecord>([&](auto cb) { store_->SetBatchPaused(c.public_id, false, cb); });
+  ASSERT_TRUE(
+      Await<BatchRecord>([&](auto cb) { store().SetBatchPaused(c.public_id, false, cb); }).ok());
   EXPECT_EQ(Claim(10).sessions.size(), 5u);
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
-TEST_F(SchedulingStoreTest, SessionLifecycleAndQueuePause) {
+TEST_P(SchedulingStoreTest, SessionLifecycleAndQueuePause) {
   BatchCreated c = Create(MakeBatch(3));
   Result<QueueStatus> paused =
-      Await<QueueStatus>([&](auto cb) { store_->SetQueuePaused(true, cb); });
+      Await<QueueStatus>([&](auto cb) { store().SetQueuePaused(true, cb); });
   ASSERT_TRUE(paused.ok());
   EXPECT_TRUE(paused->paused);
   EXPECT_TRUE(Claim(10).sessions.empty()) << "a paused queue claims nothing";
-  Reopen();
-  Result<QueueStatus> after = Await<QueueStatus>([&](auto cb) { store_->GetQueueStatus(cb); });
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  Result<QueueStatus> after = Await<QueueStatus>([&](auto cb) { store().GetQueueStatus(cb); });
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->paused) << "the pause survives a restart";
   EXPECT_EQ(after->counts.uninitialized, 3);
-  Await<QueueStatus>([&](auto cb) { store_->SetQueuePaused(false, cb); });
+  ASSERT_TRUE(Await<QueueStatus>([&](auto cb) { store().SetQueuePaused(false, cb); }).ok());
 
   const int64_t first = Batch(c.public_id).first_session_id;
   Result<SessionRecord> canceled =
-      Await<SessionRecord>([&](auto cb) { store_->CancelSession(first, cb); });
+      Await<SessionRecord>([&](auto cb) { store().CancelSession(first, cb); });
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->state, SessionState::kCanceled);
   Result<SessionRecord> retry_fresh =
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first + 1, clock_.Now(), cb); });
+      Await<SessionRecord>([&](auto cb) { store().RetrySession(first + 1, clock_.Now(), cb); });
   EXPECT_EQ(retry_fresh.status().code(), StatusCode::kConflict);
   Result<SessionRecord> retried =
-      Await<SessionRecord>([&](auto cb) { store_->RetrySession(first, clock_.Now(), cb); });
+      Await<SessionRecord>([&](auto cb) { store().RetrySession(first, clock_.Now(), cb); });
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->state, SessionState::kUninitialized);
   EXPECT_EQ(Claim(10).sessions.size(), 3u);
   Result<SessionRecord> missing =
-      Await<SessionRecord>([&](auto cb) { store_->CancelSession(999999, cb); });
+      Await<SessionRecord>([&](auto cb) { store().CancelSession(999999, cb); });
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-  ExpectCountersEqualRows(db_path());
+  engine().ExpectCountersEqualRows();
 }
 
+BATCHD_FOR_EVERY_STORE(SchedulingStoreTest);
+
 }  // namespace
-}  // namespace batchd::storage
+}  // namespace batchd::storage::conformance

@@ -1,18 +1,17 @@
 // Checkpoints and batch results in the store: a checkpoint is kept only while its session
 // runs and comes back with the session when it is claimed again; a batch's result folds each
-// completed session's result exactly once, in the completion's own transaction.
+// completed session's result exactly once, in the completion's own transaction (was
+// tests/unit/storage/checkpoint_and_results_test.cpp).
 #include <gtest/gtest.h>
 
-#include "storage/store.h"
-#include "storage_test_util.h"
+#include "tests/conformance/conformance_fixture.h"
 #include "tests/support/manual_clock.h"
 
-namespace batchd::storage {
+namespace batchd::storage::conformance {
 namespace {
 
-using testing::Await;
-using testing::MakeBatch;
-using testing::TempDir;
+using storage::testing::Await;
+using storage::testing::MakeBatch;
 
 // A merger that appends the session's result (a number) to a list, and counts its calls.
 struct ListMerger {
@@ -31,31 +30,17 @@ struct ListMerger {
   }
 };
 
-class CheckpointAndResultsTest : public ::testing::Test {
+class CheckpointAndResultsTest : public StoreConformanceTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    store_.reset();
-    Result<std::unique_ptr<Store>> s = OpenSqliteStore({.db_path = dir_.path() / "batchd.db",
-                                                        .merge_results = merger_.Get(),
-                                                        .clock = clock_.AsWallClock()});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+  void SetUp() override {
+    StoreConformanceTest::SetUp();
+    ASSERT_NO_FATAL_FAILURE(Open({.merge_results = merger_.Get(), .clock = clock_.AsWallClock()}));
   }
 
-  BatchCreated Create(uint64_t n) {
-    Result<BatchCreated> r =
-        Await<BatchCreated>([&](auto cb) { store_->CreateBatch(MakeBatch(n), cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : BatchCreated{};
-  }
+  BatchCreated Create(uint64_t n) { return StoreConformanceTest::Create(MakeBatch(n)); }
 
   std::vector<ClaimedSession> Claim(int n) {
-    Result<ClaimResult> r =
-        Await<ClaimResult>([&](auto cb) { store_->ClaimSessions(n, clock_.Now(), cb); });
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->sessions : std::vector<ClaimedSession>{};
+    return StoreConformanceTest::Claim(n, clock_.Now()).sessions;
   }
 
   bool Finish(const ClaimedSession& c, SessionOutcome::Target target,
@@ -65,36 +50,34 @@ class CheckpointAndResultsTest : public ::testing::Test {
     o.not_before_ms = clock_.Now();
     o.result_json = std::move(result);
     o.op = o.result_json ? std::move(op) : "";
-    Result<bool> r = Await<bool>([&](auto cb) { store_->FinishSession(o, cb); });
+    Result<bool> r = Await<bool>([&](auto cb) { store().FinishSession(o, cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() && *r;
   }
 
   SessionDetail Detail(int64_t id) {
-    Result<SessionDetail> r = Await<SessionDetail>([&](auto cb) { store_->GetSession(id, cb); });
+    Result<SessionDetail> r = Await<SessionDetail>([&](auto cb) { store().GetSession(id, cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : SessionDetail{};
   }
 
   std::optional<std::string> BatchResult(const std::string& id) {
-    Result<BatchRecord> r = Await<BatchRecord>([&](auto cb) { store_->GetBatch(id, cb); });
+    Result<BatchRecord> r = Await<BatchRecord>([&](auto cb) { store().GetBatch(id, cb); });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->result_json : std::nullopt;
   }
 
-  TempDir dir_;
   ListMerger merger_;
-  batchd::testing::ManualClock clock_;  // before store_: the store reads it until it closes
-  std::unique_ptr<Store> store_;
+  batchd::testing::ManualClock clock_;  // the store reads it until TearDown closes the store
 };
 
-TEST_F(CheckpointAndResultsTest, CheckpointOfARunningSessionIsStoredAndComesBackAtTheNextClaim) {
+TEST_P(CheckpointAndResultsTest, CheckpointOfARunningSessionIsStoredAndComesBackAtTheNextClaim) {
   Create(1);
   std::vector<ClaimedSession> c = Claim(1);
   ASSERT_EQ(c.size(), 1u);
-  store_->SaveExecutionState(c[0].id, R"({"job":{},"resolved":{}})", clock_.Now());
-  store_->SaveCheckpoint({c[0].id, 3, 10, R"({"done":[[0,3]]})"});
-  store_->SaveCheckpoint({c[0].id, 5, 10, R"({"done":[[0,5]]})"});  // the later one wins
+  store().SaveExecutionState(c[0].id, R"({"job":{},"resolved":{}})", clock_.Now());
+  store().SaveCheckpoint({c[0].id, 3, 10, R"({"done":[[0,3]]})"});
+  store().SaveCheckpoint({c[0].id, 5, 10, R"({"done":[[0,5]]})"});  // the later one wins
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kRequeue));
 
   SessionDetail d = Detail(c[0].id);
@@ -103,30 +86,30 @@ TEST_F(CheckpointAndResultsTest, CheckpointOfARunningSessionIsStoredAndComesBack
   EXPECT_EQ(d.execution->chunks_total, 10);
   EXPECT_EQ(d.execution->checkpoint_json, R"({"done":[[0,5]]})");
 
-  Reopen();  // also across a restart
+  ASSERT_NO_FATAL_FAILURE(Reopen());  // also across a restart
   std::vector<ClaimedSession> again = Claim(1);
   ASSERT_EQ(again.size(), 1u);
   ASSERT_TRUE(again[0].execution);
   EXPECT_EQ(again[0].execution->checkpoint_json, R"({"done":[[0,5]]})");
 }
 
-TEST_F(CheckpointAndResultsTest, CheckpointOfASessionThatIsNoLongerRunningIsIgnored) {
+TEST_P(CheckpointAndResultsTest, CheckpointOfASessionThatIsNoLongerRunningIsIgnored) {
   Create(2);
   std::vector<ClaimedSession> c = Claim(1);
   ASSERT_EQ(c.size(), 1u);
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kCompleted));
-  store_->SaveCheckpoint({c[0].id, 1, 10, R"({"done":[[0,1]]})"});  // late
+  store().SaveCheckpoint({c[0].id, 1, 10, R"({"done":[[0,1]]})"});  // late
   // A session never claimed gets no row from a stray checkpoint either.
-  store_->SaveCheckpoint({c[0].id + 1, 1, 10, R"({"done":[[0,1]]})"});
+  store().SaveCheckpoint({c[0].id + 1, 1, 10, R"({"done":[[0,1]]})"});
   ASSERT_TRUE(Claim(1).size() == 1u);  // a write after the checkpoint: it has been applied
   SessionDetail done = Detail(c[0].id);
   ASSERT_TRUE(done.execution.has_value());
   EXPECT_FALSE(done.execution->checkpoint_json.has_value());
   EXPECT_EQ(done.execution->chunks_done, 0);
-  EXPECT_EQ(testing::CountRows(dir_.path() / "batchd.db", "session_state"), 1);
+  EXPECT_EQ(engine().CountRows("session_state"), 1);
 }
 
-TEST_F(CheckpointAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
+TEST_P(CheckpointAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
   BatchCreated b = Create(4);
   std::vector<ClaimedSession> c = Claim(4);
   ASSERT_EQ(c.size(), 4u);
@@ -140,15 +123,18 @@ TEST_F(CheckpointAndResultsTest, ABatchResultFoldsEachCompletedResultOnce) {
   EXPECT_EQ(*merger_.calls, 2) << "the duplicate never reached the merger";
 }
 
-TEST_F(CheckpointAndResultsTest, UnfoldableAndFailingFoldsLeaveTheResultAlone) {
+TEST_P(CheckpointAndResultsTest, UnfoldableAndFailingFoldsLeaveTheResultAlone) {
   BatchCreated b = Create(3);
   std::vector<ClaimedSession> c = Claim(3);
+  ASSERT_EQ(c.size(), 3u);
   ASSERT_TRUE(Finish(c[0], SessionOutcome::Target::kCompleted, "7"));
   ASSERT_TRUE(Finish(c[1], SessionOutcome::Target::kCompleted, "8", "broken"));
   ASSERT_TRUE(Finish(c[2], SessionOutcome::Target::kCompleted, "9", "unfoldable"));
   EXPECT_EQ(BatchResult(b.public_id), "[7]");
-  testing::ExpectCountersEqualRows(dir_.path() / "batchd.db");
+  engine().ExpectCountersEqualRows();
 }
 
+BATCHD_FOR_EVERY_STORE(CheckpointAndResultsTest);
+
 }  // namespace
-}  // namespace batchd::storage
+}  // namespace batchd::storage::conformance
