@@ -1,5 +1,7 @@
 #include "tests/support/daemon_process.h"
 
+#include "tests/pg/pg_test_db.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -8,10 +10,12 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace batchd::testing {
@@ -56,6 +60,7 @@ std::string ExitStatus::ToString() const {
 
 Result<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(DaemonOptions options) {
   std::unique_ptr<DaemonProcess> daemon(new DaemonProcess(std::move(options)));
+  RETURN_IF_ERROR(daemon->ChooseStore());
   RETURN_IF_ERROR(daemon->Spawn());
   if (Status ready = daemon->WaitForPort(); !ready.ok()) {
     daemon->Kill();
@@ -63,6 +68,34 @@ Result<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(DaemonOptions option
                   ready.message() + "\n--- daemon log tail ---\n" + daemon->LogTail());
   }
   return daemon;
+}
+
+Status DaemonProcess::ChooseStore() {
+  if (!options_.store.empty()) return Status::Ok();
+  const char* wanted = std::getenv(kStoreEnvVariable);
+  if (wanted == nullptr || *wanted == '\0' || std::string_view(wanted) == "sqlite") {
+    return Status::Ok();
+  }
+  if (std::string_view(wanted) != "postgresql") {
+    return Status::InvalidArgument(std::string(kStoreEnvVariable) + "=" + wanted +
+                                   ": want postgresql, sqlite or nothing");
+  }
+  // A restart on the same data dir must find the database of the daemon before it.
+  std::filesystem::path uri_file = options_.data_dir / kStoreUriFile;
+  if (std::ifstream in(uri_file); in) {
+    std::string uri;
+    std::getline(in, uri);
+    if (uri.empty()) return Status::IoError(uri_file.string() + " is empty");
+    options_.store = uri;
+    return Status::Ok();
+  }
+  std::string uri = FreshPgDatabaseUri();
+  if (uri.empty()) return Status::Unavailable("no PostgreSQL database for the daemon");
+  std::ofstream out(uri_file);
+  out << uri << "\n";
+  if (!out.flush()) return Status::IoError("cannot write " + uri_file.string());
+  options_.store = uri;
+  return Status::Ok();
 }
 
 Status DaemonProcess::Spawn() {
@@ -75,6 +108,8 @@ Status DaemonProcess::Spawn() {
   std::vector<std::string> args = {
       options_.binary.string(),   "serve",       "--listen",        "127.0.0.1:0", "--data-dir",
       options_.data_dir.string(), "--log-level", options_.log_level};
+  if (!options_.store.empty()) args.insert(args.end(), {"--store", options_.store});
+  if (!options_.node_name.empty()) args.insert(args.end(), {"--node-name", options_.node_name});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

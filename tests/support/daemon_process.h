@@ -32,7 +32,20 @@ struct DaemonOptions {
   // How long Start waits for batchd.port, and Stop for the exit.
   std::chrono::milliseconds start_timeout = std::chrono::seconds(15);
   std::chrono::milliseconds stop_timeout = std::chrono::seconds(30);
+  // The state store (--store): empty means the embedded SQLite store in data_dir, unless the
+  // environment asks for another (kStoreEnvVariable below).
+  std::string store;
+  // --node-name when not empty (nodes of one PostgreSQL store; docs/scale-out.md).
+  std::string node_name;
 };
+
+// With BATCHD_TEST_DAEMON_STORE=postgresql, a daemon whose options name no store runs on a fresh
+// PostgreSQL database (tests/pg/pg_test_db.h) instead of SQLite, so the REST integration tests
+// can run against the PostgreSQL store unchanged. The database belongs to the data dir: its URI
+// is kept in DATA_DIR/kStoreUriFile, so a daemon restarted on the same data dir finds the same
+// database. Unset or empty: SQLite. Any other value fails Start.
+inline constexpr const char* kStoreEnvVariable = "BATCHD_TEST_DAEMON_STORE";
+inline constexpr const char* kStoreUriFile = "test-store-uri";
 
 // How a child ended.
 struct ExitStatus {
@@ -59,7 +72,11 @@ class DaemonProcess {
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& data_dir() const { return options_.data_dir; }
+  // The SQLite database file; meaningless when store() is not empty.
   std::filesystem::path db_path() const { return options_.data_dir / "batchd.db"; }
+  // The --store this daemon was given (options.store, or the one the environment chose);
+  // empty: the embedded SQLite store.
+  const std::string& store() const { return options_.store; }
   std::filesystem::path log_path() const {
     return options_.log_file.empty() ? options_.data_dir / "batchd.log" : options_.log_file;
   }
@@ -78,6 +95,9 @@ class DaemonProcess {
 
  private:
   explicit DaemonProcess(DaemonOptions options) : options_(std::move(options)) {}
+  // Settles options_.store from the environment when the options name none (see
+  // kStoreEnvVariable).
+  Status ChooseStore();
   Status Spawn();
   Status WaitForPort();
   // Waits up to `timeout` for the child; nullopt if it is still running.
