@@ -1,5 +1,7 @@
 #include "storage/pg/pg_nodes.h"
 
+#include "storage/pg/pg_batch_writes.h"
+
 #include <atomic>
 #include <thread>
 
@@ -29,6 +31,27 @@ class PgNodeKeeperImpl final : public PgNodeKeeper {
                                  {PgParam::Text(options_.identity.name), PgParam::Int(id)}));
     for (int i = 0; i < earlier.rows(); ++i) {
       RETURN_IF_ERROR(RescueOne(earlier.Int(i, 0)));
+    }
+    return RemoveBatchesOfGoneNodes();
+  }
+
+  // A batch still enqueuing whose inserting node is no longer alive (stopped or dead before the
+  // insert ended, or after its rescue ran) can never be finished: its rows go, as the SQLite
+  // store removes a half-inserted batch at open.
+  Status RemoveBatchesOfGoneNodes() {
+    ASSIGN_OR_RETURN(PgResult gone,
+                     conn_->Exec("SELECT DISTINCT b.inserted_by FROM batch b JOIN node n ON "
+                                 "n.id = b.inserted_by WHERE b.state = 'enqueuing' AND "
+                                 "n.state <> 'alive'"));
+    for (int i = 0; i < gone.rows(); ++i) {
+      PgTransaction txn(*conn_);
+      RETURN_IF_ERROR(txn.begun());
+      ASSIGN_OR_RETURN(int64_t removed, RemoveBatchesInsertedBy(*conn_, gone.Int(i, 0)));
+      RETURN_IF_ERROR(txn.Commit());
+      if (removed > 0) {
+        spdlog::warn("removed {} batch(es) whose insert node {} left unfinished", removed,
+                     gone.Int(i, 0));
+      }
     }
     return Status::Ok();
   }
