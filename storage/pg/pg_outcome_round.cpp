@@ -267,12 +267,10 @@ Status WriteRound(PgConnection& conn, int64_t node_id, const std::vector<PgSched
   }
   round.changed_batches = deltas.BatchIds();
   ASSIGN_OR_RETURN(std::vector<LockedBatch> batches, LockBatches(conn, round.changed_batches));
-  std::vector<PgBatchDelta> ordered = deltas.all();
-  std::sort(ordered.begin(), ordered.end(),
-            [](const PgBatchDelta& x, const PgBatchDelta& y) { return x.batch_id < y.batch_id; });
-  RETURN_IF_ERROR(ApplyCounterDeltas(conn, ordered, now_ms));
-  RETURN_IF_ERROR(FoldResults(conn, moved, batches, merge));
-
+  // The sessions' events before the counters move: a batch the round finishes gets its
+  // batch.state and batch.finished rows from the trigger of that UPDATE, and they must come
+  // after the session.state rows of the sessions that finished it (rows are numbered in
+  // insertion order).
   PgSessionEventBatch batch_events;
   for (const Moved& m : moved) {
     const SessionOutcome& o = *m.outcome;
@@ -284,7 +282,12 @@ Status WriteRound(PgConnection& conn, int64_t node_id, const std::vector<PgSched
   }
   if (!batch_events.events.empty()) RETURN_IF_ERROR(AppendEvents(conn, batch_events.events));
   round.suppressed = std::move(batch_events.suppressed);
-  return Status::Ok();
+
+  std::vector<PgBatchDelta> ordered = deltas.all();
+  std::sort(ordered.begin(), ordered.end(),
+            [](const PgBatchDelta& x, const PgBatchDelta& y) { return x.batch_id < y.batch_id; });
+  RETURN_IF_ERROR(ApplyCounterDeltas(conn, ordered, now_ms));
+  return FoldResults(conn, moved, batches, merge);
 }
 
 }  // namespace

@@ -70,6 +70,10 @@ class PgSchedulingImpl final : public PgScheduling {
 
   size_t OutcomesUnstored() const override { return unstored_.load(); }
 
+  TransactionStats Transactions() const override {
+    return {.commits = commits_.load(), .failures = failures_.load(), .latency = latency_.Read()};
+  }
+
   void Stop() override {
     {
       MutexLock lock(claim_mu_);
@@ -141,13 +145,26 @@ class PgSchedulingImpl final : public PgScheduling {
   }
 
   Result<PgClaim> ClaimOnce(int64_t node_id, int max_sessions, int64_t now_ms, bool wait) {
-    Result<PgClaim> claim =
-        ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_, wait);
+    Result<PgClaim> claim = Timed([&] {
+      return ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_, wait);
+    });
     if (!claim.ok() && Reconnected(*claim_conn_, claim.status())) {
-      claim =
-          ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_, wait);
+      claim = Timed([&] {
+        return ClaimInTransaction(*claim_conn_, node_id, max_sessions, now_ms, session_events_,
+                                  wait);
+      });
     }
     return claim;
+  }
+
+  // Runs one transaction and counts it in Transactions().
+  template <typename Txn>
+  auto Timed(Txn txn) -> decltype(txn()) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = txn();
+    latency_.Observe(std::chrono::steady_clock::now() - start);
+    (result.ok() ? commits_ : failures_).fetch_add(1);
+    return result;
   }
 
   Result<ClaimResult> Claim(int max_sessions, int64_t now_ms) {
@@ -208,8 +225,10 @@ class PgSchedulingImpl final : public PgScheduling {
       const bool last_try = stopping_;
       lock.Unlock();
       const int64_t node_id = options_.node_id();
-      Result<PgRound> round = WriteRoundInTransaction(*flush_conn_, node_id, entries,
-                                                      options_.merge_results, session_events_);
+      Result<PgRound> round = Timed([&] {
+        return WriteRoundInTransaction(*flush_conn_, node_id, entries, options_.merge_results,
+                                       session_events_);
+      });
       if (!round.ok() && flush_conn_->IsBroken()) (void)flush_conn_->Reconnect();
       if (round.ok()) {
         holding_.store(false);
@@ -277,6 +296,9 @@ class PgSchedulingImpl final : public PgScheduling {
   size_t carried_ GUARDED_BY(mu_) = 0;                    // held by a failed round
   bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> holding_{false};  // a round failed and its entries wait
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> failures_{0};
+  LatencyHistogram latency_;
   std::atomic<size_t> unstored_{0};
   LogThrottle retry_log_;
 

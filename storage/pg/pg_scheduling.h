@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/latency_histogram.h"
 #include "core/status.h"
 #include "storage/pg/pg_events.h"
 #include "storage/pg/pg_node_sessions.h"
@@ -61,6 +62,14 @@ class PgScheduling {
   virtual void SaveCheckpoint(CheckpointUpdate checkpoint) = 0;
   virtual void FinishSession(SessionOutcome outcome, Callback<bool> done) = 0;
   virtual size_t OutcomesUnstored() const = 0;
+  // Claim and outcome transactions of this node: committed, failed, and how long each took
+  // (for /metrics, as the SQLite writer's commits are).
+  struct TransactionStats {
+    int64_t commits = 0;
+    int64_t failures = 0;
+    LatencyHistogram::Snapshot latency;
+  };
+  virtual TransactionStats Transactions() const = 0;
   // Flushes what is buffered, then stops. Idempotent.
   virtual void Stop() = 0;
 };

@@ -139,7 +139,14 @@ class PgStore final : public Store {
   }
 
   StoreStats Stats() const override {
+    // The writer figures are this node's claim and outcome transactions (requests' one-off
+    // transactions run on the pool and are not counted).
+    pg::PgScheduling::TransactionStats txns = scheduling_->Transactions();
     return {.reader_queue_depth = pool_->QueueDepth(),
+            .writer_commits = txns.commits,
+            .writer_commit_failures = txns.failures,
+            .commit_latency = txns.latency,
+            .transaction_latency = std::move(txns.latency),
             .reader_queries = pool_->JobsRun(),
             .outcomes_unstored = static_cast<int64_t>(scheduling_->OutcomesUnstored())};
   }
