@@ -1,5 +1,7 @@
 #include "storage/progress_event_writer.h"
 
+#include "storage/batch_progress.h"
+
 #include <set>
 #include <string>
 
@@ -58,7 +60,7 @@ std::optional<int64_t> ProgressEventWriter::WriteSessionProgress(SQLite::Databas
   std::optional<int64_t> batch_id = BatchIdOf(db, r.batch_public_id);
   if (!batch_id) return std::nullopt;  // deleted meanwhile
   // Per-batch totals grow by what each session did since its last report.
-  BatchProgress& p = batches_[*batch_id];
+  BatchProgressState& p = batches_[*batch_id];
   p.chunks_done += Grown(session_chunks_, r.session_id, r.chunks_done);
   p.bytes_done += Grown(session_bytes_, r.session_id, r.bytes_done);
 
@@ -97,38 +99,11 @@ bool ProgressEventWriter::WriteBatchProgress(SQLite::Database& db, EventAppender
                              s.getColumn(5).getInt64(), s.getColumn(6).getInt64(),
                              s.getColumn(7).getInt64()};
   const uint64_t sessions = static_cast<uint64_t>(s.getColumn(2).getInt64());
-  if (counts.uninitialized == static_cast<int64_t>(sessions)) {
-    return true;  // nothing started: batch.enqueued (or batch.state after a retry) says it all
-  }
-  BatchProgress& p = batches_[batch_id];
   auto found = suppressed_.find(batch_id);
   const int64_t suppressed = found != suppressed_.end() ? found->second : 0;
-  if (p.counts == counts && p.chunks_reported == p.chunks_done &&
-      p.suppressed_reported == suppressed) {
-    return true;  // nothing new to say
-  }
-  EventRecord e;
-  e.time_ms = now_ms;
-  e.type = EventType::kBatchProgress;
-  e.batch_public_id = s.getColumn(0).getString();
-  e.to = state;
-  e.sessions = sessions;
-  e.counts = counts;
-  e.sessions_per_s =
-      p.sessions_rate.Observe(counts.completed + counts.error + counts.canceled, now_ms);
-  const int64_t left = counts.uninitialized + counts.in_progress;
-  if (e.sessions_per_s && *e.sessions_per_s > 0 && state != "paused") {
-    e.eta_s = static_cast<double>(left) / *e.sessions_per_s;
-  }
-  if (p.chunks_done > 0) {
-    e.chunks_per_s = p.chunks_rate.Observe(p.chunks_done, now_ms);
-    e.bytes_per_s = p.bytes_rate.Observe(p.bytes_done, now_ms);
-  }
-  e.suppressed_session_events = suppressed;
-  appender.Append(e);
-  p.counts = counts;
-  p.chunks_reported = p.chunks_done;
-  p.suppressed_reported = suppressed;
+  std::optional<EventRecord> e = NextBatchProgress(batches_[batch_id], s.getColumn(0).getString(),
+                                                   state, sessions, counts, suppressed, now_ms);
+  if (e) appender.Append(*e);
   return true;
 }
 

@@ -15,6 +15,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include "storage/batch_progress.h"
 #include "storage/event_table.h"
 #include "storage/live_progress_coalescer.h"
 #include "storage/rate_window.h"
@@ -41,16 +42,6 @@ class ProgressEventWriter {
 
  private:
   // What batch.progress last said about a batch, and the windows its rates come from.
-  struct BatchProgress {
-    std::optional<SessionCounts> counts;
-    int64_t chunks_done = 0;  // summed over its sessions' reports
-    int64_t bytes_done = 0;
-    int64_t chunks_reported = -1;  // chunks_done when last written (-1: never)
-    int64_t suppressed_reported = 0;
-    RateWindow sessions_rate;
-    RateWindow chunks_rate;
-    RateWindow bytes_rate;
-  };
 
   // Writes the report's session.progress and returns its batch's id (nullopt: deleted).
   std::optional<int64_t> WriteSessionProgress(SQLite::Database& db, EventAppender& appender,
@@ -59,7 +50,7 @@ class ProgressEventWriter {
   bool WriteBatchProgress(SQLite::Database& db, EventAppender& appender, int64_t batch_id,
                           int64_t now_ms);
 
-  std::unordered_map<int64_t, BatchProgress> batches_;
+  std::unordered_map<int64_t, BatchProgressState> batches_;
   std::unordered_map<int64_t, int64_t> suppressed_;      // batch id -> session events not written
   std::unordered_map<int64_t, int64_t> session_chunks_;  // session id -> chunks last reported
   std::unordered_map<int64_t, int64_t> session_bytes_;

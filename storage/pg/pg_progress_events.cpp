@@ -1,5 +1,7 @@
 #include "storage/pg/pg_progress_events.h"
 
+#include "storage/batch_progress.h"
+
 #include <set>
 #include <string>
 
@@ -47,7 +49,7 @@ Result<std::optional<int64_t>> PgProgressEventWriter::SessionProgress(
   const int64_t batch_id = found.Int(0, 0);
   SessionSeen& seen = sessions_[r.session_id];
   seen.batch_id = batch_id;
-  BatchProgress& p = batches_[batch_id];
+  BatchProgressState& p = batches_[batch_id];
   p.chunks_done += Grown(seen.chunks, r.chunks_done);
   p.bytes_done += Grown(seen.bytes, r.bytes_done);
 
@@ -88,37 +90,11 @@ Status PgProgressEventWriter::BatchProgressOf(PgConnection& conn, int64_t batch_
   }
   const SessionCounts counts{s.Int(0, 3), s.Int(0, 4), s.Int(0, 5), s.Int(0, 6), s.Int(0, 7)};
   const uint64_t sessions = static_cast<uint64_t>(s.Int(0, 2));
-  if (counts.uninitialized == static_cast<int64_t>(sessions)) {
-    return Status::Ok();  // nothing started: batch.enqueued (or batch.state) says it all
-  }
-  BatchProgress& p = batches_[batch_id];
   auto found = suppressed_.find(batch_id);
   const int64_t suppressed = found != suppressed_.end() ? found->second : 0;
-  if (p.counts == counts && p.chunks_reported == p.chunks_done &&
-      p.suppressed_reported == suppressed) {
-    return Status::Ok();  // nothing new to say
-  }
-  EventRecord& e = out.emplace_back();
-  e.time_ms = now_ms;
-  e.type = EventType::kBatchProgress;
-  e.batch_public_id = std::string(s.Text(0, 0));
-  e.to = std::string(state);
-  e.sessions = sessions;
-  e.counts = counts;
-  e.sessions_per_s =
-      p.sessions_rate.Observe(counts.completed + counts.error + counts.canceled, now_ms);
-  const int64_t left = counts.uninitialized + counts.in_progress;
-  if (e.sessions_per_s && *e.sessions_per_s > 0 && state != "paused") {
-    e.eta_s = static_cast<double>(left) / *e.sessions_per_s;
-  }
-  if (p.chunks_done > 0) {
-    e.chunks_per_s = p.chunks_rate.Observe(p.chunks_done, now_ms);
-    e.bytes_per_s = p.bytes_rate.Observe(p.bytes_done, now_ms);
-  }
-  e.suppressed_session_events = suppressed;
-  p.counts = counts;
-  p.chunks_reported = p.chunks_done;
-  p.suppressed_reported = suppressed;
+  std::optional<EventRecord> e = NextBatchProgress(batches_[batch_id], std::string(s.Text(0, 0)),
+                                                   state, sessions, counts, suppressed, now_ms);
+  if (e) out.push_back(std::move(*e));
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "storage/batch_progress.h"
 #include "storage/live_progress_coalescer.h"
 #include "storage/pg/pg_connection.h"
 #include "storage/rate_window.h"
@@ -37,16 +38,6 @@ class PgProgressEventWriter {
   size_t RememberedSessions() const { return sessions_.size(); }
 
  private:
-  struct BatchProgress {
-    std::optional<SessionCounts> counts;
-    int64_t chunks_done = 0;  // summed over its sessions' reports
-    int64_t bytes_done = 0;
-    int64_t chunks_reported = -1;  // chunks_done when last written (-1: never)
-    int64_t suppressed_reported = 0;
-    RateWindow sessions_rate;
-    RateWindow chunks_rate;
-    RateWindow bytes_rate;
-  };
   struct SessionSeen {
     int64_t batch_id = 0;
     int64_t chunks = 0;
@@ -62,7 +53,7 @@ class PgProgressEventWriter {
                          std::vector<EventRecord>& out);
   void ForgetBatch(int64_t batch_id, bool deleted);
 
-  std::unordered_map<int64_t, BatchProgress> batches_;
+  std::unordered_map<int64_t, BatchProgressState> batches_;
   std::unordered_map<int64_t, int64_t> suppressed_;  // batch id -> session events not written
   std::unordered_map<int64_t, SessionSeen> sessions_;
 };
