@@ -11,7 +11,8 @@
 // node_timeout; under the advisory lock kRescueLockKey, in one transaction, it marks each dead
 // (only if still alive: exactly once), requeues its in_progress sessions (attempts, execution
 // state and checkpoint kept, node_id cleared, counters moved), removes its half-inserted
-// batches, and NOTIFY batchd_stop for its sessions.
+// batches. It sends no stop for them (a "session:<id>" stop reaching the node that claimed one
+// after the rescue would cancel it there).
 // Stop: marks the row stopped and requeues whatever it still has in progress (outcomes a stop
 // gave up on), in the rescue's one transaction (pg_rescue.h), so nothing stays in progress on
 // a node nobody will rescue.
@@ -22,8 +23,7 @@
 // fed by PgScheduling through PgSchedulingOptions::sessions = &keeper->sessions()). On finding
 // its row dead it switches node_id() to the new row first (claims under the old id are refused
 // by then: a claim reads its node row FOR SHARE, pg_claim.h), then calls on_remote_stop for
-// every session claimed under the old id. The rescue also sends NOTIFY batchd_stop for each,
-// which reaches a node that was only slow, not cut off.
+// every session claimed under the old id, at its first heartbeat after the rescue.
 #pragma once
 
 #include <chrono>

@@ -32,12 +32,10 @@ Status Rescue(PgConnection& conn, int64_t node_id, std::optional<int64_t> rescue
                 {PgParam::Int(node_id), PgParam::Int(now_ms)}));
   PgDeltas deltas;
   PgSessionEventBatch batch_events;
-  PgArray ids;
   for (int i = 0; i < moved.rows(); ++i) {
     const int64_t id = moved.Int(i, 0);
     const int64_t batch_id = moved.Int(i, 1);
     out.sessions.push_back(id);
-    ids.Int(id);
     MoveCount(deltas.For(batch_id).delta, SessionState::kInProgress, SessionState::kUninitialized);
     const auto sessions = static_cast<uint64_t>(moved.Int(i, 4));
     if (events.EveryTransition(sessions)) {
@@ -74,12 +72,10 @@ Status Rescue(PgConnection& conn, int64_t node_id, std::optional<int64_t> rescue
 
   if (!batch_events.events.empty()) RETURN_IF_ERROR(AppendEvents(conn, batch_events.events));
   out.suppressed = std::move(batch_events.suppressed);
-  if (!ids.empty()) {
-    RETURN_IF_ERROR(
-        conn.Run("SELECT pg_notify('batchd_stop', 'session:' || id) "
-                 "FROM unnest($1::bigint[]) AS id",
-                 {PgParam::Text(ids.Literal())}));
-  }
+  // No stop notification for the requeued sessions: they are claimable at once, and a
+  // "session:<id>" stop arriving after another node claimed one would cancel it there. The
+  // node that lost them (if it is only cut off) finds its row dead at its next heartbeat and
+  // stops them itself (pg_nodes.h); until then its outcomes for them find them gone.
   return Status::Ok();
 }
 

@@ -10,8 +10,8 @@
 //     the session rows, as an outcome round does);
 //   - the batches it was still inserting are removed (RemoveBatchesInsertedBy; a failure there
 //     is logged and does not stop the rescue: it is rolled back to a savepoint);
-//   - session.state events as the policy wants; NOTIFY batchd_stop "session:<id>" for each, so
-//     the node, if only partitioned, stops them.
+//   - session.state events as the policy wants. No stop notification: the node, if only cut
+//     off, stops them itself when its heartbeat finds its row dead (pg_nodes.h).
 #pragma once
 
 #include <cstdint>

@@ -18,6 +18,7 @@
 #include "tests/integration/scaleout/scaleout_cluster.h"
 #include "tests/pg/pg_test_db.h"
 #include "tests/support/api_calls.h"
+#include "tests/support/sanitizer_build.h"
 #include "tests/support/scheduler_helpers.h"
 #include "tests/support/status_assertions.h"
 #include "tests/support/zarr_arrays.h"
@@ -25,7 +26,9 @@
 namespace batchd::testing {
 namespace {
 
-constexpr int64_t kSleepSessions = 30'000;
+// The plain build (CI's release stage) runs the 30,000; a sanitizer build, where every
+// node runs many times slower, checks the same properties on a tenth of it.
+constexpr int64_t kSleepSessions = kMemoryIsSanitized ? 3'000 : 30'000;
 constexpr int64_t kMaxRunning = 8;
 constexpr int kKills = 5;
 constexpr int kStatsRows = 50;  // the array's chunk grid is kStatsRows x 50: one row a session
