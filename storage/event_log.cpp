@@ -210,22 +210,8 @@ EventAppender& EventLog::Appender(SQLite::Database& db) {
 void EventLog::AppendSessionState(SQLite::Database& db, const BatchInfo& info, int64_t session_id,
                                   SessionState from, SessionState to, int64_t attempt,
                                   const SessionOutcome* outcome, int64_t now_ms) {
-  EventRecord e;
-  e.time_ms = now_ms;
-  e.type = EventType::kSessionState;
-  e.batch_public_id = info.public_id;
-  e.session_id = session_id;
-  e.from = SessionStateName(from);
-  e.to = SessionStateName(to);
-  e.attempt = attempt;
-  if (outcome != nullptr) {
-    e.error_kind = outcome->error_kind;
-    e.error_message = outcome->error_message;
-    if (outcome->target == SessionOutcome::Target::kRequeue && !outcome->error_kind.empty()) {
-      e.retry_at_ms = outcome->not_before_ms;
-    }
-  }
-  Appender(db).Append(e);
+  Appender(db).Append(
+      SessionStateEvent(info.public_id, session_id, from, to, attempt, outcome, now_ms));
 }
 
 void EventLog::OnClaimed(SQLite::Database& db, std::span<const ClaimedSession> claimed) {

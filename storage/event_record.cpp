@@ -21,6 +21,27 @@ std::optional<int64_t> TakeNumber(std::string_view& text) {
 
 }  // namespace
 
+EventRecord SessionStateEvent(std::string batch_public_id, int64_t session_id, SessionState from,
+                              SessionState to, int64_t attempt, const SessionOutcome* outcome,
+                              int64_t now_ms) {
+  EventRecord e;
+  e.time_ms = now_ms;
+  e.type = EventType::kSessionState;
+  e.batch_public_id = std::move(batch_public_id);
+  e.session_id = session_id;
+  e.from = SessionStateName(from);
+  e.to = SessionStateName(to);
+  e.attempt = attempt;
+  if (outcome != nullptr) {
+    e.error_kind = outcome->error_kind;
+    e.error_message = outcome->error_message;
+    if (outcome->target == SessionOutcome::Target::kRequeue && !outcome->error_kind.empty()) {
+      e.retry_at_ms = outcome->not_before_ms;
+    }
+  }
+  return e;
+}
+
 const char* EventTypeName(EventType type) { return kEventTypeNames[static_cast<size_t>(type)]; }
 
 std::optional<EventType> ParseEventType(std::string_view name) {

@@ -68,6 +68,13 @@ struct EventRecord {
   std::optional<std::vector<ChunkRange>> done_ranges;
 };
 
+// The session.state event of a session moving `from` -> `to` at attempt `attempt`, with the
+// error and retry time of `outcome` when an outcome moved it (nullptr for claims, rescues and
+// requests). Both engines' event writers make them here.
+EventRecord SessionStateEvent(std::string batch_public_id, int64_t session_id, SessionState from,
+                              SessionState to, int64_t attempt, const SessionOutcome* outcome,
+                              int64_t now_ms);
+
 // A session's live progress: what its op reports while it runs (Store::ReportLiveProgress),
 // written as session.progress.
 struct SessionLiveProgress {

@@ -28,21 +28,8 @@ void PgSessionEventBatch::Add(PgSessionEvents& policy, int64_t batch_id,
     case SessionEventPolicy::Verdict::kEmit:
       break;
   }
-  EventRecord& e = events.emplace_back();
-  e.time_ms = now_ms;
-  e.type = EventType::kSessionState;
-  e.batch_public_id = batch_public_id;
-  e.session_id = session_id;
-  e.from = SessionStateName(from);
-  e.to = SessionStateName(to);
-  e.attempt = attempt;
-  if (outcome != nullptr) {
-    e.error_kind = outcome->error_kind;
-    e.error_message = outcome->error_message;
-    if (outcome->target == SessionOutcome::Target::kRequeue && !outcome->error_kind.empty()) {
-      e.retry_at_ms = outcome->not_before_ms;
-    }
-  }
+  events.push_back(
+      SessionStateEvent(batch_public_id, session_id, from, to, attempt, outcome, now_ms));
 }
 
 }  // namespace batchd::storage::pg
