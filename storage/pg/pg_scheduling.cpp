@@ -24,6 +24,12 @@ namespace {
 // next_due_ms this close, so the scheduler asks again soon instead of waiting for a session to
 // finish that may never come.
 constexpr int64_t kLockedDueMs = 20;
+// Bounds on what waits to be written (outcomes, states, checkpoints): a round writes at most
+// kMaxRoundEntries, so no transaction holds a batch row for long, and claims wait while more
+// than kMaxUnwrittenEntries wait, so a node whose sessions finish faster than their outcomes
+// commit stops claiming instead of piling them up in memory.
+constexpr size_t kMaxRoundEntries = 16384;
+constexpr size_t kMaxUnwrittenEntries = 4 * kMaxRoundEntries;
 
 // One retry of a statement that failed for a transient reason (a deadlock, a lost connection).
 bool Reconnected(PgConnection& conn, const Status& s) {
@@ -75,6 +81,7 @@ class PgSchedulingImpl final : public PgScheduling {
   }
 
   void Stop() override {
+    claims_stopping_.store(true);
     {
       MutexLock lock(claim_mu_);
       claim_stopping_ = true;
@@ -167,7 +174,18 @@ class PgSchedulingImpl final : public PgScheduling {
     return result;
   }
 
+  // Waits while too much waits to be written (kMaxUnwrittenEntries). Gives up when the store
+  // stops or a round failed (the claim is then refused below).
+  void WaitForWrites() {
+    MutexLock lock(mu_);
+    while (!stopping_ && !claims_stopping_.load() && !holding_.load() &&
+           pending_.size() + in_round_ > kMaxUnwrittenEntries) {
+      written_.WaitFor(mu_, std::chrono::milliseconds(50));
+    }
+  }
+
   Result<ClaimResult> Claim(int max_sessions, int64_t now_ms) {
+    WaitForWrites();
     if (holding_.load()) {
       return Status::Unavailable(
           "outcomes of finished sessions are not stored yet (the database cannot commit); "
@@ -219,9 +237,12 @@ class PgSchedulingImpl final : public PgScheduling {
       if (pending_.empty() && carried.empty()) return;  // stopping, nothing left
       std::vector<PgScheduleEntry> entries = std::move(carried);
       carried.clear();
-      for (PgScheduleEntry& e : pending_) entries.push_back(std::move(e));
-      pending_.clear();
+      // In call order; what passes kMaxRoundEntries waits for the next round.
+      const size_t take = std::min(pending_.size(), kMaxRoundEntries);
+      for (size_t i = 0; i < take; ++i) entries.push_back(std::move(pending_[i]));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(take));
       carried_ = 0;
+      in_round_ = entries.size();
       const bool last_try = stopping_;
       lock.Unlock();
       const int64_t node_id = options_.node_id();
@@ -236,6 +257,8 @@ class PgSchedulingImpl final : public PgScheduling {
         backoff.Reset();
         Stored(entries, *round);
         lock.Lock();
+        in_round_ = 0;
+        written_.SignalAll();
         continue;
       }
       if (last_try) {
@@ -245,6 +268,8 @@ class PgSchedulingImpl final : public PgScheduling {
           if (auto* f = std::get_if<PgFinished>(&e)) f->done(round.status());
         }
         lock.Lock();
+        in_round_ = 0;
+        written_.SignalAll();
         continue;
       }
       if (std::optional<int64_t> suppressed = retry_log_.Admit()) {
@@ -256,6 +281,7 @@ class PgSchedulingImpl final : public PgScheduling {
       const auto deadline = std::chrono::steady_clock::now() + backoff.Next();
       lock.Lock();
       holding_.store(true);
+      written_.SignalAll();  // a claim waiting for writes is refused now instead
       carried_ = entries.size();
       unstored_.store(carried_ + pending_.size());
       carried = std::move(entries);
@@ -294,6 +320,9 @@ class PgSchedulingImpl final : public PgScheduling {
   CondVar wanted_;
   std::vector<PgScheduleEntry> pending_ GUARDED_BY(mu_);  // in call order
   size_t carried_ GUARDED_BY(mu_) = 0;                    // held by a failed round
+  size_t in_round_ GUARDED_BY(mu_) = 0;                   // entries the flush is writing
+  CondVar written_;                                       // a round ended
+  std::atomic<bool> claims_stopping_{false};              // Stop() began
   bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> holding_{false};  // a round failed and its entries wait
   std::atomic<int64_t> commits_{0};
