@@ -101,7 +101,7 @@ int64_t InsertBatchRow(PgConnection& conn, const std::string& public_id, const s
 
 EventRecord MarkerEvent(const std::string& batch, int64_t session_id) {
   EventRecord e;
-  e.time_ms = UnixMillis();
+  e.time_ms = batchd::testing::kPgTestWallClock();
   e.type = storage::EventType::kSessionState;
   e.batch_public_id = batch;
   e.session_id = session_id;

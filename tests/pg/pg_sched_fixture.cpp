@@ -35,8 +35,8 @@ int64_t PgSchedFixture::InsertBatch(int64_t sessions, int64_t priority,
       "'queued', $5, $7, $6) RETURNING id",
       {PgParam::Text("b" + std::to_string(++serial) + "_" + std::to_string(first_id)),
        PgParam::Int(priority), PgParam::Optional(max_running), PgParam::Int(max_attempts),
-       PgParam::Int(sessions), PgParam::Int(first_id), PgParam::Int(UnixMillis()),
-       PgParam::Text(std::to_string(sessions))});
+       PgParam::Int(sessions), PgParam::Int(first_id),
+       PgParam::Int(batchd::testing::kPgTestWallClock()), PgParam::Text(std::to_string(sessions))});
   EXPECT_TRUE(batch.ok()) << batch.status().message();
   const int64_t id = batch->Int(0, 0);
   Status s = conn_->Run(

@@ -1,6 +1,7 @@
 // PgScheduling against a real server: claim order, max_running exact across nodes, outcomes
 // conditional on owning the session, requeues, checkpoints, folding, counters == rows.
 #include "storage/pg/pg_scheduling.h"
+#include "tests/pg/pg_test_db.h"
 
 #include <atomic>
 #include <set>
@@ -28,13 +29,13 @@ std::vector<int64_t> Ids(const ClaimResult& r) {
 }
 
 TEST_F(PgSchedulingTest, ClaimsByPriorityThenAgeThenIdAndRecordsTheNode) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t low = InsertBatch(5, 0);
   const int64_t high_old = InsertBatch(3, 5);
   const int64_t high_new = InsertBatch(2, 5);
   auto sched = StartScheduling(node);
   ASSERT_NE(sched, nullptr);
-  const int64_t now = UnixMillis();
+  const int64_t now = batchd::testing::kPgTestWallClock();
 
   auto first = Claim(*sched, 4, now);
   ASSERT_TRUE(first.ok()) << first.status().message();
@@ -65,11 +66,11 @@ TEST_F(PgSchedulingTest, ClaimsByPriorityThenAgeThenIdAndRecordsTheNode) {
 }
 
 TEST_F(PgSchedulingTest, APausedQueueOrBatchClaimsNothing) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t batch = InsertBatch(3);
   auto sched = StartScheduling(node);
   ASSERT_TRUE(conn_->Run("UPDATE meta SET value = 1 WHERE key = 'queue_paused'").ok());
-  auto r = Claim(*sched, 3, UnixMillis());
+  auto r = Claim(*sched, 3, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->sessions.empty());
   ASSERT_TRUE(conn_->Run("UPDATE meta SET value = 0 WHERE key = 'queue_paused'").ok());
@@ -77,18 +78,18 @@ TEST_F(PgSchedulingTest, APausedQueueOrBatchClaimsNothing) {
       conn_
           ->Run("UPDATE batch SET paused = 1, state = 'paused' WHERE id = " + std::to_string(batch))
           .ok());
-  r = Claim(*sched, 3, UnixMillis());
+  r = Claim(*sched, 3, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->sessions.empty());
   ExpectCountersEqualRows();
 }
 
 TEST_F(PgSchedulingTest, ANodeThatIsNotAliveClaimsNothing) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   InsertBatch(3);
   auto sched = StartScheduling(node);
   ASSERT_TRUE(conn_->Run("UPDATE node SET state = 'dead'").ok());
-  auto r = Claim(*sched, 3, UnixMillis());
+  auto r = Claim(*sched, 3, batchd::testing::kPgTestWallClock());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM session WHERE state = 1"), 0);
@@ -99,8 +100,8 @@ TEST_F(PgSchedulingTest, MaxRunningIsExactAcrossTwoNodesClaimingAtOnce) {
   constexpr int64_t kSessions = 400;
   constexpr int64_t kMaxRunning = 7;
   const int64_t batch = InsertBatch(kSessions, 0, kMaxRunning);
-  const int64_t n1 = InsertNode("n1", UnixMillis());
-  const int64_t n2 = InsertNode("n2", UnixMillis());
+  const int64_t n1 = InsertNode("n1", batchd::testing::kPgTestWallClock());
+  const int64_t n2 = InsertNode("n2", batchd::testing::kPgTestWallClock());
   auto s1 = StartScheduling(n1);
   auto s2 = StartScheduling(n2);
   ASSERT_NE(s1, nullptr);
@@ -123,11 +124,11 @@ TEST_F(PgSchedulingTest, MaxRunningIsExactAcrossTwoNodesClaimingAtOnce) {
   std::atomic<int64_t> completed{0}, claimed_total{0};
   auto worker = [&](PgScheduling& s) {
     while (completed.load() < kSessions) {
-      auto r = Claim(s, 5, UnixMillis());
+      auto r = Claim(s, 5, batchd::testing::kPgTestWallClock());
       if (!r.ok()) continue;
       claimed_total += static_cast<int64_t>(r->sessions.size());
       for (const auto& c : r->sessions) {
-        auto applied = Finish(s, Completed(c, UnixMillis()));
+        auto applied = Finish(s, Completed(c, batchd::testing::kPgTestWallClock()));
         if (applied.ok() && *applied) ++completed;
       }
       if (r->sessions.empty()) std::this_thread::yield();
@@ -153,45 +154,45 @@ TEST_F(PgSchedulingTest, MaxRunningIsExactAcrossTwoNodesClaimingAtOnce) {
 }
 
 TEST_F(PgSchedulingTest, AnOutcomeForASessionLostToARescueIsNotApplied) {
-  const int64_t n1 = InsertNode("n1", UnixMillis());
-  const int64_t n2 = InsertNode("n2", UnixMillis());
+  const int64_t n1 = InsertNode("n1", batchd::testing::kPgTestWallClock());
+  const int64_t n2 = InsertNode("n2", batchd::testing::kPgTestWallClock());
   const int64_t batch = InsertBatch(2);
   auto s1 = StartScheduling(n1);
-  auto claimed = Claim(*s1, 2, UnixMillis());
+  auto claimed = Claim(*s1, 2, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->sessions.size(), 2u);
   PgSessionEvents events({});
-  auto rescue = RescueNode(*conn_, n1, n2, "dead", UnixMillis(), events);
+  auto rescue = RescueNode(*conn_, n1, n2, "dead", batchd::testing::kPgTestWallClock(), events);
   ASSERT_TRUE(rescue.ok()) << rescue.status().message();
   EXPECT_TRUE(rescue->marked);
   EXPECT_EQ(rescue->sessions.size(), 2u);
-  auto applied = Finish(*s1, Completed(claimed->sessions[0], UnixMillis()));
+  auto applied = Finish(*s1, Completed(claimed->sessions[0], batchd::testing::kPgTestWallClock()));
   ASSERT_TRUE(applied.ok());
   EXPECT_FALSE(*applied);
   EXPECT_EQ(QueryInt("SELECT n_uninitialized FROM batch WHERE id = " + std::to_string(batch)), 2);
   EXPECT_EQ(QueryInt("SELECT n_completed FROM batch WHERE id = " + std::to_string(batch)), 0);
   // Another node claims them again, attempt 2; its outcome applies.
   auto s2 = StartScheduling(n2);
-  auto again = Claim(*s2, 2, UnixMillis());
+  auto again = Claim(*s2, 2, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->sessions.size(), 2u);
   EXPECT_EQ(again->sessions[0].attempts, 2);
   // The lost node still cannot finish it, even now that it is in progress again.
-  applied = Finish(*s1, Completed(again->sessions[1], UnixMillis()));
+  applied = Finish(*s1, Completed(again->sessions[1], batchd::testing::kPgTestWallClock()));
   ASSERT_TRUE(applied.ok());
   EXPECT_FALSE(*applied);
-  applied = Finish(*s2, Completed(again->sessions[1], UnixMillis()));
+  applied = Finish(*s2, Completed(again->sessions[1], batchd::testing::kPgTestWallClock()));
   ASSERT_TRUE(applied.ok());
   EXPECT_TRUE(*applied);
   ExpectCountersEqualRows();
 }
 
 TEST_F(PgSchedulingTest, ARequeuedSessionKeepsItsAttemptsStateAndCheckpoint) {
-  const int64_t n1 = InsertNode("n1", UnixMillis());
-  const int64_t n2 = InsertNode("n2", UnixMillis());
+  const int64_t n1 = InsertNode("n1", batchd::testing::kPgTestWallClock());
+  const int64_t n2 = InsertNode("n2", batchd::testing::kPgTestWallClock());
   InsertBatch(1);
   auto s1 = StartScheduling(n1);
-  auto claimed = Claim(*s1, 1, UnixMillis());
+  auto claimed = Claim(*s1, 1, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->sessions.size(), 1u);
   const int64_t id = claimed->sessions[0].id;
@@ -202,9 +203,9 @@ TEST_F(PgSchedulingTest, ARequeuedSessionKeepsItsAttemptsStateAndCheckpoint) {
                       .checkpoint_json = R"({"done":[0,1,2]})"});
   s1->Stop();  // flushes
   PgSessionEvents events({});
-  ASSERT_TRUE(RescueNode(*conn_, n1, n2, "dead", UnixMillis(), events).ok());
+  ASSERT_TRUE(RescueNode(*conn_, n1, n2, "dead", batchd::testing::kPgTestWallClock(), events).ok());
   auto s2 = StartScheduling(n2);
-  auto again = Claim(*s2, 1, UnixMillis());
+  auto again = Claim(*s2, 1, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->sessions.size(), 1u);
   const ClaimedSession& c = again->sessions[0];
@@ -219,10 +220,10 @@ TEST_F(PgSchedulingTest, ARequeuedSessionKeepsItsAttemptsStateAndCheckpoint) {
 }
 
 TEST_F(PgSchedulingTest, ARetryWaitsForItsTimeAndIsClaimedFirst) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t batch = InsertBatch(3);
   auto sched = StartScheduling(node);
-  const int64_t now = UnixMillis();
+  const int64_t now = batchd::testing::kPgTestWallClock();
   auto claimed = Claim(*sched, 1, now);
   ASSERT_TRUE(claimed.ok());
   SessionOutcome retry = Completed(claimed->sessions[0], now);
@@ -258,7 +259,7 @@ TEST_F(PgSchedulingTest, ARetryWaitsForItsTimeAndIsClaimedFirst) {
 }
 
 TEST_F(PgSchedulingTest, OutcomesFinishTheBatchFoldResultsAndDuplicatesDoNotCount) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t ok_batch = InsertBatch(3);
   const int64_t bad_batch = InsertBatch(2);
   const int64_t cancel_batch = InsertBatch(1);
@@ -269,7 +270,7 @@ TEST_F(PgSchedulingTest, OutcomesFinishTheBatchFoldResultsAndDuplicatesDoNotCoun
     return std::optional<std::string>(std::to_string(total + std::stoll(std::string(result))));
   };
   auto sched = StartScheduling(node, sum);
-  const int64_t now = UnixMillis();
+  const int64_t now = batchd::testing::kPgTestWallClock();
   auto claimed = Claim(*sched, 6, now);
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->sessions.size(), 6u);
@@ -321,13 +322,14 @@ TEST_F(PgSchedulingTest, OutcomesFinishTheBatchFoldResultsAndDuplicatesDoNotCoun
 }
 
 TEST_F(PgSchedulingTest, ACheckpointAfterTheSessionLeftIsIgnored) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   InsertBatch(1);
   auto sched = StartScheduling(node);
-  auto claimed = Claim(*sched, 1, UnixMillis());
+  auto claimed = Claim(*sched, 1, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(claimed.ok());
   const int64_t id = claimed->sessions[0].id;
-  auto applied = Finish(*sched, Completed(claimed->sessions[0], UnixMillis()));
+  auto applied =
+      Finish(*sched, Completed(claimed->sessions[0], batchd::testing::kPgTestWallClock()));
   ASSERT_TRUE(applied.ok() && *applied);
   sched->SaveCheckpoint(
       {.session_id = id, .chunks_done = 5, .chunks_total = 9, .checkpoint_json = "{}"});
@@ -339,11 +341,11 @@ TEST_F(PgSchedulingTest, ACheckpointAfterTheSessionLeftIsIgnored) {
 }
 
 TEST_F(PgSchedulingTest, AfterStopEverythingIsRefusedAtOnce) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   auto sched = StartScheduling(node);
   sched->Stop();
   sched->Stop();  // idempotent
-  auto r = Claim(*sched, 1, UnixMillis());
+  auto r = Claim(*sched, 1, batchd::testing::kPgTestWallClock());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   SessionOutcome o;
   o.session_id = 1;
@@ -376,20 +378,21 @@ class PgSchedulingFailureTest : public testing::PgSchedFixture {
 };
 
 TEST_F(PgSchedulingFailureTest, LostConnectionsAreOpenedAgainAndTheOutcomeWaitsForIt) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t batch = InsertBatch(3);
   auto sched = StartScheduling(node);
-  auto claimed = Claim(*sched, 2, UnixMillis());
+  auto claimed = Claim(*sched, 2, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->sessions.size(), 2u);
   KillOtherConnections();
   // The flush's first try fails on the dead connection; it reconnects and tries again.
-  auto applied = Finish(*sched, Completed(claimed->sessions[0], UnixMillis()));
+  auto applied =
+      Finish(*sched, Completed(claimed->sessions[0], batchd::testing::kPgTestWallClock()));
   ASSERT_TRUE(applied.ok()) << applied.status().message();
   EXPECT_TRUE(*applied);
   EXPECT_EQ(sched->OutcomesUnstored(), 0u);
   // The claim connection too.
-  auto more = Claim(*sched, 5, UnixMillis());
+  auto more = Claim(*sched, 5, batchd::testing::kPgTestWallClock());
   ASSERT_TRUE(more.ok()) << more.status().message();
   EXPECT_EQ(more->sessions.size(), 1u);
   EXPECT_EQ(QueryInt("SELECT n_completed FROM batch WHERE id = " + std::to_string(batch)), 1);
@@ -397,14 +400,14 @@ TEST_F(PgSchedulingFailureTest, LostConnectionsAreOpenedAgainAndTheOutcomeWaitsF
 }
 
 TEST_F(PgSchedulingFailureTest, ABatchLockedThroughoutIsNotClaimedAndIsDueAgainSoon) {
-  const int64_t node = InsertNode("n1", UnixMillis());
+  const int64_t node = InsertNode("n1", batchd::testing::kPgTestWallClock());
   const int64_t batch = InsertBatch(3);
   auto sched = StartScheduling(node);
   auto holder = Connect();
   ASSERT_TRUE(holder->Run("BEGIN").ok());
   ASSERT_TRUE(
       holder->Run("SELECT id FROM batch WHERE id = " + std::to_string(batch) + " FOR UPDATE").ok());
-  const int64_t now = UnixMillis();
+  const int64_t now = batchd::testing::kPgTestWallClock();
   auto r = Claim(*sched, 3, now);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->sessions.empty());
