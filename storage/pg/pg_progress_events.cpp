@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "storage/pg/pg_arrays.h"
 #include "storage/pg/pg_events.h"
 
 namespace batchd::storage::pg {
@@ -34,7 +35,7 @@ Result<int64_t> PgProgressEventWriter::Write(PgConnection& conn,
     ASSIGN_OR_RETURN(std::optional<int64_t> batch_id, SessionProgress(conn, r, now_ms, events));
     if (batch_id) batches.insert(*batch_id);
   }
-  for (int64_t batch_id : batches) RETURN_IF_ERROR(BatchProgressOf(conn, batch_id, now_ms, events));
+  RETURN_IF_ERROR(BatchProgress(conn, batches, now_ms, events));
   RETURN_IF_ERROR(AppendEvents(conn, events));
   RETURN_IF_ERROR(tx.Commit());
   return static_cast<int64_t>(events.size());
@@ -71,30 +72,44 @@ void PgProgressEventWriter::ForgetBatch(int64_t batch_id, bool deleted) {
   std::erase_if(sessions_, [batch_id](const auto& s) { return s.second.batch_id == batch_id; });
 }
 
-Status PgProgressEventWriter::BatchProgressOf(PgConnection& conn, int64_t batch_id, int64_t now_ms,
-                                              std::vector<EventRecord>& out) {
-  ASSIGN_OR_RETURN(PgResult s, conn.Exec("SELECT public_id, state, session_count, "
+Status PgProgressEventWriter::BatchProgress(PgConnection& conn, const std::set<int64_t>& batch_ids,
+                                            int64_t now_ms, std::vector<EventRecord>& out) {
+  if (batch_ids.empty()) return Status::Ok();
+  PgArray ids;
+  for (int64_t id : batch_ids) ids.Int(id);
+  // FOR SHARE, held to this transaction's commit: the transaction that finishes a batch (an
+  // outcome round, a cancel) updates its row, so it either committed before this read, which
+  // then sees the batch finished and says nothing, or waits for this commit, and its
+  // batch.finished is numbered after this batch.progress. A plain read could see the batch
+  // running, and its batch.progress be numbered after the batch.finished committed meanwhile.
+  // In id order, as outcome rounds lock batches (pg_outcome_round.cpp): no deadlock.
+  ASSIGN_OR_RETURN(PgResult s, conn.Exec("SELECT id, public_id, state, session_count, "
                                          "n_uninitialized, n_in_progress, n_completed, n_error, "
-                                         "n_canceled FROM batch WHERE id = $1",
-                                         {PgParam::Int(batch_id)}));
-  if (s.rows() == 0) {
-    ForgetBatch(batch_id, /*deleted=*/true);
-    return Status::Ok();
+                                         "n_canceled FROM batch WHERE id = ANY($1::bigint[]) "
+                                         "ORDER BY id FOR SHARE",
+                                         {PgParam::Text(ids.Literal())}));
+  std::set<int64_t> deleted = batch_ids;
+  for (int row = 0; row < s.rows(); ++row) {
+    const int64_t batch_id = s.Int(row, 0);
+    deleted.erase(batch_id);
+    const std::string_view state = s.Text(row, 2);
+    if (state == "enqueuing") continue;  // not announced yet
+    if (IsFinished(state)) {
+      // batch.finished (from the trigger) carries the final counters; a retry starts afresh.
+      ForgetBatch(batch_id, /*deleted=*/false);
+      continue;
+    }
+    const SessionCounts counts{s.Int(row, 4), s.Int(row, 5), s.Int(row, 6), s.Int(row, 7),
+                               s.Int(row, 8)};
+    const uint64_t sessions = static_cast<uint64_t>(s.Int(row, 3));
+    auto found = suppressed_.find(batch_id);
+    const int64_t suppressed = found != suppressed_.end() ? found->second : 0;
+    std::optional<EventRecord> e =
+        NextBatchProgress(batches_[batch_id], std::string(s.Text(row, 1)), state, sessions, counts,
+                          suppressed, now_ms);
+    if (e) out.push_back(std::move(*e));
   }
-  const std::string_view state = s.Text(0, 1);
-  if (state == "enqueuing") return Status::Ok();  // not announced yet
-  if (IsFinished(state)) {
-    // batch.finished (from the trigger) carries the final counters; a retry starts afresh.
-    ForgetBatch(batch_id, /*deleted=*/false);
-    return Status::Ok();
-  }
-  const SessionCounts counts{s.Int(0, 3), s.Int(0, 4), s.Int(0, 5), s.Int(0, 6), s.Int(0, 7)};
-  const uint64_t sessions = static_cast<uint64_t>(s.Int(0, 2));
-  auto found = suppressed_.find(batch_id);
-  const int64_t suppressed = found != suppressed_.end() ? found->second : 0;
-  std::optional<EventRecord> e = NextBatchProgress(batches_[batch_id], std::string(s.Text(0, 0)),
-                                                   state, sessions, counts, suppressed, now_ms);
-  if (e) out.push_back(std::move(*e));
+  for (int64_t batch_id : deleted) ForgetBatch(batch_id, /*deleted=*/true);
   return Status::Ok();
 }
 

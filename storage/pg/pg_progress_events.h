@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -48,9 +49,10 @@ class PgProgressEventWriter {
   Result<std::optional<int64_t>> SessionProgress(PgConnection& conn,
                                                  const SessionLiveProgress& report, int64_t now_ms,
                                                  std::vector<EventRecord>& out);
-  // The batch's batch.progress if it has something new to say.
-  Status BatchProgressOf(PgConnection& conn, int64_t batch_id, int64_t now_ms,
-                         std::vector<EventRecord>& out);
+  // The batch.progress of each batch with something new to say, read under a share lock on
+  // the batch rows, so that none is numbered after its batch's batch.finished.
+  Status BatchProgress(PgConnection& conn, const std::set<int64_t>& batch_ids, int64_t now_ms,
+                       std::vector<EventRecord>& out);
   void ForgetBatch(int64_t batch_id, bool deleted);
 
   std::unordered_map<int64_t, BatchProgressState> batches_;
