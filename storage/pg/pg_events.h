@@ -73,7 +73,8 @@ class PgEventHub {
   // Each reconnects when the server goes away (with LISTEN again), then runs a pass / read at
   // once, since notifications may have been missed. Events are not lost that way (they are
   // read by seq), but a batchd_stop sent while the stop listener was away is: LISTEN keeps no
-  // backlog. kUnavailable if the server cannot be reached at start.
+  // backlog (a cancel's flag in the session row makes up for it: pg_nodes.h). kUnavailable if the
+  // server cannot be reached at start.
   static Result<std::unique_ptr<PgEventHub>> Start(PgEventHubOptions options);
   virtual ~PgEventHub() = default;
 

@@ -131,7 +131,13 @@ Result<BatchRecord> CancelBatch(PgConnection& conn, const std::string& public_id
     MoveCounts(counts, SessionState::kUninitialized, SessionState::kCanceled, n);
     RETURN_IF_ERROR(WriteBatchCounts(conn, locked, counts, now_ms));
     // Sessions in progress (on any node) are stopped by the node running them, which then
-    // reports their kCanceled outcomes.
+    // reports their kCanceled outcomes: told at once by NOTIFY, and at its next heartbeat by
+    // the flag if the notification was lost (the partial index on in-progress sessions keeps
+    // this to the sessions running anywhere, not the batch's).
+    RETURN_IF_ERROR(
+        conn.Run("UPDATE session SET stop_requested = 1 WHERE state = 1 AND "
+                 "node_id IS NOT NULL AND batch_id = $1",
+                 {PgParam::Int(b.id)}));
     RETURN_IF_ERROR(NotifyStop(conn, "batch:" + public_id));
     return QueryBatch(conn, public_id);
   });
@@ -192,7 +198,10 @@ Result<SessionRecord> CancelSession(PgConnection& conn, int64_t session_id, int6
       case SessionState::kUninitialized:
         return MoveSession(conn, locked, SessionState::kCanceled, std::nullopt, now_ms);
       case SessionState::kInProgress:
-        // The node running it stops it and records the cancel (its kCanceled outcome).
+        // The node running it stops it and records the cancel (its kCanceled outcome): told at
+        // once by NOTIFY, and at its next heartbeat by the flag if the notification was lost.
+        RETURN_IF_ERROR(conn.Run("UPDATE session SET stop_requested = 1 WHERE id = $1",
+                                 {PgParam::Int(session_id)}));
         RETURN_IF_ERROR(NotifyStop(conn, "session:" + std::to_string(session_id)));
         return s;
       case SessionState::kCanceled:

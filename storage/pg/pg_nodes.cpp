@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <thread>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -137,11 +138,32 @@ class PgNodeKeeperImpl final : public PgNodeKeeper {
                                  "state = 'alive' RETURNING id",
                                  {PgParam::Int(node_id()), PgParam::Int(now)}));
     if (beat.rows() == 0) RETURN_IF_ERROR(Lost());
+    RETURN_IF_ERROR(StopRequested());
     ASSIGN_OR_RETURN(PgResult dead, conn_->Exec("SELECT id FROM node WHERE state = 'alive' AND "
                                                 "heartbeat_at < $1 AND id <> $2 ORDER BY id",
                                                 {PgParam::Int(now - options_.node_timeout.count()),
                                                  PgParam::Int(node_id())}));
     for (int i = 0; i < dead.rows(); ++i) RETURN_IF_ERROR(RescueOne(dead.Int(i, 0)));
+    return Status::Ok();
+  }
+
+  // The sessions of this node a cancel asked to stop (session.stop_requested). The cancel's
+  // NOTIFY batchd_stop is the fast path, but LISTEN keeps no backlog: one sent while the stop
+  // listener was reconnecting is lost, and this finds it within a heartbeat. Each is stopped
+  // once (the stop takes a moment: its outcome is not written before the next heartbeat).
+  Status StopRequested() {
+    ASSIGN_OR_RETURN(PgResult r, conn_->Exec("SELECT id FROM session WHERE node_id = $1 AND "
+                                             "state = 1 AND stop_requested <> 0",
+                                             {PgParam::Int(node_id())}));
+    std::unordered_set<int64_t> requested;
+    for (int i = 0; i < r.rows(); ++i) {
+      const int64_t id = r.Int(i, 0);
+      requested.insert(id);
+      if (!stops_sent_.contains(id) && options_.on_remote_stop) {
+        options_.on_remote_stop(RemoteStop{.session_id = id});
+      }
+    }
+    stops_sent_ = std::move(requested);
     return Status::Ok();
   }
 
@@ -171,6 +193,7 @@ class PgNodeKeeperImpl final : public PgNodeKeeper {
   CondVar wake_;
   bool stopped_ GUARDED_BY(mu_) = false;
   LogThrottle beat_log_;
+  std::unordered_set<int64_t> stops_sent_;  // the heartbeat thread's: StopRequested's last
   std::thread thread_;
 };
 

@@ -13,6 +13,9 @@
 // state and checkpoint kept, node_id cleared, counters moved), removes its half-inserted
 // batches. It sends no stop for them (a "session:<id>" stop reaching the node that claimed one
 // after the rescue would cancel it there).
+// Stop requests: each heartbeat also stops (on_remote_stop) the sessions of this node whose
+// row a cancel flagged (session.stop_requested), once each: the cancel's NOTIFY batchd_stop is
+// lost if it comes while the stop listener reconnects (LISTEN keeps no backlog).
 // Stop: marks the row stopped and requeues whatever it still has in progress (outcomes a stop
 // gave up on), in the rescue's one transaction (pg_rescue.h), so nothing stays in progress on
 // a node nobody will rescue.

@@ -30,8 +30,16 @@ std::string MigratedPgDatabaseUri() {
   return uri;
 }
 
-void PollUntil(const std::function<bool()>& condition) {
-  while (!condition()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+bool PollUntil(const std::function<bool()>& condition) {
+  const auto give_up = std::chrono::steady_clock::now() + kPgPollGuard;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ADD_FAILURE() << "gave up waiting after " << kPgPollGuard.count() << " s (a hang?)";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 storage::EventListener HubRecorder::Listener() {

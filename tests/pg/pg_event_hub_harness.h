@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,8 +19,13 @@ namespace batchd::testing {
 // A fresh database with the store's schema; "" (and a test failure) if none could be made.
 std::string MigratedPgDatabaseUri();
 
-// Polls `condition` every few milliseconds until it holds.
-void PollUntil(const std::function<bool()>& condition);
+// The hang guard of PollUntil: far beyond any wait a loaded machine makes (no test bounds
+// time with it), short of the ctest TIMEOUT of a shard that runs many tests in one process.
+inline constexpr std::chrono::seconds kPgPollGuard{300};
+
+// Polls `condition` every few milliseconds until it holds (true); after kPgPollGuard, fails the
+// test and answers false.
+bool PollUntil(const std::function<bool()>& condition);
 
 // Records every listener call and every remote stop.
 class HubRecorder {

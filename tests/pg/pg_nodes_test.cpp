@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include "core/mutex.h"
+#include "storage/pg/pg_lifecycle.h"
 #include "storage/pg/pg_rescue.h"
+#include "tests/pg/pg_event_hub_harness.h"
 #include "tests/pg/pg_sched_fixture.h"
 #include "tests/support/manual_clock.h"
 
@@ -37,9 +39,9 @@ class PgNodesTest : public testing::PgSchedFixture {
     EXPECT_TRUE(k.ok()) << k.status().message();
     return k.ok() ? std::move(*k) : nullptr;
   }
-  // Polls until `sql` answers `want` (the ctest TIMEOUT guards a hang).
+  // Polls until `sql` answers `want` (kPgPollGuard guards a hang).
   void WaitFor(const std::string& sql, const std::string& want) {
-    while (QueryText(sql) != want) std::this_thread::sleep_for(5ms);
+    batchd::testing::PollUntil([&] { return QueryText(sql) == want; });
   }
   std::string NodeState(int64_t id) {
     return QueryText("SELECT state FROM node WHERE id = " + std::to_string(id));
@@ -176,7 +178,7 @@ TEST_F(PgNodesTest, ANodeFoundDeadStopsTheSessionsItLostAndRegistersAgain) {
   auto rescue = RescueNode(*conn_, old_id, other, "dead", clock_.Now(), events);
   ASSERT_TRUE(rescue.ok());
   EXPECT_EQ(rescue->sessions.size(), 2u);
-  while (keeper->node_id() == old_id) std::this_thread::sleep_for(5ms);
+  batchd::testing::PollUntil([&] { return keeper->node_id() != old_id; });
   EXPECT_EQ(NodeState(keeper->node_id()), "alive");
   {
     MutexLock lock(mu);
@@ -230,6 +232,96 @@ TEST_F(PgNodesTest, QueryNodesListsEveryRowNewestFirstWithRunningSessions) {
   EXPECT_EQ((*nodes)[1].state, "stopped");
   EXPECT_EQ((*nodes)[1].running, 0);
   EXPECT_TRUE((*nodes)[1].ended_at_ms.has_value());
+}
+
+// A cancel's NOTIFY batchd_stop is lost when no listener hears it (here there is none at all):
+// the flag it leaves in the session row reaches the node running the session at its next
+// heartbeat, once, and only that node.
+TEST_F(PgNodesTest, ACancelWhoseNotificationWasLostStopsTheSessionAtTheNextHeartbeatOnce) {
+  Mutex mu;
+  std::vector<RemoteStop> stops;
+  auto k = StartKeeper("k", 20ms, [&](const RemoteStop& stop) {
+    MutexLock lock(mu);
+    stops.push_back(stop);
+  });
+  ASSERT_NE(k, nullptr);
+  const int64_t other = InsertNode("other", clock_.Now());
+  InsertBatch(4);
+  auto mine = StartScheduling(k->node_id());
+  auto theirs = StartScheduling(other);
+  auto claimed_here = Claim(*mine, 2, clock_.Now());
+  auto claimed_there = Claim(*theirs, 2, clock_.Now());
+  ASSERT_TRUE(claimed_here.ok() && claimed_there.ok());
+  ASSERT_EQ(claimed_here->sessions.size(), 2u);
+  ASSERT_EQ(claimed_there->sessions.size(), 2u);
+  const int64_t canceled_here = claimed_here->sessions[0].id;
+  ASSERT_TRUE(CancelSession(*conn_, canceled_here, clock_.Now()).ok());
+  ASSERT_TRUE(CancelSession(*conn_, claimed_there->sessions[0].id, clock_.Now()).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM session WHERE stop_requested <> 0"), 2);
+
+  auto stop_count = [&] {
+    MutexLock lock(mu);
+    return stops.size();
+  };
+  ASSERT_TRUE(batchd::testing::PollUntil([&] { return stop_count() > 0; }));
+  // Two more heartbeats: the first has surely finished its stop check once the second beat.
+  for (int beat = 0; beat < 2; ++beat) {
+    clock_.Advance(1ms);
+    WaitFor("SELECT count(*) FROM node WHERE name = 'k' AND heartbeat_at = " +
+                std::to_string(clock_.Now()),
+            "1");
+  }
+  MutexLock lock(mu);
+  ASSERT_EQ(stops.size(), 1u);
+  EXPECT_EQ(stops[0].session_id, canceled_here);
+  EXPECT_FALSE(stops[0].batch_public_id);
+}
+
+TEST_F(PgNodesTest, ABatchCancelFlagsItsSessionsInProgressOnly) {
+  const int64_t node = InsertNode("n", clock_.Now());
+  const int64_t batch = InsertBatch(5, /*priority=*/1, std::nullopt, /*max_attempts=*/3);
+  const int64_t bystander = InsertBatch(3);
+  auto sched = StartScheduling(node);
+  auto first = Claim(*sched, 2, clock_.Now());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->sessions.size(), 2u);
+  ASSERT_EQ(first->sessions[0].batch_id, batch);
+  auto second = Claim(*sched, 4, clock_.Now());
+  ASSERT_TRUE(second.ok());
+  const std::string batch_public_id =
+      QueryText("SELECT public_id FROM batch WHERE id = " + std::to_string(batch));
+  ASSERT_TRUE(CancelBatch(*conn_, batch_public_id, clock_.Now()).ok());
+  // Its in-progress sessions only: not its fresh ones (canceled at once), not the other batch's.
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM session WHERE stop_requested <> 0"),
+            QueryInt("SELECT count(*) FROM session WHERE state = 1 AND batch_id = " +
+                     std::to_string(batch)));
+  EXPECT_GE(QueryInt("SELECT count(*) FROM session WHERE stop_requested <> 0"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM session WHERE stop_requested <> 0 AND batch_id = " +
+                     std::to_string(bystander)),
+            0);
+}
+
+// The flag is for the attempt that was asked to stop: a session requeued with it still set (its
+// node died before stopping it) or flagged while fresh starts its next attempt without it.
+TEST_F(PgNodesTest, AClaimStartsTheAttemptWithoutAStopRequest) {
+  const int64_t node = InsertNode("n", clock_.Now());
+  const int64_t batch = InsertBatch(3);
+  const int64_t first = QueryInt("SELECT min(id) FROM session");
+  ASSERT_TRUE(conn_->Run("UPDATE session SET stop_requested = 1").ok());
+  // The first ran once and was requeued (below the claim cursor); the others are fresh.
+  ASSERT_TRUE(conn_
+                  ->Run("UPDATE session SET not_before = 0, attempts = 1 WHERE id = $1",
+                        {PgParam::Int(first)})
+                  .ok());
+  ASSERT_TRUE(conn_->Run("UPDATE batch SET claim_cursor = $1", {PgParam::Int(first + 1)}).ok());
+  auto sched = StartScheduling(node);
+  auto claimed = Claim(*sched, 3, clock_.Now());
+  ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+  ASSERT_EQ(claimed->sessions.size(), 3u);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM session WHERE state = 1 AND stop_requested = 0 AND "
+                     "batch_id = " +
+                     std::to_string(batch)),
+            3);
 }
 
 TEST_F(PgNodesTest, AKeeperCannotStartWithoutAServer) {
