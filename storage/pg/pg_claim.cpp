@@ -156,8 +156,8 @@ Result<std::optional<int64_t>> ClaimFromBatch(PgConnection& conn, int64_t node_i
   ASSIGN_OR_RETURN(
       PgResult r,
       conn.Exec("WITH rq AS (UPDATE session SET state = 1, attempts = attempts + 1, "
-                "not_before = NULL, node_id = $5, stop_requested = 0 WHERE id IN (SELECT id FROM "
-                "session WHERE "
+                "not_before = NULL, node_id = $5, stop_requested = 0 "
+                "WHERE id IN (SELECT id FROM session WHERE "
                 "batch_id = $1 AND state = 0 AND not_before IS NOT NULL AND not_before <= $2 "
                 "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, ordinal, attempts), "
                 "fr AS (UPDATE session SET state = 1, attempts = attempts + 1, node_id = $5, "
